@@ -1,0 +1,1 @@
+"""One module per paper figure: configuration -> run -> result dataclass -> plot."""
