@@ -7,7 +7,13 @@ from collections.abc import Sequence
 
 from derand import __version__
 from derand.cli import toy
-from derand.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, HelpFormatter, OneLineArgumentParser
+from derand.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    HelpFormatter,
+    OneLineArgumentParser,
+    check_outputs,
+)
 from derand.errors import InputError
 
 COMMANDS = (toy,)
@@ -40,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_outputs(args)
         return int(args.func(args))
     except InputError as exc:
         print(f"derand {args.command}: error: {exc}", file=sys.stderr)

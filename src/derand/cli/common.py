@@ -72,16 +72,27 @@ def add_common_options(parser: argparse.ArgumentParser, *, device: bool = True) 
 
 
 @contextmanager
-def progress(args: argparse.Namespace, total: int, desc: str) -> Iterator[Callable[[int, int], None]]:
-    """A ``callback(done, total)`` driving a tqdm bar on stderr, shown after one second."""
-    bar = tqdm(total=total, desc=desc, file=sys.stderr, delay=1.0, disable=args.quiet,
-               leave=False, dynamic_ncols=True)
+def progress(
+    args: argparse.Namespace, total: int, desc: str
+) -> Iterator[Callable[[int, int], None]]:
+    """A ``callback(done, total)`` driving a tqdm bar on stderr.
+
+    The bar appears after one second, only on a terminal, and not with ``--quiet``.
+    """
+    bar = tqdm(
+        total=total,
+        desc=desc,
+        file=sys.stderr,
+        delay=1.0,
+        disable=args.quiet or not sys.stderr.isatty(),
+        leave=False,
+        dynamic_ncols=True,
+    )
 
     def update(done: int, new_total: int) -> None:
         if new_total != bar.total:
             bar.total = new_total
-        bar.n = done
-        bar.refresh()
+        bar.update(done - bar.n)
 
     try:
         yield update
@@ -103,6 +114,16 @@ def envelope(
     }
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Fail before any work when ``--json`` or ``--plot`` cannot be written."""
+    json_path = getattr(args, "json", None)
+    plot_dir = getattr(args, "plot", None)
+    if json_path is not None and json_path.is_dir():
+        raise InputError(f"--json {json_path} is a directory")
+    if plot_dir is not None and plot_dir.exists() and not plot_dir.is_dir():
+        raise InputError(f"--plot {plot_dir} exists and is not a directory")
+
+
 def save_outputs(
     args: argparse.Namespace, document: Mapping[str, Any], figures: Callable[[], Mapping[str, Any]]
 ) -> list[Path]:
@@ -111,8 +132,6 @@ def save_outputs(
     if args.json is not None:
         written.append(write_json(args.json, document))
     if args.plot is not None:
-        if args.plot.exists() and not args.plot.is_dir():
-            raise InputError(f"--plot {args.plot} exists and is not a directory")
         for name, fig in figures().items():
             written.append(save_figure(fig, args.plot / f"{name}.png"))
     return written

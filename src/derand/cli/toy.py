@@ -55,17 +55,28 @@ def run(args: argparse.Namespace) -> int:
     lams = np.geomspace(args.lam_min, args.lam_max, args.num)
     with progress(args, args.num, "toy") as callback:
         result = run_toy(lams, grid_size=args.grid, callback=callback)
-    parameters = {"lam_min": args.lam_min, "lam_max": args.lam_max, "num": args.num,
-                  "grid": args.grid}
+    parameters = {
+        "lam_min": args.lam_min,
+        "lam_max": args.lam_max,
+        "num": args.num,
+        "grid": args.grid,
+    }
     document = envelope("toy", args, parameters, {**vars_of(result)})
     for path in save_outputs(args, document, lambda: plot_toy(result)):
         say(args, f"wrote {path}")
     nonzero = [lam for lam, w in zip(result.lams, result.frozen_w, strict=True) if w > 0]
-    say(args, f"bias frozen:    w* > 0 for lam <= {max(nonzero):.4g}" if nonzero
-        else "bias frozen:    w* = 0 for every lam on the grid")
+    say(
+        args,
+        f"bias frozen:    w* > 0 for lam <= {max(nonzero):.4g}"
+        if nonzero
+        else "bias frozen:    w* = 0 for every lam on the grid",
+    )
     say(args, f"                threshold lam = {result.lam_threshold:.6g} (w* = 0 above it)")
-    say(args, f"bias trainable: max |w*| = {max(abs(w) for w in result.trainable_w):.2e}, "
-              f"b* in [{min(result.trainable_b):.6f}, {max(result.trainable_b):.6f}]")
+    say(
+        args,
+        f"bias trainable: max |w*| = {max(abs(w) for w in result.trainable_w):.2e}, "
+        f"b* in [{min(result.trainable_b):.6f}, {max(result.trainable_b):.6f}]",
+    )
     say(args, f"time: {result.seconds:.2f} s for {len(result.lams)} values of lam")
     return 0
 

@@ -221,7 +221,8 @@ def sosp_certificate(
         is_sosp = lmin >= -math.sqrt(K * rho)
         kind = "estimated" if K_is_estimate else "given"
         notes.append(
-            f"rho-SOSP for the {kind} K = {K:.3g}" if is_sosp
+            f"rho-SOSP for the {kind} K = {K:.3g}"
+            if is_sosp
             else f"not a rho-SOSP for the {kind} K = {K:.3g}: lambda_min < -sqrt(K rho)"
         )
     if lam is not None:

@@ -37,9 +37,7 @@ def uniform_ball(
     direction /= direction.norm().clamp_min(torch.finfo(dtype).tiny)
     u = torch.rand((), generator=generator, dtype=dtype)
     flat = direction * (radius * u ** (1.0 / max(dim, 1)))
-    return [
-        chunk.reshape(s).to(device) for chunk, s in zip(flat.split(sizes), shapes, strict=True)
-    ]
+    return [chunk.reshape(s).to(device) for chunk, s in zip(flat.split(sizes), shapes, strict=True)]
 
 
 class PerturbedGD(torch.optim.Optimizer):
@@ -106,9 +104,9 @@ class PerturbedGD(torch.optim.Optimizer):
         self.last_grad_norm = math.nan
         self.last_perturbed = False
 
-    def _params_with_grad(self) -> list[tuple[Tensor, float]]:
+    def _params_with_grad(self) -> list[tuple[Tensor, Tensor, float]]:
         return [
-            (p, float(group["lr"]))
+            (p, p.grad, float(group["lr"]))
             for group in self.param_groups
             for p in group["params"]
             if p.grad is not None
@@ -116,7 +114,9 @@ class PerturbedGD(torch.optim.Optimizer):
 
     def gradient_norm(self) -> float:
         """Euclidean norm of the current gradients over all parameters."""
-        total = sum(float((p.grad.detach() ** 2).sum()) for p, _ in self._params_with_grad())
+        total = 0.0
+        for _, grad, _ in self._params_with_grad():
+            total += float((grad.detach() ** 2).sum())
         return math.sqrt(total)
 
     @torch.no_grad()
@@ -133,18 +133,18 @@ class PerturbedGD(torch.optim.Optimizer):
         )
         if self.last_perturbed:
             noise = uniform_ball(
-                [p.shape for p, _ in entries],
+                [p.shape for p, _, _ in entries],
                 self.radius,
                 generator=self.generator,
                 dtype=entries[0][0].dtype if entries else torch.float64,
             )
-            for (p, _), xi in zip(entries, noise, strict=True):
+            for (p, _, _), xi in zip(entries, noise, strict=True):
                 p.add_(xi.to(device=p.device, dtype=p.dtype))
             self.t_noise = self.t
             self.n_perturbations += 1
         else:
-            for p, lr in entries:
-                p.add_(p.grad, alpha=-lr)
+            for p, grad, lr in entries:
+                p.add_(grad, alpha=-lr)
         self.t += 1
         return loss
 

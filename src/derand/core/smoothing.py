@@ -183,9 +183,7 @@ class GaussianSmoothedObjective:
         """``F(W, b, θ) = E[g_θ(W x + b)] + λ‖W‖_F²`` as a differentiable 0-d tensor."""
         return self.expectation(W, b, theta) + self.lam * (W * W).sum()
 
-    def value_and_grad(
-        self, W: Tensor, b: Tensor, theta: Sequence[Tensor] = ()
-    ) -> SmoothedValue:
+    def value_and_grad(self, W: Tensor, b: Tensor, theta: Sequence[Tensor] = ()) -> SmoothedValue:
         """Evaluate F and its gradients in W, b and θ (inputs are not modified)."""
         Wd = W.detach().requires_grad_(True)
         bd = b.detach().requires_grad_(True)
@@ -204,8 +202,8 @@ class GaussianSmoothedObjective:
         else:
             n = self.n_samples + (self.n_samples % 2 if self.antithetic else 0)
         return SmoothedValue(
-            value=float(value),
-            expectation=float(expectation),
+            value=float(value.detach()),
+            expectation=float(expectation.detach()),
             grad_W=filled[0],
             grad_b=filled[1],
             grad_theta=tuple(filled[2:]),

@@ -50,7 +50,7 @@ def relu_moment(p: int, mu: ArrayLike, s: ArrayLike) -> Array:
     for j in range(p + 1):
         total += math.comb(p, j) * m ** (p - j) * sd**j * moments[j]
     out[pos] = total
-    return out.reshape(mu_b.shape)
+    return np.asarray(out.reshape(mu_b.shape), dtype=np.float64)
 
 
 def toy_objective(w: ArrayLike, b: ArrayLike, lam: float) -> Array:
@@ -215,7 +215,11 @@ def run_toy(
 def plot_toy(result: ToyResult) -> dict[str, object]:
     """Figures 1 (bias frozen) and 2 (bias trainable); returns ``{name: Figure}``."""
     fig1, ax = new_figure()
-    ax.plot(result.lams, result.frozen_w, "o-", color=OURS, ms=3, label="global minimiser $w^*$")
+    lams = np.asarray(result.lams)
+    below = lams <= result.lam_threshold  # w* jumps at the threshold: draw two branches
+    w_star = np.asarray(result.frozen_w)
+    ax.plot(lams[below], w_star[below], "o-", color=OURS, ms=3, label="global minimiser $w^*$")
+    ax.plot(lams[~below], w_star[~below], "o-", color=OURS, ms=3)
     ax.axvline(
         result.lam_threshold,
         color=REFERENCE,
