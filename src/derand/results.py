@@ -61,7 +61,8 @@ def provenance() -> dict[str, str]:
     }
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write bytes atomically: a temporary file in the same directory, then a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -79,14 +80,14 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Write ``obj`` (through :func:`jsonable`) as indented JSON, atomically (temp + rename)."""
     target = Path(path)
     text = json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n"
-    _atomic_write_bytes(target, text.encode())
+    write_bytes(target, text.encode())
     return target
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write text atomically (temp file in the same directory, then rename)."""
     target = Path(path)
-    _atomic_write_bytes(target, text.encode())
+    write_bytes(target, text.encode())
     return target
 
 
@@ -97,5 +98,5 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 150) -> Pa
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     target = Path(path)
-    _atomic_write_bytes(target, buffer.getvalue())
+    write_bytes(target, buffer.getvalue())
     return target

@@ -8,6 +8,7 @@
 from derand.core.certificate import (
     HessianOperator,
     SOSPCertificate,
+    estimate_hessian_lipschitz,
     flat_gradient,
     lambda_min,
     lemma_bound,
@@ -30,6 +31,7 @@ __all__ = [
     "PerturbedGD",
     "SOSPCertificate",
     "SmoothedValue",
+    "estimate_hessian_lipschitz",
     "flat_gradient",
     "gauss_hermite_nodes",
     "lambda_min",

@@ -137,8 +137,10 @@ def lambda_min(
 ) -> tuple[float, int, str]:
     """Smallest Hessian eigenvalue of ``fn`` at ``params``.
 
-    Lanczos (ARPACK ``eigsh``, ``which="SA"``) on Hessian-vector products, with a fixed start
-    vector so results are reproducible; ``"dense"`` forms the Hessian. ``"auto"`` uses dense
+    Lanczos (ARPACK ``eigsh``) on Hessian-vector products: first λ_max, then the largest
+    eigenvalue of ``c I - H`` with ``c >= λ_max``, so that ``tol`` is relative to the spectral
+    scale ``c`` rather than to λ_min itself (which is ~0 at an SOSP). A fixed start vector
+    makes results reproducible; ``"dense"`` forms the Hessian. ``"auto"`` uses dense
     only for fewer than 3 parameters, where ARPACK cannot run.
 
     Returns
@@ -152,23 +154,38 @@ def lambda_min(
             raise InputError(f"dense Hessian of {op.n} parameters is too large; use lanczos")
         return float(np.linalg.eigvalsh(op.dense())[0]), op.evaluations, "dense"
     v0 = np.random.default_rng(0).standard_normal(op.n)
+    operator = op.as_linear_operator()
+    # ARPACK's stopping rule is relative to the eigenvalue sought, which is ~0 at an SOSP.
+    # Working with c I - H, c >= λ_max, makes the tolerance relative to the spectral scale.
+    lmax = _extreme_eigenvalue(operator, "LA", v0, 1e-2, maxiter)
+    c = max(lmax, 0.0) * 1.01 + 1e-12
+    shifted = LinearOperator(
+        (op.n, op.n), matvec=lambda x: c * np.ravel(x) - operator.matvec(x), dtype=np.float64
+    )
+    value = c - _extreme_eigenvalue(shifted, "LA", v0, tol, maxiter)
+    return value, op.evaluations, "lanczos"
+
+
+def _extreme_eigenvalue(
+    operator: LinearOperator, which: str, v0: np.ndarray, tol: float, maxiter: int | None
+) -> float:
+    n = operator.shape[0]
     try:
         vals = eigsh(
-            op.as_linear_operator(),
+            operator,
             k=1,
-            which="SA",
+            which=which,
             v0=v0,
             tol=tol,
-            maxiter=maxiter if maxiter is not None else 100 * op.n,
-            ncv=min(op.n, 40),
+            maxiter=maxiter if maxiter is not None else 100 * n,
+            ncv=min(n, 40),
             return_eigenvectors=False,
         )
-        value = float(vals[0])
+        return float(vals[0])
     except ArpackNoConvergence as exc:  # keep the best Ritz value rather than fail
         if len(exc.eigenvalues) == 0:
             raise
-        value = float(np.min(exc.eigenvalues))
-    return value, op.evaluations, "lanczos"
+        return float(np.max(exc.eigenvalues) if which == "LA" else np.min(exc.eigenvalues))
 
 
 def lemma_bound(rho: float, lam: float, K: float) -> float | None:
@@ -256,3 +273,46 @@ def sosp_certificate(
         bound_measured=bound_measured,
         note="; ".join(notes),
     )
+
+
+def estimate_hessian_lipschitz(
+    fn: Callable[[], Tensor],
+    params: Sequence[Tensor],
+    *,
+    radius: float = 1e-2,
+    n_probes: int = 8,
+    generator: torch.Generator | None = None,
+) -> float:
+    """A local estimate of the Hessian-Lipschitz constant K of ``fn`` around ``params``.
+
+    ``K ≈ max_i ‖(∇²F(θ + δ_i) − ∇²F(θ)) u_i‖ / ‖δ_i‖`` over random directions δ_i of norm
+    ``radius`` and random unit vectors u_i. It is a *lower* estimate of the true local
+    constant (a maximum over finitely many probes), so label bounds computed from it as
+    estimates. ``params`` are restored afterwards.
+    """
+    if radius <= 0 or n_probes < 1:
+        raise InputError("radius must be > 0 and n_probes >= 1")
+    params = list(params)
+    base = HessianOperator(fn, params)
+    probes = []
+    for _ in range(n_probes):
+        direction = torch.randn(base.n, generator=generator, dtype=torch.float64)
+        u = torch.randn(base.n, generator=generator, dtype=torch.float64)
+        direction = (radius * direction / direction.norm()).to(base.grad)
+        u = (u / u.norm()).to(base.grad)
+        probes.append((direction, u, base.matvec(u)))
+    del base  # its graph refers to the unperturbed parameters
+    best = 0.0
+    for direction, u, h0 in probes:
+        offsets = direction.split([p.numel() for p in params])
+        with torch.no_grad():
+            for p, o in zip(params, offsets, strict=True):
+                p.add_(o.reshape(p.shape))
+        try:
+            h1 = HessianOperator(fn, params).matvec(u)
+        finally:
+            with torch.no_grad():
+                for p, o in zip(params, offsets, strict=True):
+                    p.sub_(o.reshape(p.shape))
+        best = max(best, float((h1 - h0).norm()) / radius)
+    return best
