@@ -258,3 +258,56 @@ def test_bad_configs(values: dict[str, object], match: str) -> None:
 def test_presets_are_valid() -> None:
     for values in PRESETS.values():
         TrainConfig.from_dict(values).validate()
+
+
+@pytest.mark.parametrize("activation", ["relu-iota", "tanh", "gelu", "silu", "relu"])
+@pytest.mark.parametrize("loss", ["mse", "huber", "logistic"])
+@pytest.mark.parametrize("depth", [1, 3])
+def test_fused_gradients_match_autograd(activation: str, loss: str, depth: int) -> None:
+    from derand.nn.fused import loss_and_gradients
+    from derand.nn.train import _regulariser, loss_function
+
+    gen = torch.Generator().manual_seed(depth)
+    model = Student(
+        4,
+        6,
+        depth=depth,
+        activation=activation,
+        iota=3.0,
+        init="standard",
+        output_bias=True,
+        generator=gen,
+    ).double()
+    x = torch.randn(9, 4, generator=gen, dtype=torch.float64)
+    y = 2.0 * torch.randn(9, generator=gen, dtype=torch.float64)
+    config = TrainConfig(
+        d=4,
+        k=1,
+        width=6,
+        depth=depth,
+        loss=loss,
+        huber_delta=0.7,
+        lam=0.3,
+        lam_all_layers=True,
+        freeze=(),
+    )
+    trained = {"first-weight", "first-bias", "hidden", "output"}
+    value, grads = loss_and_gradients(
+        model, x, y, loss=loss, huber_delta=0.7, lam=0.3, lam_all_layers=True, trained=trained
+    )
+    reference = loss_function(config)(model(x), y)
+    objective = reference + _regulariser(model, config, trained)
+    params = list(model.parameters())
+    expected = torch.autograd.grad(objective, params)
+    assert float(value) == pytest.approx(float(reference.detach()), rel=1e-12)
+    assert set(grads) == set(params)
+    for p, e in zip(params, expected, strict=True):
+        torch.testing.assert_close(grads[p], e, rtol=1e-10, atol=1e-12)
+
+
+def test_fused_skips_frozen_layers_and_training_matches_autograd() -> None:
+    config = TrainConfig.from_dict({**SMALL, "steps": 30})
+    fused = train(config)
+    auto = train(dataclasses.replace(config, backend="autograd"))
+    assert fused.perp_norm_final == pytest.approx(auto.perp_norm_final, rel=1e-9)
+    assert fused.test_loss == pytest.approx(auto.test_loss, rel=1e-9)

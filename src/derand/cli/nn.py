@@ -20,7 +20,7 @@ from derand.errors import InputError
 from derand.nn.presets import PRESETS
 from derand.nn.students import ACTIVATIONS, INITS, LAYER_NAMES
 from derand.nn.teachers import LINKS
-from derand.nn.train import LOSSES, OPTIMIZERS, TrainConfig, TrainResult, train
+from derand.nn.train import BACKENDS, LOSSES, OPTIMIZERS, TrainConfig, TrainResult, train
 
 DESCRIPTION = """\
 Train a student network on a teacher y = h(U x) + noise, x ~ N(0, I_d), and measure how the
@@ -44,6 +44,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "init": INITS,
     "loss": LOSSES,
     "optimizer": OPTIMIZERS,
+    "backend": BACKENDS,
     "dtype": ("float32", "float64"),
 }
 HELP: dict[str, str] = {
@@ -68,6 +69,7 @@ HELP: dict[str, str] = {
     "n_train": "fixed training set size (default: fresh samples every step)",
     "n_test": "test set size",
     "optimizer": "pgd (perturbed GD), sgd (no perturbations) or adam",
+    "backend": "fused: hand-written backward pass (fast); autograd: PyTorch's",
     "lr": "learning rate",
     "lr_first_weight": "learning rate of the first layer's W (default --lr)",
     "lr_first_bias": "learning rate of the first layer's bias (default --lr)",

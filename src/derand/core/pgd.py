@@ -114,10 +114,11 @@ class PerturbedGD(torch.optim.Optimizer):
 
     def gradient_norm(self) -> float:
         """Euclidean norm of the current gradients over all parameters."""
-        total = 0.0
-        for _, grad, _ in self._params_with_grad():
-            total += float((grad.detach() ** 2).sum())
-        return math.sqrt(total)
+        grads = [grad.detach() for _, grad, _ in self._params_with_grad()]
+        if not grads:
+            return 0.0
+        norms = torch._foreach_norm(grads)
+        return float(torch.linalg.vector_norm(torch.stack([n.to(norms[0]) for n in norms])))
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -143,8 +144,13 @@ class PerturbedGD(torch.optim.Optimizer):
             self.t_noise = self.t
             self.n_perturbations += 1
         else:
+            by_lr: dict[float, tuple[list[Tensor], list[Tensor]]] = {}
             for p, grad, lr in entries:
-                p.add_(grad, alpha=-lr)
+                params, grads = by_lr.setdefault(lr, ([], []))
+                params.append(p)
+                grads.append(grad)
+            for lr, (params, grads) in by_lr.items():
+                torch._foreach_add_(params, grads, alpha=-lr)
         self.t += 1
         return loss
 

@@ -75,6 +75,7 @@ class Student(nn.Module):
         if init not in INITS:
             raise InputError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
         self.activation_name = activation
+        self.iota = float(iota)
         self.act = activation_function(activation, iota)
         self.first = nn.Linear(d, width)
         self.hidden = nn.ModuleList([nn.Linear(width, width) for _ in range(depth - 1)])

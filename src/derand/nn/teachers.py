@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -62,6 +62,7 @@ class Teacher:
     noise: float = 0.0
     degree: int = 2
     net: tuple[Tensor, ...] = ()
+    _U_cache: dict[torch.dtype, Tensor] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def d(self) -> int:
@@ -87,8 +88,11 @@ class Teacher:
         return torch.tanh(z @ W1.T + b1) @ a
 
     def labels(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """``h(U x) + noise ε`` for inputs x of shape (n, d)."""
-        y = self.h(x @ self.U.to(x.dtype).T)
+        """``h(U x) + noise ε`` for inputs x of shape (n, d), in x's dtype."""
+        U = self._U_cache.get(x.dtype)
+        if U is None:
+            U = self._U_cache[x.dtype] = self.U.to(x.dtype)
+        y = self.h(x @ U.to(x.device).T)
         if self.noise > 0:
             eps = torch.randn(y.shape, generator=generator, dtype=y.dtype, device="cpu")
             y = y + self.noise * eps.to(y.device)
@@ -103,9 +107,9 @@ class Teacher:
         device: torch.device | str = "cpu",
     ) -> tuple[Tensor, Tensor]:
         """Draw n pairs (x, y) with x ~ N(0, I_d); randomness from ``generator`` (on CPU)."""
-        x = torch.randn(n, self.d, generator=generator, dtype=torch.float64)
+        x = torch.randn(n, self.d, generator=generator, dtype=dtype)
         y = self.labels(x, generator)
-        return x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
+        return x.to(device), y.to(device)
 
 
 def make_teacher(

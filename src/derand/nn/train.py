@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from derand.core import PerturbedGD, estimate_hessian_lipschitz, sosp_certificate
 from derand.device import resolve_device
 from derand.errors import InputError
+from derand.nn.fused import loss_and_gradients
 from derand.nn.metrics import Alignment, alignment
 from derand.nn.students import ACTIVATIONS, INITS, LAYER_NAMES, Student
 from derand.nn.teachers import LINKS, Teacher, make_teacher
@@ -32,6 +33,7 @@ from derand.results import write_bytes
 
 LOSSES = ("mse", "huber", "logistic")
 OPTIMIZERS = ("pgd", "sgd", "adam")
+BACKENDS = ("fused", "autograd")
 
 
 @dataclass
@@ -46,7 +48,8 @@ class TrainConfig:
     layer's W), ``lam_all_layers`` (also on the other trained weight matrices). Data:
     ``batch`` fresh samples per step when ``n_train`` is ``None`` (online), otherwise
     minibatches from a fixed training set of ``n_train``; ``n_test``. Optimiser:
-    ``optimizer`` (pgd, sgd, adam), ``lr`` and per-group overrides ``lr_first_weight``,
+    ``optimizer`` (pgd, sgd, adam), ``backend`` (``fused``: hand-written backward pass;
+    ``autograd``: PyTorch's), ``lr`` and per-group overrides ``lr_first_weight``,
     ``lr_first_bias``, ``lr_hidden``, ``lr_output``; PGD's ``pgd_threshold`` (gradient norm
     below which it perturbs), ``pgd_radius``, ``pgd_t_thres``. Run: ``steps``,
     ``log_points``, ``checkpoint_every``, ``seed``, ``device``, ``dtype``. Certificate:
@@ -75,6 +78,7 @@ class TrainConfig:
     n_train: int | None = None
     n_test: int = 4096
     optimizer: str = "pgd"
+    backend: str = "fused"
     lr: float = 1.0
     lr_first_weight: float | None = None
     lr_first_bias: float | None = None
@@ -108,6 +112,7 @@ class TrainConfig:
                 f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}",
             ),
             (self.dtype in ("float32", "float64"), "dtype must be float32 or float64"),
+            (self.backend in BACKENDS, f"backend must be one of {', '.join(BACKENDS)}"),
             (
                 all(f in LAYER_NAMES for f in self.freeze),
                 f"freeze takes layer groups among {', '.join(LAYER_NAMES)}, "
@@ -420,10 +425,23 @@ def train(
                 evaluate(0, float(loss_fn(model(x), y)))
         while step < config.steps:
             x, y = batch()
-            loss = loss_fn(model(x), y)
-            objective = loss + _regulariser(model, config, trained)
-            optimizer.zero_grad(set_to_none=False)
-            objective.backward()
+            if config.backend == "fused":
+                loss, grads = loss_and_gradients(
+                    model,
+                    x,
+                    y,
+                    loss=config.loss,
+                    huber_delta=config.huber_delta,
+                    lam=config.lam,
+                    lam_all_layers=config.lam_all_layers,
+                    trained=trained,
+                )
+                for p, g in grads.items():
+                    p.grad = g
+            else:
+                optimizer.zero_grad()
+                loss = loss_fn(model(x), y)
+                (loss + _regulariser(model, config, trained)).backward()
             optimizer.step()
             step += 1
             if step in schedule:
