@@ -17,6 +17,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/derand toy --json results/toy.json --plot results
+	$(BIN)/derand nn --preset fig3 --json results/nn_fig3.json --plot results
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
 import time
 
 import torch
@@ -20,6 +19,7 @@ from torch import nn
 
 from derand.core import uniform_ball
 from derand.nn import PRESETS, TrainConfig, train
+from derand.results import machine_summary
 
 SETTINGS = {
     "fig3": dict(PRESETS["fig3"]),
@@ -78,8 +78,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(
-        f"machine: {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} threads, torch {torch.__version__}"
+        f"machine: {machine_summary()}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
     )
     print()
     print("| setting | steps | plain PyTorch (steps/s) | derand (steps/s) | speed-up |")

@@ -61,6 +61,26 @@ def provenance() -> dict[str, str]:
     }
 
 
+def machine_summary() -> str:
+    """One line describing this machine for benchmark tables: CPU model, cores, memory."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    memory = ""
+    try:
+        with open("/proc/meminfo") as fh:
+            kib = int(next(line.split()[1] for line in fh if line.startswith("MemTotal")))
+        memory = f", {kib / 2**20:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores{memory}, Python {sys.version.split()[0]}"
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     """Write bytes atomically: a temporary file in the same directory, then a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
