@@ -567,5 +567,5 @@ def _compression(
         "first_layer_params_after": int(first_after),
         "test_loss_before": before,
         "test_loss_after": after,
-        "principal_angles_deg_after": alignment(W_k.numpy(), U).principal_angles_deg,
+        "principal_angles_deg_after": alignment(W_k.cpu().numpy(), U).principal_angles_deg,
     }
