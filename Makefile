@@ -16,8 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/derand toy --json results/toy.json --plot results
-	$(BIN)/derand nn --preset fig3 --json results/nn_fig3.json --plot results
+	$(BIN)/derand reproduce --quick --out results
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

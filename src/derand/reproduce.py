@@ -1,0 +1,291 @@
+"""Every figure of the paper in one run, with several seeds, baselines and a report (§5).
+
+``reproduce(out, quick=..., seeds=...)`` runs the experiments below, writes each figure as PNG,
+``results.json`` with every number, and ``report.md`` / ``report.html``. Each section states
+the paper's claim, our measurement over seeds (mean ± standard deviation, with min and max),
+the baselines beside it, the certificate where there is one, and the wall time. Sections
+marked *ours* go beyond the paper.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from derand import __version__
+from derand.errors import InputError
+from derand.report import Section, Table, to_html, to_markdown
+from derand.results import machine_summary, provenance, save_figure, write_json, write_text
+
+
+@dataclass(frozen=True)
+class ReproduceConfig:
+    """What to run: ``quick`` shrinks sizes for a few-minute run; ``seeds`` per experiment."""
+
+    out: Path
+    quick: bool = False
+    seeds: int = 3
+    gset_dir: Path | None = None
+    overrides: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Per-experiment parameter overrides (``"nn"``, ...), e.g. for tiny test runs."""
+
+
+@dataclass(frozen=True)
+class ReproduceResult:
+    """The report's sections, every number, the files written and the wall time."""
+
+    sections: list[Section]
+    numbers: dict[str, Any]
+    files: list[Path]
+    seconds: float
+
+
+Experiment = Callable[[ReproduceConfig], tuple[Section, dict[str, Any]]]
+
+
+def stats(values: Sequence[float]) -> dict[str, float]:
+    """Mean, standard deviation (n - 1), min and max."""
+    vals = [float(v) for v in values]
+    return {
+        "mean": statistics.fmean(vals),
+        "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+        "min": min(vals),
+        "max": max(vals),
+        "n": len(vals),
+    }
+
+
+def fmt(values: Sequence[float], digits: int = 4) -> str:
+    """``mean ± std [min, max]`` over seeds (just the value for one seed)."""
+    s = stats(values)
+    if s["n"] == 1:
+        return f"{s['mean']:.{digits}g}"
+    return f"{s['mean']:.{digits}g} ± {s['std']:.2g} [{s['min']:.{digits}g}, {s['max']:.{digits}g}]"
+
+
+def _save(config: ReproduceConfig, figures: dict[str, Any]) -> list[Path]:
+    return [save_figure(fig, config.out / f"{name}.png") for name, fig in figures.items()]
+
+
+def toy_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]]:
+    """Figures 1 and 2: the toy objective with the bias frozen and trainable."""
+    from derand.figures.toy import plot_toy, run_toy
+
+    start = time.perf_counter()
+    result = run_toy(np.geomspace(1e-4, 10, 21 if config.quick else 41))
+    files = _save(config, plot_toy(result))
+    nonzero = [w for w in result.frozen_w if w > 0]
+    section = Section(
+        "Figures 1–2: the toy example",
+        [
+            "**Paper.** With the bias frozen at 0, the global minimiser w* of "
+            "E[(ReLU³(wx) − 1)²] + λw² is nonzero unless λ is large; with a trainable bias, "
+            "w* = 0 and b* = 1 for every λ > 0.",
+            "**Ours.** Exact expectation (closed form), global minimum by a dense grid plus "
+            "local refinement. Deterministic: no seeds involved.",
+        ],
+        [
+            Table(
+                ["quantity", "value"],
+                [
+                    ["λ grid", f"{len(result.lams)} values in [1e-4, 10]"],
+                    ["bias frozen: w* for small λ", f"{max(nonzero):.4f}" if nonzero else "—"],
+                    ["bias frozen: threshold λ above which w* = 0", f"{result.lam_threshold:.6g}"],
+                    [
+                        "bias trainable: largest w* in absolute value",
+                        f"{max(abs(w) for w in result.trainable_w):.1e}",
+                    ],
+                    [
+                        "bias trainable: b* range",
+                        f"[{min(result.trainable_b):.6f}, {max(result.trainable_b):.6f}]",
+                    ],
+                    ["wall time", f"{time.perf_counter() - start:.1f} s"],
+                ],
+            )
+        ],
+        files,
+    )
+    return section, {"toy": dataclasses.asdict(result)}
+
+
+def _nn_runs(
+    config: ReproduceConfig, preset: str, overrides: dict[str, Any]
+) -> tuple[list[Any], float]:
+    from derand.nn import PRESETS, TrainConfig, train
+
+    start = time.perf_counter()
+    overrides = {**overrides, **config.overrides.get("nn", {})}
+    runs = [
+        train(TrainConfig.from_dict({**PRESETS[preset], **overrides, "seed": seed}))
+        for seed in range(config.seeds)
+    ]
+    return runs, time.perf_counter() - start
+
+
+def _nn_rows(runs: Sequence[Any]) -> list[list[str]]:
+    certs = [r.certificate for r in runs if r.certificate is not None]
+    angles = np.array([r.principal_angles_deg for r in runs])
+    rows = [
+        ["‖W_⊥‖/‖W‖ at start", fmt([r.perp_ratio_initial for r in runs], 3)],
+        ["‖W_⊥‖/‖W‖ at the end", fmt([r.perp_ratio_final for r in runs], 3)],
+        *[
+            [f"principal angle {i + 1} (degrees)", fmt(angles[:, i].tolist(), 3)]
+            for i in range(angles.shape[1])
+        ],
+        ["effective rank of W", fmt([r.effective_rank for r in runs], 3)],
+        ["test loss", fmt([r.test_loss for r in runs], 3)],
+        [
+            "test loss after rank-k compression",
+            fmt([r.compression["test_loss_after"] for r in runs], 3),
+        ],
+        ["training time (s)", fmt([r.seconds for r in runs], 3)],
+    ]
+    if certs:
+        bounds = [c["bound"] for c in certs if c["bound"] is not None]
+        rows += [
+            ["certificate: ρ = ‖∇F‖", fmt([c["grad_norm"] for c in certs], 3)],
+            ["certificate: λ_min(∇²F)", fmt([c["lambda_min"] for c in certs], 3)],
+            ["certificate: K (local estimate)", fmt([c["K_estimate"] for c in certs], 3)],
+            [
+                "Theorem 4.1 bound on ‖W_⊥‖_F",
+                fmt(bounds, 3) if bounds else "does not apply (λ <= √(Kρ)/2)",
+            ],
+            ["measured ‖W_⊥‖_F", fmt([r.perp_norm_final for r in runs], 3)],
+        ]
+    return rows
+
+
+def _nn_numbers(runs: Sequence[Any]) -> list[dict[str, Any]]:
+    skip = {"snapshots", "snapshot_steps", "model", "log"}
+    return [
+        {f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name not in skip}
+        for r in runs
+    ]
+
+
+def nn_fig3_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]]:
+    """Figure 3: neuron trajectories collapsing onto span(θ), d = 2, with a λ = 0 control."""
+    from derand.figures.nn import plot_nn
+
+    runs, seconds = _nn_runs(config, "fig3", {})
+    control, control_seconds = _nn_runs(
+        dataclasses.replace(config, seeds=1), "fig3", {"lam": 0.0, "certificate": False}
+    )
+    figures = plot_nn(runs[0])
+    files = _save(
+        config,
+        {
+            "fig3_nn_trajectories": figures["fig3_nn_trajectories"],
+            "nn_alignment_fig3": figures["nn_alignment"],
+        },
+    )
+    rows = _nn_rows(runs)
+    rows.insert(
+        2, ["control, λ = 0 (seed 0): ‖W_⊥‖/‖W‖ at the end", f"{control[0].perp_ratio_final:.3g}"]
+    )
+    section = Section(
+        "Figure 3: structure discovery in a two-layer network (d = 2)",
+        [
+            "**Paper.** Trained by perturbed gradient descent with a tiny weight decay, the "
+            "first-layer weights of a student collapse onto the teacher direction θ = (1, 1)/√2 "
+            "(Theorem 4.1: ‖W_⊥‖_F <= ρ/(2λ − √(Kρ)) at a ρ-SOSP).",
+            f"**Ours.** The authors' setting (width 1000, 50 fresh samples a step, ReLU_2, "
+            f"λ = 1e-4, second layer frozen, {runs[0].steps} steps), {config.seeds} seed(s), "
+            f"{seconds:.1f} s in all (certificates included); control without weight decay "
+            f"{control_seconds:.1f} s. The certificate is computed on a fixed sample of "
+            f"{runs[0].certificate['n_samples'] if runs[0].certificate else 0} points; K is a "
+            "local estimate, so the bound is an estimate too.",
+        ],
+        [Table(["quantity", "mean ± std [min, max] over seeds"], rows)],
+        files,
+    )
+    return section, {"nn_fig3": _nn_numbers(runs), "nn_fig3_control_lam0": _nn_numbers(control)}
+
+
+def nn_multi_index_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]]:
+    """Ours: the multiple-index teacher, d = 20, k = 2 — where the theorem stops."""
+    from derand.figures.nn import plot_nn
+
+    overrides: dict[str, Any] = {"n_cert": 2048} if config.quick else {}
+    runs, seconds = _nn_runs(config, "multi-index", overrides)
+    files = _save(config, {"nn_alignment_multi_index": plot_nn(runs[0])["nn_alignment"]})
+    section = Section(
+        "Ours: a multiple-index teacher (d = 20, k = 2)",
+        [
+            "**Not in the paper.** Teacher tanh(u₁·x) + tanh(u₂·x); width 1000, SGD with PGD, "
+            f"λ = 1e-4, {runs[0].steps} steps, {config.seeds} seed(s), {seconds:.1f} s in all.",
+            "**What it shows.** W_⊥ vanishes as the theorem says, yet the second principal "
+            "angle between span(U) and the top-2 singular subspace of W stays large: the "
+            "neurons line up with one direction of span(U). W_⊥ → 0 does not mean the teacher "
+            "subspace is recovered, and the theorem does not claim it.",
+        ],
+        [Table(["quantity", "mean ± std [min, max] over seeds"], _nn_rows(runs))],
+        files,
+    )
+    return section, {"nn_multi_index": _nn_numbers(runs)}
+
+
+EXPERIMENTS: list[Experiment] = [
+    toy_experiment,
+    nn_fig3_experiment,
+    nn_multi_index_experiment,
+]
+
+
+def reproduce(
+    config: ReproduceConfig, *, callback: Callable[[int, int], None] | None = None
+) -> ReproduceResult:
+    """Run every experiment, write figures, ``results.json``, ``report.md``, ``report.html``."""
+    if config.seeds < 1:
+        raise InputError(f"seeds must be >= 1, got {config.seeds}")
+    if config.gset_dir is not None and not config.gset_dir.is_dir():
+        raise InputError(f"--gset-dir {config.gset_dir} is not a directory")
+    start = time.perf_counter()
+    config.out.mkdir(parents=True, exist_ok=True)
+    sections: list[Section] = []
+    numbers: dict[str, Any] = {}
+    for i, experiment in enumerate(EXPERIMENTS):
+        section, values = experiment(config)
+        sections.append(section)
+        numbers.update(values)
+        if callback is not None:
+            callback(i + 1, len(EXPERIMENTS))
+    seconds = time.perf_counter() - start
+    intro = [
+        "Reproduction of *A Derandomization Framework for Structure Discovery* (Tsikouras, "
+        "Pantis, Mitliagkas, Tzamos; ICLR 2026) by derand "
+        f"{__version__}: {'quick' if config.quick else 'full'} run, {config.seeds} seed(s) "
+        f"per experiment, {seconds:.0f} s in all on {machine_summary()}.",
+        "Numbers are mean ± standard deviation [min, max] over seeds. Rerunning with the "
+        "same settings on the same machine gives the same numbers (timings aside).",
+    ]
+    files = [f for s in sections for f in s.figures]
+    document = {
+        "quick": config.quick,
+        "seeds": config.seeds,
+        "gset_dir": config.gset_dir,
+        "seconds": seconds,
+        "version": __version__,
+        "environment": provenance(),
+        "results": numbers,
+    }
+    files.append(write_json(config.out / "results.json", document))
+    files.append(
+        write_text(
+            config.out / "report.md",
+            to_markdown("derand: reproduction report", intro, sections, config.out),
+        )
+    )
+    files.append(
+        write_text(
+            config.out / "report.html", to_html("derand: reproduction report", intro, sections)
+        )
+    )
+    return ReproduceResult(sections, numbers, files, seconds)
