@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         "num": args.num,
         "grid": args.grid,
     }
-    document = envelope("toy", args, parameters, {**vars_of(result)})
+    document = envelope("toy", args, parameters, dataclasses.asdict(result))
     for path in save_outputs(args, document, lambda: plot_toy(result)):
         say(args, f"wrote {path}")
     nonzero = [lam for lam, w in zip(result.lams, result.frozen_w, strict=True) if w > 0]
@@ -79,8 +80,3 @@ def run(args: argparse.Namespace) -> int:
     )
     say(args, f"time: {result.seconds:.2f} s for {len(result.lams)} values of lam")
     return 0
-
-
-def vars_of(result: object) -> dict[str, object]:
-    """A dataclass's fields as a dict (shallow)."""
-    return dict(vars(result))

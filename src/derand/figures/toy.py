@@ -26,7 +26,8 @@ from derand.figures.style import ACCENT, OURS, REFERENCE, new_figure
 Array = NDArray[np.float64]
 
 W_MAX = 1.5
-"""Search box |w| <= W_MAX: for |w| >= 1, 7.5 w^6 - 1.6 |w|^3 > 0 so F(w, b) > F(0, b=any)."""
+"""Search box 0 <= w <= W_MAX (F is even in w when b = 0). It holds the global minimiser: with
+b = 0, F(w) - F(0) >= 7.5 w^6 - 1.6 w^3 > 0 for w >= 1; with b trained, F >= 0 = F(0, 1)."""
 B_RANGE = (-2.0, 2.0)
 
 
