@@ -115,13 +115,14 @@ def envelope(
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Fail before any work when ``--json`` or ``--plot`` cannot be written."""
+    """Fail before any work when ``--json``, ``--plot`` or ``--out`` cannot be written."""
     json_path = getattr(args, "json", None)
-    plot_dir = getattr(args, "plot", None)
     if json_path is not None and json_path.is_dir():
         raise InputError(f"--json {json_path} is a directory")
-    if plot_dir is not None and plot_dir.exists() and not plot_dir.is_dir():
-        raise InputError(f"--plot {plot_dir} exists and is not a directory")
+    for option in ("plot", "out"):
+        folder = getattr(args, option, None)
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise InputError(f"--{option} {folder} exists and is not a directory")
 
 
 def save_outputs(

@@ -39,10 +39,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     """Run everything and say where the report is."""
-    if args.out.exists() and not args.out.is_dir():
-        from derand.errors import InputError
-
-        raise InputError(f"--out {args.out} exists and is not a directory")
     config = ReproduceConfig(
         out=args.out, quick=args.quick, seeds=args.seeds, gset_dir=args.gset_dir
     )

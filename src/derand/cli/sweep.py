@@ -50,10 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     """Run the sweep and print where the table is."""
     spec = load_spec(args.spec)
-    if args.out.exists() and not args.out.is_dir():
-        from derand.errors import InputError
-
-        raise InputError(f"--out {args.out} exists and is not a directory")
     with progress(args, len(spec.cells()), "cells") as callback:
         outcome = run_sweep(
             spec,
