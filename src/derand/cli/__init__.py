@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from derand import __version__
-from derand.cli import nn, reproduce, sweep, toy
+from derand.cli import jl, maxcut, nn, reproduce, sweep, toy
 from derand.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -16,7 +16,7 @@ from derand.cli.common import (
 )
 from derand.errors import InputError
 
-COMMANDS = (toy, nn, reproduce, sweep)
+COMMANDS = (toy, nn, reproduce, sweep, jl, maxcut)
 
 DESCRIPTION = """\
 derand: a derandomization framework for structure discovery (Tsikouras et al., ICLR 2026).

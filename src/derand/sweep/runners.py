@@ -81,8 +81,113 @@ def _nn_parameters() -> frozenset[str]:
     )
 
 
+_MAXCUT_PARAMETERS = frozenset(
+    {"graph", "rounding", "samples", "local_search", "exact", "rank", "score_steps"}
+)
+
+
+def _maxcut_call(params: Mapping[str, Any], seed: int) -> Any:
+    from derand.maxcut import load_graph, solve_maxcut
+
+    if "graph" not in params:
+        raise InputError("maxcut cells need a 'graph' (a path, 'paper' or a generator spec)")
+    return solve_maxcut(
+        load_graph(str(params["graph"])),
+        rounding=params.get("rounding", "derandomized"),
+        samples=int(params.get("samples", 1000)),
+        local=bool(params.get("local_search", True)),
+        exact=bool(params.get("exact", False)),
+        rank=params.get("rank"),
+        score_steps=int(params.get("score_steps", 5000)),
+        seed=seed,
+    )
+
+
+def _maxcut_check(params: Mapping[str, Any]) -> None:
+    from derand.maxcut import load_graph
+    from derand.maxcut.solve import ROUNDINGS
+
+    if "graph" not in params:
+        raise InputError("maxcut cells need a 'graph' (a path, 'paper' or a generator spec)")
+    load_graph(str(params["graph"]))
+    if params.get("rounding", "derandomized") not in ROUNDINGS:
+        raise InputError(f"rounding must be one of {', '.join(ROUNDINGS)}")
+
+
+def _maxcut_run(params: Mapping[str, Any], seed: int) -> Metrics:
+    r = _maxcut_call(params, seed)
+    return {
+        "n": r.n,
+        "m": r.m,
+        "sdp_value": r.sdp_value,
+        "upper_bound": r.upper_bound,
+        "gw_expected": r.gw_expected,
+        "random_best": r.random_best,
+        "derandomized_cut": r.derandomized_cut,
+        "guarantee_holds": r.guarantee_holds,
+        "final_cut": r.final_cut,
+        "exact_cut": r.exact_cut,
+        "optimality_gap": r.optimality_gap,
+        "total_seconds": r.seconds["total"],
+    }
+
+
+_JL_PARAMETERS = frozenset(
+    {"data", "k", "method", "objective", "n_iter", "n_samples", "lr", "init", "draws"}
+)
+
+
+def _jl_estimator(params: Mapping[str, Any], seed: int) -> Any:
+    from derand.jl import PCAJL, BestOfGaussianJL, DerandomizedJL, GaussianJL, SparseJL
+
+    k = int(params.get("k", 20))
+    objective = str(params.get("objective", "pairs"))
+    method = str(params.get("method", "derandomized"))
+    if method == "derandomized":
+        extra = {
+            name: params[name] for name in ("n_iter", "n_samples", "lr", "init") if name in params
+        }
+        return DerandomizedJL(k, objective=objective, random_state=seed, **extra)
+    if method == "gaussian":
+        return GaussianJL(k, objective=objective, random_state=seed)
+    if method == "sparse":
+        return SparseJL(k, objective=objective, random_state=seed)
+    if method == "pca":
+        return PCAJL(k, objective=objective)
+    if method == "best-of-N":
+        return BestOfGaussianJL(
+            k, n_draws=int(params.get("draws", 100)), objective=objective, random_state=seed
+        )
+    raise InputError(
+        f"unknown jl method {method!r}; choose derandomized, gaussian, sparse, pca, best-of-N"
+    )
+
+
+def _jl_check(params: Mapping[str, Any]) -> None:
+    if "data" not in params:
+        raise InputError("jl cells need 'data' (digits, a path or a generator spec)")
+    _jl_estimator(params, 0)
+
+
+def _jl_run(params: Mapping[str, Any], seed: int) -> Metrics:
+    from derand.jl import load_data
+
+    X = load_data(str(params["data"])).X
+    est = _jl_estimator(params, seed).fit(X)
+    report = est.distortion_
+    return {
+        "n": report.n,
+        "pairs": report.pairs,
+        "max_distortion": report.max_distortion,
+        "mean_distortion": report.mean_distortion,
+        "fit_seconds": est.fit_seconds_,
+    }
+
+
 RUNNERS: dict[str, Callable[[], Runner]] = {
     "nn": lambda: Runner(_nn_parameters(), _nn_check, _nn_run),
+    "maxcut": lambda: Runner(_MAXCUT_PARAMETERS, _maxcut_check, _maxcut_run),
+    "jl": lambda: Runner(_JL_PARAMETERS, _jl_check, _jl_run),
 }
 """Command name -> runner factory (imports stay lazy so that workers load what they use)."""
 

@@ -1,0 +1,439 @@
+"""Weighted undirected graphs for Max-Cut: one :class:`Graph` type, readers and generators.
+
+Weights may be negative (Gset toroidal instances use +-1). Readers raise
+:class:`~derand.errors.InputError` naming the offending line; self-loops are dropped with a
+warning (they never contribute to a cut).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from derand.errors import InputError
+
+__all__ = [
+    "Graph",
+    "from_edges",
+    "from_networkx",
+    "from_scipy",
+    "gnp",
+    "load_graph",
+    "paper_graph",
+    "paper_graph_torch",
+    "parse_spec",
+    "random_regular",
+    "read_edgelist",
+    "read_rudy",
+    "torus",
+    "write_rudy",
+]
+
+
+@dataclass(frozen=True)
+class Graph:
+    """An undirected weighted graph with ``n`` nodes and edges ``(u[k], v[k], w[k])``, u < v.
+
+    Attributes
+    ----------
+    n : int
+        Number of nodes, labelled ``0 .. n-1``.
+    u, v : ndarray of int64
+        Edge endpoints with ``u < v``; no duplicates, no self-loops.
+    w : ndarray of float64
+        Finite edge weights (may be negative).
+    name : str
+        A label for reports.
+    """
+
+    n: int
+    u: NDArray[np.int64]
+    v: NDArray[np.int64]
+    w: NDArray[np.float64]
+    name: str = "graph"
+
+    @property
+    def m(self) -> int:
+        """Number of edges."""
+        return int(self.u.shape[0])
+
+    def adjacency(self) -> sp.csr_matrix:
+        """The symmetric weighted adjacency matrix (CSR, float64)."""
+        rows = np.concatenate([self.u, self.v])
+        cols = np.concatenate([self.v, self.u])
+        data = np.concatenate([self.w, self.w])
+        return sp.csr_matrix((data, (rows, cols)), shape=(self.n, self.n))
+
+    def laplacian(self) -> sp.csr_matrix:
+        """The weighted Laplacian ``L = Diag(A 1) - A`` (CSR)."""
+        a = self.adjacency()
+        deg = np.asarray(a.sum(axis=1)).ravel()
+        return sp.csr_matrix(sp.diags(deg) - a)
+
+    def cut_value(self, s: NDArray[Any]) -> float:
+        """Cut weight ``sum_{uv} w_uv (1 - s_u s_v) / 2`` of a +-1 vector ``s``."""
+        s = np.asarray(s)
+        if s.shape != (self.n,):
+            raise InputError(f"partition has shape {s.shape}, expected ({self.n},)")
+        return float(np.sum(self.w[s[self.u] != s[self.v]]))
+
+    def total_weight(self) -> float:
+        """Sum of all edge weights."""
+        return float(np.sum(self.w))
+
+
+def from_edges(
+    n: int,
+    u: NDArray[Any],
+    v: NDArray[Any],
+    w: NDArray[Any] | None = None,
+    *,
+    name: str = "graph",
+    lines: NDArray[np.int64] | None = None,
+) -> Graph:
+    """Validate and build a :class:`Graph` from 0-based edge arrays.
+
+    Self-loops are dropped with a warning. Duplicate edges (in either orientation), ids out of
+    ``[0, n)`` and non-finite weights raise :class:`InputError`; when ``lines`` (source line
+    numbers, one per edge) is given, the message names the line.
+    """
+    if n < 1:
+        raise InputError(f"a graph needs at least one node, got n = {n}")
+    uu = np.asarray(u, dtype=np.int64).ravel()
+    vv = np.asarray(v, dtype=np.int64).ravel()
+    ww = np.ones(uu.shape, dtype=np.float64) if w is None else np.asarray(w, np.float64).ravel()
+    if not (uu.shape == vv.shape == ww.shape):
+        raise InputError("edge arrays u, v, w have different lengths")
+    line_of = lines
+
+    def where(k: int) -> str:
+        return "" if line_of is None else f"line {int(line_of[k])}: "
+
+    bad = np.flatnonzero((uu < 0) | (uu >= n) | (vv < 0) | (vv >= n))
+    if bad.size:
+        k = int(bad[0])
+        raise InputError(f"{where(k)}node id out of range in edge ({uu[k]}, {vv[k]}), n = {n}")
+    bad = np.flatnonzero(~np.isfinite(ww))
+    if bad.size:
+        k = int(bad[0])
+        raise InputError(f"{where(k)}weight {ww[k]} is not finite")
+    loops = uu == vv
+    if loops.any():
+        warnings.warn(f"dropped {int(loops.sum())} self-loop(s)", stacklevel=2)
+        keep = ~loops
+        uu, vv, ww = uu[keep], vv[keep], ww[keep]
+        if lines is not None:
+            lines = lines[keep]
+    lo, hi = np.minimum(uu, vv), np.maximum(uu, vv)
+    key = lo * n + hi
+    order = np.argsort(key, kind="stable")
+    dup = np.flatnonzero(np.diff(key[order]) == 0)
+    if dup.size:
+        k = int(order[dup[0] + 1])
+        raise InputError(f"{where(k)}duplicate edge ({lo[k]}, {hi[k]})")
+    return Graph(n=int(n), u=lo[order], v=hi[order], w=ww[order], name=name)
+
+
+def _numbers(path: Path) -> list[tuple[int, list[str]]]:
+    """Non-empty, non-comment lines of a text file as (1-based line number, tokens)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a text file") from None
+    out: list[tuple[int, list[str]]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        body = line.split("#", 1)[0].strip()
+        if body:
+            out.append((lineno, body.split()))
+    return out
+
+
+def _parse_int(tok: str, lineno: int, what: str) -> int:
+    try:
+        return int(tok)
+    except ValueError:
+        raise InputError(f"line {lineno}: {what} {tok!r} is not an integer") from None
+
+
+def _parse_float(tok: str, lineno: int) -> float:
+    try:
+        value = float(tok)
+    except ValueError:
+        raise InputError(f"line {lineno}: weight {tok!r} is not a number") from None
+    if not np.isfinite(value):
+        raise InputError(f"line {lineno}: weight {tok} is not finite")
+    return value
+
+
+def read_rudy(path: str | Path) -> Graph:
+    """Read a Gset/rudy file: a header ``n m`` then ``m`` lines ``i j w`` with 1-based ids.
+
+    Raises
+    ------
+    InputError
+        On a missing or malformed header, a wrong edge count, non-numbers, NaN/inf, ids out of
+        range or duplicate edges; the message names the line.
+    """
+    path = Path(path)
+    rows = _numbers(path)
+    if not rows:
+        raise InputError(f"{path} is empty")
+    lineno, head = rows[0]
+    if len(head) != 2:
+        raise InputError(f"line {lineno}: header must be 'n m', got {' '.join(head)!r}")
+    n = _parse_int(head[0], lineno, "node count")
+    m = _parse_int(head[1], lineno, "edge count")
+    if n < 1 or m < 0:
+        raise InputError(f"line {lineno}: header needs n >= 1 and m >= 0, got {n} {m}")
+    body = rows[1:]
+    if len(body) != m:
+        where = body[m][0] if len(body) > m else (body[-1][0] if body else lineno)
+        raise InputError(f"line {where}: header says {m} edges but the file has {len(body)}")
+    u = np.empty(m, np.int64)
+    v = np.empty(m, np.int64)
+    w = np.empty(m, np.float64)
+    lines = np.empty(m, np.int64)
+    for k, (ln, toks) in enumerate(body):
+        if len(toks) != 3:
+            raise InputError(f"line {ln}: expected 'i j w', got {' '.join(toks)!r}")
+        u[k] = _parse_int(toks[0], ln, "node id") - 1
+        v[k] = _parse_int(toks[1], ln, "node id") - 1
+        w[k] = _parse_float(toks[2], ln)
+        lines[k] = ln
+    return from_edges(n, u, v, w, name=path.stem, lines=lines)
+
+
+def read_edgelist(path: str | Path) -> Graph:
+    """Read a plain edge list: lines ``u v [w]`` (0-based ids, weight 1 if absent, ``#`` comments).
+
+    ``n`` is one more than the largest id. Errors name the line, as in :func:`read_rudy`.
+    """
+    path = Path(path)
+    rows = _numbers(path)
+    if not rows:
+        raise InputError(f"{path} has no edges")
+    m = len(rows)
+    u = np.empty(m, np.int64)
+    v = np.empty(m, np.int64)
+    w = np.ones(m, np.float64)
+    lines = np.empty(m, np.int64)
+    for k, (ln, toks) in enumerate(rows):
+        if len(toks) not in (2, 3):
+            raise InputError(f"line {ln}: expected 'u v [w]', got {' '.join(toks)!r}")
+        u[k] = _parse_int(toks[0], ln, "node id")
+        v[k] = _parse_int(toks[1], ln, "node id")
+        if len(toks) == 3:
+            w[k] = _parse_float(toks[2], ln)
+        if u[k] < 0 or v[k] < 0:
+            raise InputError(f"line {ln}: negative node id")
+        lines[k] = ln
+    n = int(max(u.max(), v.max())) + 1
+    return from_edges(n, u, v, w, name=path.stem, lines=lines)
+
+
+def write_rudy(graph: Graph, path: str | Path) -> Path:
+    """Write ``graph`` in rudy format (1-based ids); weights written with ``repr`` precision."""
+    path = Path(path)
+    lines = [f"{graph.n} {graph.m}"]
+    lines += [
+        f"{a + 1} {b + 1} {c!r}" if c != int(c) else f"{a + 1} {b + 1} {int(c)}"
+        for a, b, c in zip(graph.u.tolist(), graph.v.tolist(), graph.w.tolist(), strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def from_scipy(matrix: Any, *, name: str = "sparse") -> Graph:
+    """A graph from a square scipy.sparse (or dense) adjacency matrix; uses the upper triangle.
+
+    Raises :class:`InputError` if the matrix is not square or not symmetric.
+    """
+    a = sp.csr_matrix(matrix, dtype=np.float64)
+    if a.shape[0] != a.shape[1]:
+        raise InputError(f"adjacency matrix must be square, got {a.shape}")
+    if a.nnz and abs(a - a.T).max() > 1e-12 * max(1.0, abs(a).max()):
+        raise InputError("adjacency matrix is not symmetric")
+    upper = sp.triu(a, k=1).tocoo()
+    return from_edges(a.shape[0], upper.row, upper.col, upper.data, name=name)
+
+
+def from_networkx(g: Any, *, weight: str = "weight", name: str = "networkx") -> Graph:
+    """A graph from a networkx graph; nodes are relabelled ``0..n-1`` in iteration order."""
+    index = {node: k for k, node in enumerate(g.nodes())}
+    edges = list(g.edges(data=True))
+    u = np.array([index[a] for a, _, _ in edges], np.int64)
+    v = np.array([index[b] for _, b, _ in edges], np.int64)
+    w = np.array([float(d.get(weight, 1.0)) for _, _, d in edges], np.float64)
+    return from_edges(max(len(index), 1), u, v, w, name=name)
+
+
+def gnp(n: int, p: float, *, seed: int = 0, weights: str = "one") -> Graph:
+    """Erdos-Renyi G(n, p); ``weights`` is ``"one"`` or ``"pm1"`` (uniform random signs)."""
+    if n < 2 or not 0.0 <= p <= 1.0:
+        raise InputError(f"gnp needs n >= 2 and 0 <= p <= 1, got n = {n}, p = {p}")
+    rng = np.random.default_rng(seed)
+    iu, ju = np.triu_indices(n, k=1)
+    keep = rng.random(iu.shape[0]) < p
+    u, v = iu[keep], ju[keep]
+    w = _weights(rng, u.shape[0], weights)
+    return from_edges(n, u, v, w, name=f"gnp(n={n},p={p},seed={seed})")
+
+
+def random_regular(n: int, d: int, *, seed: int = 0, weights: str = "one") -> Graph:
+    """A random d-regular simple graph (configuration model with restarts)."""
+    if d < 1 or d >= n or (n * d) % 2:
+        raise InputError(f"regular graph needs 1 <= d < n and n*d even, got n = {n}, d = {d}")
+    rng = np.random.default_rng(seed)
+    for _ in range(1000):
+        stubs = rng.permutation(np.repeat(np.arange(n), d))
+        a, b = stubs[0::2], stubs[1::2]
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        if np.any(lo == hi) or np.unique(lo * n + hi).size != lo.size:
+            continue
+        w = _weights(rng, lo.shape[0], weights)
+        return from_edges(n, lo, hi, w, name=f"regular(n={n},d={d},seed={seed})")
+    raise InputError(f"could not sample a simple {d}-regular graph on {n} nodes")
+
+
+def torus(rows: int, cols: int, *, seed: int = 0) -> Graph:
+    """A 2-D toroidal grid ``rows x cols`` with uniform random +-1 weights (like Gset G48+)."""
+    if rows < 3 or cols < 3:
+        raise InputError(f"torus needs rows, cols >= 3, got {rows} x {cols}")
+    rng = np.random.default_rng(seed)
+    idx = np.arange(rows * cols).reshape(rows, cols)
+    right = np.roll(idx, -1, axis=1)
+    down = np.roll(idx, -1, axis=0)
+    u = np.concatenate([idx.ravel(), idx.ravel()])
+    v = np.concatenate([right.ravel(), down.ravel()])
+    w = _weights(rng, u.shape[0], "pm1")
+    return from_edges(rows * cols, u, v, w, name=f"torus({rows}x{cols},seed={seed})")
+
+
+def _weights(rng: np.random.Generator, m: int, kind: str) -> NDArray[np.float64]:
+    if kind == "one":
+        return np.ones(m)
+    if kind == "pm1":
+        return rng.choice(np.array([-1.0, 1.0]), size=m)
+    raise InputError(f"weights must be 'one' or 'pm1', got {kind!r}")
+
+
+# Upper-triangle edges of the authors' instance, precomputed from ``torch.manual_seed(42)``;
+# ``paper_graph_torch`` recomputes them (a test checks the two agree).
+_PAPER_U = (
+    "0 0 0 0 0 0 1 1 1 1 1 1 1 1 1 1 1 2 2 2 2 2 2 3 3 3 3 3 3 4 4 4 4 4 4 5 5 5 5 5 6 6 6 6 6 6 6 "
+    "7 7 7 7 7 7 7 8 8 8 9 10 10 11 12"
+)
+_PAPER_V = (
+    "2 4 6 9 11 13 2 3 5 6 7 9 10 11 12 13 14 3 4 6 8 9 11 4 5 6 7 12 14 5 7 8 9 13 14 6 8 10 12 "
+    "13 7 8 9 10 12 13 14 8 9 10 11 12 13 14 9 12 14 14 12 13 14 14"
+)
+
+
+def paper_graph() -> Graph:
+    """The authors' 15-node instance (62 edges, maximum cut 41), without importing torch.
+
+    Identical to :func:`paper_graph_torch`: ``torch.manual_seed(42)``,
+    ``A = rand(15, 15) < 0.6``, diagonal zeroed, upper triangle symmetrised.
+    """
+    u = np.array(_PAPER_U.split(), np.int64)
+    v = np.array(_PAPER_V.split(), np.int64)
+    return from_edges(15, u, v, None, name="paper")
+
+
+def paper_graph_torch() -> Graph:
+    """The authors' construction, run through torch (slow to import; used to verify)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(42)  # same stream as torch.manual_seed(42)
+    a = (torch.rand(15, 15, generator=gen) < 0.6).numpy()
+    a = np.triu(a, k=1)
+    u, v = np.nonzero(a)
+    return from_edges(15, u, v, None, name="paper")
+
+
+_SPEC_KEYS = {
+    "gnp": {"n", "p", "seed", "weights"},
+    "regular": {"n", "d", "seed", "weights"},
+    "torus": {"rows", "cols", "seed"},
+}
+
+
+def parse_spec(spec: str) -> Graph:
+    """A generated graph from ``kind:key=value,...``, e.g. ``gnp:n=200,p=0.1,seed=1``."""
+    kind, _, rest = spec.partition(":")
+    if kind not in _SPEC_KEYS:
+        raise InputError(f"unknown generator {kind!r}; expected one of {sorted(_SPEC_KEYS)}")
+    params: dict[str, str] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or key not in _SPEC_KEYS[kind]:
+            raise InputError(
+                f"bad generator parameter {item!r} for {kind}; keys: {sorted(_SPEC_KEYS[kind])}"
+            )
+        params[key] = value
+
+    def get_int(key: str, default: int | None = None) -> int:
+        if key not in params:
+            if default is None:
+                raise InputError(f"generator {kind} needs {key}=...")
+            return default
+        try:
+            return int(params[key])
+        except ValueError:
+            raise InputError(f"{kind}: {key} must be an integer, got {params[key]!r}") from None
+
+    seed = get_int("seed", 0)
+    weights = params.get("weights", "one")
+    if kind == "gnp":
+        if "p" not in params:
+            raise InputError("generator gnp needs p=...")
+        try:
+            p = float(params["p"])
+        except ValueError:
+            raise InputError(f"gnp: p must be a number, got {params['p']!r}") from None
+        return gnp(get_int("n"), p, seed=seed, weights=weights)
+    if kind == "regular":
+        return random_regular(get_int("n"), get_int("d"), seed=seed, weights=weights)
+    return torus(get_int("rows"), get_int("cols"), seed=seed)
+
+
+EDGELIST_SUFFIXES = (".edges", ".edgelist", ".el")
+
+
+def load_graph(source: str, *, fmt: str = "auto") -> Graph:
+    """Resolve a CLI graph argument: ``paper``, a generator spec, or a file path.
+
+    ``fmt`` is ``rudy``, ``edgelist`` or ``auto``: files ending in ``.edges``, ``.edgelist`` or
+    ``.el`` are edge lists; otherwise a file whose first data line has two tokens and whose
+    other lines all have three (or whose line count matches the header) is rudy.
+    """
+    if fmt not in ("auto", "rudy", "edgelist"):
+        raise InputError(f"format must be auto, rudy or edgelist, got {fmt!r}")
+    if source == "paper":
+        return paper_graph()
+    if source.split(":", 1)[0] in _SPEC_KEYS and ":" in source:
+        return parse_spec(source)
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"{source}: no such file (nor 'paper' or a generator spec)")
+    if path.is_dir():
+        raise InputError(f"{source} is a directory")
+    if fmt == "rudy":
+        return read_rudy(path)
+    if fmt == "edgelist" or path.suffix.lower() in EDGELIST_SUFFIXES:
+        return read_edgelist(path)
+    rows = _numbers(path)
+    if rows and len(rows[0][1]) == 2:
+        rest = rows[1:]
+        head = rows[0][1][1]
+        if all(len(t) == 3 for _, t in rest) or (head.isdigit() and int(head) == len(rest)):
+            return read_rudy(path)
+    return read_edgelist(path)

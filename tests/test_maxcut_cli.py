@@ -1,0 +1,128 @@
+"""``derand maxcut``: JSON fields, figures, local search, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from derand.cli import main
+from derand.maxcut.graph import gnp
+from derand.maxcut.local_search import local_search, one_flip
+from derand.maxcut.solve import solve_maxcut
+
+FIELDS = (
+    "n", "m", "sdp_value", "upper_bound", "gw_expected", "random_best", "random_samples",
+    "derandomized_cut", "final_cut", "local_search", "exact_cut", "partition", "seconds",
+    "seed", "version",
+)  # fmt: skip
+
+
+def test_paper_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "p.json"
+    code = main(["maxcut", "paper", "--exact", "--json", str(out), "--plot", str(tmp_path)])
+    assert code == 0
+    doc = json.loads(out.read_text())
+    for key in FIELDS:
+        assert key in doc, key
+    assert (doc["n"], doc["m"]) == (15, 62)
+    assert doc["exact_cut"] == 41.0 and doc["final_cut"] == 41.0
+    assert doc["derandomized_cut"] == 41.0 and doc["guarantee_holds"]
+    assert doc["sdp_value"] <= doc["upper_bound"]
+    assert set(doc["seconds"]) >= {"sdp", "rounding", "local_search", "total"}
+    assert sorted(set(doc["partition"])) == [-1, 1]
+    assert (tmp_path / "maxcut_cut.png").stat().st_size > 0
+    assert (tmp_path / "maxcut_sigma.png").stat().st_size > 0
+    assert "exact optimum 41" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("rounding", ["random", "best-of-N", "score"])
+def test_other_roundings(tmp_path: Path, rounding: str) -> None:
+    out = tmp_path / "r.json"
+    args = ["maxcut", "gnp:n=40,p=0.2,seed=1", "--rounding", rounding, "--samples", "50"]
+    args += ["--score-steps", "200", "--no-local-search", "--json", str(out), "--quiet"]
+    assert main(args) == 0
+    doc = json.loads(out.read_text())
+    assert doc["rounding"] == rounding and doc["local_search"] is False
+    assert doc["final_cut"] == doc["derandomized_cut"] and doc["exact_cut"] is None
+    assert doc["random_samples"] == 50
+
+
+def test_local_search_never_worse() -> None:
+    g = gnp(60, 0.2, seed=3, weights="pm1")
+    s = np.where(np.random.default_rng(0).random(g.n) < 0.5, 1, -1).astype(np.int8)
+    x = one_flip(g, s)
+    gain = x * (g.adjacency() @ x.astype(float))
+    assert np.all(gain <= 1e-12) and g.cut_value(x) >= g.cut_value(s)
+    res = local_search(g, s, tabu_moves=2000)
+    assert res.cut >= g.cut_value(x) and g.cut_value(res.partition) == res.cut
+
+
+def test_solve_deterministic() -> None:
+    g = gnp(50, 0.2, seed=2)
+    a, b = solve_maxcut(g, seed=4), solve_maxcut(g, seed=4)
+    assert a.partition == b.partition and a.final_cut == b.final_cut
+    assert a.final_cut <= a.upper_bound
+
+
+BAD_FILES = [
+    ("3 1\n1 2 nan\n", "line 2"),
+    ("3 2\n1 2 1\n", "line 2"),
+    ("3 1\n1 9 1\n", "line 2"),
+    ("3 2\n1 2 1\n2 1 1\n", "line 3"),
+    ("3 1\n1 b 1\n", "line 2"),
+]
+
+
+@pytest.mark.parametrize(("text", "where"), BAD_FILES)
+def test_malformed_file_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, where: str
+) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    assert main(["maxcut", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and where in err and err.startswith("derand maxcut: error:")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["maxcut", "does-not-exist.txt"],
+        ["maxcut", "gnp:n=40,p=0.1", "--exact"],
+        ["maxcut", "gnp:n=40"],
+        ["maxcut", "paper", "--tabu-moves", "-1"],
+    ],
+)
+def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    assert main(argv) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_paper_pipeline_finds_optimum_without_exact() -> None:
+    from derand.maxcut.graph import paper_graph
+
+    r = solve_maxcut(paper_graph(), local=False)
+    assert r.derandomized_cut == 41.0 and r.guarantee_holds
+    assert r.upper_bound >= 41.0 and r.seconds["total"] < 1.0
+
+
+def test_edgelist_format_option(tmp_path: Path) -> None:
+    path = tmp_path / "g.dat"
+    path.write_text("0 1\n1 2 2\n2 0\n")
+    out = tmp_path / "e.json"
+    assert main(["maxcut", str(path), "--format", "edgelist", "--json", str(out), "--quiet"]) == 0
+    assert json.loads(out.read_text())["final_cut"] == 3.0
+
+
+def test_degenerate_graphs() -> None:
+    from derand.maxcut.graph import from_edges
+
+    empty = from_edges(3, np.array([], int), np.array([], int))
+    r = solve_maxcut(empty, exact=True)
+    assert r.final_cut == r.upper_bound == r.exact_cut == 0.0 and r.guarantee_holds
+    negative = from_edges(2, np.array([0]), np.array([1]), np.array([-1.0]))
+    r = solve_maxcut(negative, exact=True)
+    assert r.final_cut == r.exact_cut == 0.0 and r.upper_bound >= -1e-9

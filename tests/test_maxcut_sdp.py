@@ -1,0 +1,64 @@
+"""Low-rank SDP vs an interior-point solve (cvxpy), and the certified dual bound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from derand.maxcut.exact import exact_maxcut
+from derand.maxcut.graph import Graph, gnp, torus
+from derand.maxcut.sdp import dual_bound, greedy_colouring, sdp_objective, solve_sdp
+
+
+def cvxpy_sdp(g: Graph) -> float:
+    cp = pytest.importorskip("cvxpy")
+    lap = g.laplacian().toarray()
+    X = cp.Variable((g.n, g.n), symmetric=True)
+    prob = cp.Problem(cp.Maximize(cp.trace(lap @ X) / 4), [X >> 0, cp.diag(X) == 1])
+    prob.solve(solver="CLARABEL")
+    return float(prob.value)
+
+
+@pytest.mark.parametrize(
+    "g",
+    [gnp(30, 0.3, seed=1), gnp(60, 0.1, seed=2), gnp(40, 0.3, seed=3, weights="pm1"), torus(5, 6)],
+    ids=["gnp30", "gnp60", "pm1", "torus"],
+)
+def test_low_rank_matches_cvxpy_and_bound_is_valid(g: Graph) -> None:
+    ref = cvxpy_sdp(g)
+    res = solve_sdp(g, seed=0)
+    assert res.value == pytest.approx(ref, rel=1e-5, abs=1e-5)
+    assert res.upper_bound >= ref - 1e-6 * max(1.0, abs(ref))
+    assert res.upper_bound >= res.value
+    assert res.upper_bound <= ref * (1 + 1e-3) + 1e-3
+    np.testing.assert_allclose(np.linalg.norm(res.V, axis=1), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bound_above_exact_optimum(seed: int) -> None:
+    g = gnp(16, 0.4, seed=seed, weights="pm1" if seed % 2 else "one")
+    res = solve_sdp(g, seed=seed)
+    opt = exact_maxcut(g).cut
+    assert res.upper_bound >= res.value - 1e-9
+    assert res.upper_bound >= opt - 1e-9
+    # weak duality holds for any V, even a poor one
+    V = np.random.default_rng(seed).standard_normal((g.n, 3))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    assert dual_bound(g, V)[0] >= opt - 1e-9
+    assert sdp_objective(g, V) <= res.upper_bound
+
+
+def test_lanczos_bound_on_larger_graph() -> None:
+    g = gnp(500, 0.02, seed=7)
+    res = solve_sdp(g)
+    assert res.value <= res.upper_bound <= res.value * 1.001
+
+
+def test_colouring_is_proper() -> None:
+    g = gnp(80, 0.2, seed=1)
+    classes = greedy_colouring(g.adjacency())
+    colour = np.empty(g.n, int)
+    for c, idx in enumerate(classes):
+        colour[idx] = c
+    assert np.all(colour[g.u] != colour[g.v])
+    assert sorted(np.concatenate(classes).tolist()) == list(range(g.n))
