@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -116,9 +117,42 @@ def test_cli_bad_spec_exits_2_with_one_line(
     assert len(err) == 1 and "bogus" in err[0]
 
 
-def test_cli_runs_example_spec_shape(tmp_path: Path) -> None:
-    spec = load_spec(Path(__file__).parents[1] / "examples" / "sweep_nn.toml")
-    assert spec.command == "nn" and len(spec.cells()) == 12
+@pytest.mark.parametrize(
+    ("name", "command", "cells"),
+    [("sweep_nn.toml", "nn", 12), ("sweep_maxcut.toml", "maxcut", 30), ("sweep_jl.toml", "jl", 18)],
+)
+def test_example_specs_are_valid(name: str, command: str, cells: int) -> None:
+    spec = load_spec(Path(__file__).parents[1] / "examples" / name)
+    assert spec.command == command and len(spec.cells()) == cells
+
+
+def test_maxcut_and_jl_cells_run(tmp_path: Path) -> None:
+    from derand.sweep import run_cell
+
+    maxcut = parse_spec(
+        {
+            "command": "maxcut",
+            "seeds": [0],
+            "grid": {"graph": ["paper"], "rounding": ["derandomized", "random"]},
+        }
+    )
+    jl = parse_spec(
+        {
+            "command": "jl",
+            "seeds": [0],
+            "fixed": {"data": "uniform:n=20,d=30,seed=1", "k": 5, "n_iter": 30},
+            "grid": {"method": ["derandomized", "pca"]},
+        }
+    )
+    records = [run_cell(dataclasses.asdict(c)) for c in maxcut.cells() + jl.cells()]
+    assert [r["status"] for r in records] == ["ok"] * 4, [r["error"] for r in records]
+    assert records[0]["metrics"]["final_cut"] == 41
+    assert records[0]["metrics"]["guarantee_holds"] is True
+    assert 0 <= records[2]["metrics"]["max_distortion"] < 10
+    with pytest.raises(InputError, match="graph"):
+        parse_spec({"command": "maxcut", "fixed": {"rounding": "random"}})
+    with pytest.raises(InputError, match="method"):
+        parse_spec({"command": "jl", "fixed": {"data": "digits", "method": "nope"}})
 
 
 def test_interrupt_keeps_finished_cells(tmp_path: Path) -> None:
