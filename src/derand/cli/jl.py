@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import time
 import warnings
 from typing import Any
@@ -19,6 +18,7 @@ from derand.cli.common import (
     say,
 )
 from derand.errors import InputError
+from derand.jl.methods import METHODS, make_embedding, parse_method
 
 DESCRIPTION = """\
 Embed DATA into --k dimensions with a derandomized JL projection: optimise P = M + sigma G/sqrt(k)
@@ -36,20 +36,14 @@ examples:
   derand jl digits --k 20 --plot results
 """
 
-METHODS = ("derandomized", "gaussian", "sparse", "pca", "best-of-N")
-_BEST_OF = re.compile(r"best-of-(\d+)$")
-
 
 def method_type(text: str) -> str:
-    """argparse type: one of ``METHODS``, with ``best-of-N`` written as e.g. ``best-of-100``."""
-    if text in METHODS[:-1]:
-        return text
-    match = _BEST_OF.match(text)
-    if match and int(match.group(1)) >= 1:
-        return text
-    raise argparse.ArgumentTypeError(
-        f"expected one of derandomized, gaussian, sparse, pca, best-of-N (N >= 1), got {text!r}"
-    )
+    """argparse type: a method name, with ``best-of-N`` written as e.g. ``best-of-100``."""
+    try:
+        parse_method(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -91,23 +85,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def make_estimator(method: str, args: argparse.Namespace) -> Any:
     """The transformer for ``method`` with the run's k, objective, seed and device."""
-    from derand.jl import PCAJL, BestOfGaussianJL, DerandomizedJL, GaussianJL, SparseJL
-
-    common = {"n_components": args.k, "objective": args.objective}
-    if method == "derandomized":
-        return DerandomizedJL(
-            **common, n_iter=args.iters, random_state=args.seed, device=args.device
-        )
-    if method == "gaussian":
-        return GaussianJL(**common, random_state=args.seed)
-    if method == "sparse":
-        return SparseJL(**common, random_state=args.seed)
-    if method == "pca":
-        return PCAJL(**common)
-    match = _BEST_OF.match(method)
-    if match is None:
-        raise InputError(f"unknown method {method!r}")
-    return BestOfGaussianJL(**common, n_draws=int(match.group(1)), random_state=args.seed)
+    return make_embedding(
+        method,
+        args.k,
+        objective=args.objective,
+        random_state=args.seed,
+        device=args.device,
+        n_draws=args.draws,
+        **({"n_iter": args.iters} if method == "derandomized" else {}),
+    )
 
 
 def summary(est: Any, seconds: float) -> dict[str, Any]:

@@ -138,28 +138,19 @@ _JL_PARAMETERS = frozenset(
 
 
 def _jl_estimator(params: Mapping[str, Any], seed: int) -> Any:
-    from derand.jl import PCAJL, BestOfGaussianJL, DerandomizedJL, GaussianJL, SparseJL
+    from derand.jl.methods import make_embedding
 
-    k = int(params.get("k", 20))
-    objective = str(params.get("objective", "pairs"))
     method = str(params.get("method", "derandomized"))
-    if method == "derandomized":
-        extra = {
-            name: params[name] for name in ("n_iter", "n_samples", "lr", "init") if name in params
-        }
-        return DerandomizedJL(k, objective=objective, random_state=seed, **extra)
-    if method == "gaussian":
-        return GaussianJL(k, objective=objective, random_state=seed)
-    if method == "sparse":
-        return SparseJL(k, objective=objective, random_state=seed)
-    if method == "pca":
-        return PCAJL(k, objective=objective)
-    if method == "best-of-N":
-        return BestOfGaussianJL(
-            k, n_draws=int(params.get("draws", 100)), objective=objective, random_state=seed
-        )
-    raise InputError(
-        f"unknown jl method {method!r}; choose derandomized, gaussian, sparse, pca, best-of-N"
+    options = {
+        name: params[name] for name in ("n_iter", "n_samples", "lr", "init") if name in params
+    }
+    return make_embedding(
+        method,
+        int(params.get("k", 20)),
+        objective=str(params.get("objective", "pairs")),
+        random_state=seed,
+        n_draws=int(params.get("draws", 100)),
+        **(options if method == "derandomized" else {}),
     )
 
 
