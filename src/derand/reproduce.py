@@ -161,11 +161,7 @@ def _nn_rows(runs: Sequence[Any]) -> list[list[str]]:
 
 
 def _nn_numbers(runs: Sequence[Any]) -> list[dict[str, Any]]:
-    skip = {"snapshots", "snapshot_steps", "model", "log"}
-    return [
-        {f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name not in skip}
-        for r in runs
-    ]
+    return [{k: v for k, v in r.summary().items() if k != "log"} for r in runs]
 
 
 def nn_fig3_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]]:

@@ -170,21 +170,13 @@ def run(args: argparse.Namespace) -> int:
             resume=getattr(args, "resume", False),
             callback=callback,
         )
-    document = envelope("nn", args, dataclasses.asdict(config), summary_fields(result))
+    document = envelope("nn", args, dataclasses.asdict(config), result.summary())
     from derand.figures.nn import plot_nn
 
     for path in save_outputs(args, document, lambda: plot_nn(result)):
         say(args, f"wrote {path}")
     print_summary(args, result)
     return 130 if result.interrupted else 0
-
-
-def summary_fields(result: TrainResult) -> dict[str, Any]:
-    """The JSON fields of a run (the per-neuron snapshots are left to the plots)."""
-    skip = {"snapshots", "snapshot_steps", "config", "model"}
-    return {
-        f.name: getattr(result, f.name) for f in dataclasses.fields(result) if f.name not in skip
-    }
 
 
 def print_summary(args: argparse.Namespace, r: TrainResult) -> None:

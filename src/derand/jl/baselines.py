@@ -23,18 +23,23 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.random_projection import GaussianRandomProjection, SparseRandomProjection
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from derand.errors import InputError
 from derand.jl.distortion import DistortionReport, best_rescaling, pairwise_ratio_ranges
-from derand.jl.estimator import certify, top_directions, training_points, validate_fit_input
+from derand.jl.estimator import (
+    ProjectionMixin,
+    certify,
+    top_directions,
+    training_points,
+    validate_fit_input,
+)
 
 Array = NDArray[np.float64]
 
 _DRAW_BATCH = 16
 
 
-class _CertifiedProjection(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class _CertifiedProjection(ProjectionMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Shared plumbing: validation, rescaling, the certificate and ``transform``."""
 
     n_components: int
@@ -68,15 +73,6 @@ class _CertifiedProjection(TransformerMixin, BaseEstimator):  # type: ignore[mis
         self.mean_distortion_ = self.distortion_.mean_distortion
         self.fit_seconds_ = time.perf_counter() - start
         return self
-
-    def transform(self, X: ArrayLike) -> Array:
-        """Project: ``X @ components_.T``."""
-        check_is_fitted(self, "components_")
-        try:
-            arr = validate_data(self, X, dtype=np.float64, reset=False)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-        return np.asarray(arr @ self.components_.T, dtype=np.float64)
 
 
 class GaussianJL(_CertifiedProjection):

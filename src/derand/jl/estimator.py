@@ -122,7 +122,22 @@ def certify(X: Array, P: Array, objective: str, **kwargs: Any) -> DistortionRepo
     return norm_distortion(X, P)
 
 
-class DerandomizedJL(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class ProjectionMixin:
+    """``transform(X) = X @ components_.T`` for every fitted linear embedding of derand.jl."""
+
+    components_: Array
+
+    def transform(self, X: ArrayLike) -> Array:
+        """Project: ``X @ components_.T``."""
+        check_is_fitted(self, "components_")
+        try:
+            arr = validate_data(self, X, dtype=np.float64, reset=False)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        return np.asarray(arr @ self.components_.T, dtype=np.float64)
+
+
+class DerandomizedJL(ProjectionMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Derandomized Johnson–Lindenstrauss embedding with an exact distortion certificate.
 
     Implements the paper's §5.2 (JL): optimise a Gaussian distribution over projections,
@@ -317,12 +332,3 @@ class DerandomizedJL(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         if empty.any():  # rank below k: fill with random directions
             M0[empty] = rng.standard_normal((int(empty.sum()), d)) / math.sqrt(d)
         return M0
-
-    def transform(self, X: ArrayLike) -> Array:
-        """Project: ``X @ components_.T``."""
-        check_is_fitted(self, "components_")
-        try:
-            arr = validate_data(self, X, dtype=np.float64, reset=False)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-        return np.asarray(arr @ self.components_.T, dtype=np.float64)

@@ -7,7 +7,6 @@ U x, which is what lets the first layer of a student discover span(U).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -160,6 +159,3 @@ def make_teacher(
             / math.sqrt(network_width),
         )
     return Teacher(U=U_t, link=link, noise=float(noise), degree=int(degree), net=net)
-
-
-LinkFunction = Callable[[Tensor], Tensor]

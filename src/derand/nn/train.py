@@ -223,6 +223,13 @@ class TrainResult:
     teacher_U: list[list[float]] = field(default_factory=list)
     model: Student | None = field(default=None, repr=False)
 
+    def summary(self) -> dict[str, Any]:
+        """The JSON fields: everything but the model, the config and the d = 2 snapshots."""
+        skip = {"snapshots", "snapshot_steps", "config", "model"}
+        return {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip
+        }
+
 
 def log_schedule(steps: int, points: int) -> list[int]:
     """Log-spaced step indices in [0, steps], always including 0 and ``steps``."""
