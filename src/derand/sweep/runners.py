@@ -89,8 +89,6 @@ _MAXCUT_PARAMETERS = frozenset(
 def _maxcut_call(params: Mapping[str, Any], seed: int) -> Any:
     from derand.maxcut import load_graph, solve_maxcut
 
-    if "graph" not in params:
-        raise InputError("maxcut cells need a 'graph' (a path, 'paper' or a generator spec)")
     return solve_maxcut(
         load_graph(str(params["graph"])),
         rounding=params.get("rounding", "derandomized"),
