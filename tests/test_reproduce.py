@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from derand.cli import main
-from derand.report import Section, Table, to_html, to_markdown
+from derand.report import Report, Section, Table, to_html, to_markdown
 from derand.reproduce import ReproduceConfig, fmt, reproduce, stats
 
 TINY_NN = {"steps": 60, "width": 16, "n_test": 128, "n_cert": 128, "log_points": 6}
@@ -71,9 +71,11 @@ def test_report_rendering_escapes_and_embeds(tmp_path: Path) -> None:
     png = tmp_path / "a.png"
     png.write_bytes(b"\x89PNG fake")
     sections = [Section("T <1>", ["**bold** and `code` & more"], [Table(["h"], [["x|y"]])], [png])]
-    md = to_markdown("R", ["intro"], sections, tmp_path)
-    assert "![a](a.png)" in md and "| x|y |" in md
-    html = to_html("R", ["intro"], sections)
+    report = Report("R", ["intro"], sections, Table(["headline"], [["1"]]))
+    md = to_markdown(report, tmp_path)
+    assert "![a](a.png)" in md and "| x\\|y |" in md and "- [T <1>](#t-1)" in md
+    html = to_html(report, tmp_path)
+    assert '<h2 id="t-1">' in html and "<td>x|y</td>" in html and "<th>headline</th>" in html
     assert "<strong>bold</strong>" in html and "<code>code</code>" in html
     assert "&amp; more" in html and "T &lt;1&gt;" in html
 

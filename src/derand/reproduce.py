@@ -22,7 +22,7 @@ import numpy as np
 
 from derand import __version__
 from derand.errors import InputError
-from derand.report import Section, Table, to_html, to_markdown
+from derand.report import Report, Section, Table, to_html, to_markdown
 from derand.results import machine_summary, provenance, save_figure, write_json, write_text
 
 
@@ -566,15 +566,7 @@ def reproduce(
         "results": numbers,
     }
     files.append(write_json(config.out / "results.json", document))
-    files.append(
-        write_text(
-            config.out / "report.md",
-            to_markdown("derand: reproduction report", intro, sections, config.out),
-        )
-    )
-    files.append(
-        write_text(
-            config.out / "report.html", to_html("derand: reproduction report", intro, sections)
-        )
-    )
+    report = Report("derand: reproduction report", intro, sections)
+    files.append(write_text(config.out / "report.md", to_markdown(report, config.out)))
+    files.append(write_text(config.out / "report.html", to_html(report, config.out)))
     return ReproduceResult(sections, numbers, files, seconds)
