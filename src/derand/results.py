@@ -157,6 +157,8 @@ def _kind(mode: int) -> str:
         return "a FIFO"
     if stat.S_ISSOCK(mode):
         return "a socket"
+    if stat.S_ISREG(mode):
+        return "a file"
     return "not a regular file"
 
 
@@ -170,9 +172,10 @@ def _check_creatable(folder: Path, label: str) -> None:
     try:
         st = os.stat(probe)
     except OSError as exc:
-        raise InputError(f"{label}: cannot use {probe}: {exc.strerror}") from None
+        raise InputError(f"{label}: cannot use {probe}: {str(exc.strerror).lower()}") from None
     if not stat.S_ISDIR(st.st_mode):
-        raise InputError(f"{label}: {probe} is {_kind(st.st_mode)}, not a directory")
+        where = label if probe == folder else f"{label}: {probe}"
+        raise InputError(f"{where} is {_kind(st.st_mode)}, not a directory")
     if not os.access(probe, os.W_OK | os.X_OK):
         reason = "read-only file system" if _read_only_fs(probe) else "permission denied"
         raise InputError(f"{label}: cannot write into {probe} ({reason})")
@@ -206,7 +209,7 @@ def check_output_file(path: str | os.PathLike[str], option: str = "output") -> N
     except FileNotFoundError:
         pass
     except OSError as exc:  # ENOTDIR (a parent is a file), EACCES, ELOOP, ENAMETOOLONG
-        raise InputError(f"{label}: {exc.strerror}") from None
+        raise InputError(f"{label}: {str(exc.strerror).lower()}") from None
     else:
         if stat.S_ISDIR(st.st_mode):
             raise InputError(f"{label} is a directory")
@@ -225,7 +228,7 @@ def check_output_dir(path: str | os.PathLike[str], option: str = "output folder"
     >>> check_output_dir("/dev/null", "--plot")
     Traceback (most recent call last):
     ...
-    derand.errors.InputError: --plot /dev/null: /dev/null is a device, not a directory
+    derand.errors.InputError: --plot /dev/null is a device, not a directory
     """
     _check_creatable(Path(os.path.realpath(path)), f"{option} {path}")
 

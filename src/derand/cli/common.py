@@ -116,8 +116,9 @@ def bounded_float(low: float, high: float) -> Callable[[str], float]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
         if not (math.isfinite(value) and low <= value <= high):
-            raise argparse.ArgumentTypeError(f"expected a finite number in [{low:g}, {high:g}], "
-                                             f"got {text}")
+            raise argparse.ArgumentTypeError(
+                f"expected a finite number in [{low:g}, {high:g}], got {text}"
+            )
         return value
 
     parse.__name__ = f"number in [{low:g}, {high:g}]"

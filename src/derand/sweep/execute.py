@@ -43,11 +43,19 @@ PARENT_POLL_SECONDS = 0.5
 """How often a worker checks that the sweep that started it is still alive."""
 
 
+def _one_thread() -> None:
+    """One core per cell: no oversubscription, and the same numbers on any machine.
+
+    torch is not imported for this: a worker of a command that does not use it (``maxcut``)
+    does not pay for its import; workers set ``OMP_NUM_THREADS=1`` before torch is loaded.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
 def run_cell(cell: Record) -> Record:
     """Run one cell in this process (a worker); never raises for a failing run."""
-    import torch
-
-    torch.set_num_threads(1)  # one core per cell: no oversubscription, same numbers anywhere
     start = time.perf_counter()
     record: Record = {
         "cell": cell["id"],
@@ -59,7 +67,9 @@ def run_cell(cell: Record) -> Record:
         "metrics": {},
     }
     try:
-        record["metrics"] = get_runner(cell["command"]).run(cell["params"], cell["seed"])
+        runner = get_runner(cell["command"])
+        _one_thread()
+        record["metrics"] = runner.run(cell["params"], cell["seed"])
     except Exception as exc:  # a failed cell is a result, not a crash of the sweep
         record["status"] = "failed"
         record["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -106,6 +116,8 @@ def _die_with_parent(parent: int) -> None:
 def _worker_main(conn: Any, parent: int) -> None:
     """A local worker: run the cells sent on ``conn`` until told to stop (``None``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = "1"  # one core per cell, read by torch and BLAS at import
     try:
         os.setpgid(0, 0)  # own process group: the terminal's Ctrl-C does not reach us
     except OSError:
@@ -426,17 +438,14 @@ def run_sweep(
         if pool is not None:
             pool.close()
     now = time.perf_counter()
-    for cell, started in in_flight:
-        record = _stopped_record(cell, "interrupted", "interrupted (Ctrl-C)", now - started)
+    for running, started in in_flight:
+        record = _stopped_record(running, "interrupted", "interrupted (Ctrl-C)", now - started)
         write_json(cells_dir / f"{record['cell']}.json", record)
         stopped += 1
-    records = []
-    for cell in cells:
-        record = _read_record(cells_dir / f"{cell.id}.json")
-        if record is not None:
-            records.append(record)
-    csv_path = write_text(out / "results.csv", results_table(records))
-    md_path = write_text(out / "summary.md", summary_markdown(spec, records))
+    records = [_read_record(cells_dir / f"{cell.id}.json") for cell in cells]
+    found = [record for record in records if record is not None]
+    csv_path = write_text(out / "results.csv", results_table(found))
+    md_path = write_text(out / "summary.md", summary_markdown(spec, found))
     return SweepOutcome(
         total=len(cells),
         ran=ran,

@@ -39,7 +39,12 @@ MAX_CELLS = 100_000
 MAX_SPEC_BYTES = 1 << 20
 """Largest spec file read (1 MiB): a spec is a few lines, not a data set."""
 
-_TYPE_NAMES = {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string"}
+_TYPE_NAMES = {
+    bool: "a boolean (true/false)",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+}
 
 
 def _check_value(where: str, value: Any, expected: type | None) -> None:
@@ -64,8 +69,9 @@ def _check_value(where: str, value: Any, expected: type | None) -> None:
         else isinstance(value, expected) and not isinstance(value, bool)
     )
     if not ok:
-        raise InputError(f"{where} must be {_TYPE_NAMES.get(expected, expected.__name__)}, "
-                         f"got {value!r}")
+        raise InputError(
+            f"{where} must be {_TYPE_NAMES.get(expected, expected.__name__)}, got {value!r}"
+        )
 
 
 def _check_values(source: str, runner: Runner, fixed: dict[str, Any], grid: dict[str, Any]) -> None:
