@@ -13,8 +13,6 @@ import dataclasses
 import json
 import math
 import os
-import platform
-import secrets
 import stat
 import sys
 from collections.abc import Mapping
@@ -102,6 +100,8 @@ def provenance() -> dict[str, str]:
     >>> sorted(provenance())[:2]
     ['derand', 'machine']
     """
+    import platform
+
     from derand import __version__
 
     return {
@@ -117,6 +117,8 @@ def provenance() -> dict[str, str]:
 
 def machine_summary() -> str:
     """One line describing this machine for benchmark tables: CPU model, cores, memory."""
+    import platform
+
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:
@@ -260,7 +262,7 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             raise InputError(f"{path} is {_kind(st.st_mode)}; refusing to replace it")
         mode = stat.S_IMODE(st.st_mode)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+    tmp = target.parent / f".{target.name}.{os.urandom(4).hex()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:

@@ -23,7 +23,6 @@ from derand import __version__
 from derand.device import DEVICE_CHOICES
 from derand.errors import InputError
 from derand.limits import check_seed
-from derand.results import check_output_dir, check_output_file
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -233,6 +232,8 @@ def check_outputs(args: argparse.Namespace) -> None:
     writable (or creatable) folder; ``--plot`` and ``--out`` a writable or creatable folder.
     Symbolic links are followed; devices, FIFOs and directories are refused.
     """
+    from derand.results import check_output_dir, check_output_file
+
     for option in OUTPUT_FILES:
         path = getattr(args, option, None)
         if path is not None:

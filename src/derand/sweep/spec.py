@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from derand.errors import InputError
-from derand.limits import check_count, check_seed
+from derand.limits import check_count, check_input_file, check_seed
 from derand.sweep.runners import Runner, get_runner
 
 _TOP_LEVEL = {"command", "seeds", "fixed", "grid", "name"}
@@ -203,13 +203,10 @@ def load_spec(path: str | Path) -> SweepSpec:
     >>> load_spec("examples/sweep_nn.toml").command  # doctest: +SKIP
     'nn'
     """
-    path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_SPEC_BYTES + 1)
-    except FileNotFoundError:
-        raise InputError(f"sweep spec {path} not found") from None
-    if len(raw) > MAX_SPEC_BYTES:
+    path = check_input_file(path, "sweep spec", max_bytes=MAX_SPEC_BYTES)
+    with path.open("rb") as fh:
+        raw = fh.read(MAX_SPEC_BYTES + 1)
+    if len(raw) > MAX_SPEC_BYTES:  # it grew since the check
         raise InputError(f"{path}: a sweep spec is at most {MAX_SPEC_BYTES >> 20} MiB")
     try:
         text = raw.decode("utf-8")
