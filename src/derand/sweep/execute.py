@@ -33,10 +33,10 @@ from typing import Any
 
 from derand.errors import InputError
 from derand.results import write_json, write_text
+from derand.sweep import BACKENDS
 from derand.sweep.runners import get_runner
 from derand.sweep.spec import Cell, SweepSpec
 
-BACKENDS = ("local", "ray")
 Record = dict[str, Any]
 
 PARENT_POLL_SECONDS = 0.5
