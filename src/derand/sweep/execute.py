@@ -161,18 +161,19 @@ class _LocalPool:
         )
         # The child starts with SIGINT blocked (a mask survives fork and exec) until it has
         # left our process group; a Ctrl-C meanwhile is delivered to us when we unblock.
+        worker = _Worker(process, parent_conn)
         main = threading.current_thread() is threading.main_thread()
         if main and hasattr(signal, "pthread_sigmask"):
             old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
                 process.start()
+                self._all.append(worker)  # known to close() before a Ctrl-C can land
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, old)
         else:
             process.start()
+            self._all.append(worker)
         child_conn.close()
-        worker = _Worker(process, parent_conn)
-        self._all.append(worker)
         return worker
 
     def in_flight(self) -> list[tuple[Record, float]]:
