@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import warnings
 
 from derand.cli.common import (
     HelpFormatter,
@@ -79,6 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     """Load the graph, solve, print a summary, write JSON and figures."""
+    import dataclasses
+    import warnings
+
     from derand.figures.maxcut import plot_maxcut
     from derand.maxcut.graph import load_graph
     from derand.maxcut.solve import solve_maxcut

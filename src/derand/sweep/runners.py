@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from derand.errors import InputError
@@ -28,11 +28,16 @@ class Runner:
         ``check(params)`` raises :class:`InputError` for invalid parameters, before any run.
     run : callable
         ``run(params, seed) -> metrics``: one run of the library function.
+    types : mapping of str to type
+        The TOML type each parameter must have (``bool``, ``int``, ``float``, ``str``),
+        checked by the spec before ``check``: ``local_search = "false"`` is an error, not
+        a true value. Parameters not listed are left to ``check``.
     """
 
     parameters: frozenset[str]
     check: Callable[[Mapping[str, Any]], None]
     run: Callable[[Mapping[str, Any], int], Metrics]
+    types: Mapping[str, type] = field(default_factory=dict)
 
 
 def _nn_config(params: Mapping[str, Any], seed: int) -> Any:
@@ -81,9 +86,16 @@ def _nn_parameters() -> frozenset[str]:
     )
 
 
-_MAXCUT_PARAMETERS = frozenset(
-    {"graph", "rounding", "samples", "local_search", "exact", "rank", "score_steps"}
-)
+_MAXCUT_TYPES: dict[str, type] = {
+    "graph": str,
+    "rounding": str,
+    "samples": int,
+    "local_search": bool,
+    "exact": bool,
+    "rank": int,
+    "score_steps": int,
+}
+_MAXCUT_PARAMETERS = frozenset(_MAXCUT_TYPES)
 
 
 def _maxcut_call(params: Mapping[str, Any], seed: int) -> Any:
@@ -130,9 +142,18 @@ def _maxcut_run(params: Mapping[str, Any], seed: int) -> Metrics:
     }
 
 
-_JL_PARAMETERS = frozenset(
-    {"data", "k", "method", "objective", "n_iter", "n_samples", "lr", "init", "draws"}
-)
+_JL_TYPES: dict[str, type] = {
+    "data": str,
+    "k": int,
+    "method": str,
+    "objective": str,
+    "n_iter": int,
+    "n_samples": int,
+    "lr": float,
+    "init": str,
+    "draws": int,
+}
+_JL_PARAMETERS = frozenset(_JL_TYPES)
 
 
 def _jl_estimator(params: Mapping[str, Any], seed: int) -> Any:
@@ -175,8 +196,8 @@ def _jl_run(params: Mapping[str, Any], seed: int) -> Metrics:
 
 RUNNERS: dict[str, Callable[[], Runner]] = {
     "nn": lambda: Runner(_nn_parameters(), _nn_check, _nn_run),
-    "maxcut": lambda: Runner(_MAXCUT_PARAMETERS, _maxcut_check, _maxcut_run),
-    "jl": lambda: Runner(_JL_PARAMETERS, _jl_check, _jl_run),
+    "maxcut": lambda: Runner(_MAXCUT_PARAMETERS, _maxcut_check, _maxcut_run, _MAXCUT_TYPES),
+    "jl": lambda: Runner(_JL_PARAMETERS, _jl_check, _jl_run, _JL_TYPES),
 }
 """Command name -> runner factory (imports stay lazy so that workers load what they use)."""
 
