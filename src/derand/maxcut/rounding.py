@@ -1,6 +1,6 @@
 """Hyperplane rounding of an SDP solution: random, best-of-N, derandomized, score-function.
 
-DESIGN.md section 2 (paper, Max-Cut section). For ``s_i = sign(v_i . r)`` with
+Paper, Max-Cut section. For ``s_i = sign(v_i . r)`` with
 ``r ~ N(m, sigma^2 I)``, ``a_i = v_i . m / sigma`` and ``rho_ij = v_i . v_j``,
 
     P(s_i != s_j) = Phi(a_i) + Phi(a_j) - 2 Phi_2(a_i, a_j; rho_ij),
@@ -14,6 +14,7 @@ deterministic hyperplane ``sign(V mu)``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -137,9 +138,9 @@ class RandomResult:
 
     best_cut: float
     mean_cut: float
-    partition: NDArray[np.int8]
+    partition: NDArray[np.int8] = field(repr=False)
     samples: int
-    cuts: NDArray[np.float64]
+    cuts: NDArray[np.float64] = field(repr=False)
 
 
 def best_of_random(
@@ -206,14 +207,14 @@ class DerandResult:
     """
 
     cut: float
-    partition: NDArray[np.int8]
+    partition: NDArray[np.int8] = field(repr=False)
     gw_expected: float
     final_expected: float
     guarantee_holds: bool
     iterations: int
-    expected_trace: list[float] = field(default_factory=list)
-    cut_trace: list[float] = field(default_factory=list)
-    sigma_trace: list[float] = field(default_factory=list)
+    expected_trace: list[float] = field(default_factory=list, repr=False)
+    cut_trace: list[float] = field(default_factory=list, repr=False)
+    sigma_trace: list[float] = field(default_factory=list, repr=False)
 
 
 def _initial_direction(
@@ -248,9 +249,10 @@ def derandomized_rounding(
     max_iter: int = 300,
     sigma_min: float = 1e-3,
     seed: int = 0,
+    time_limit: float | None = None,
     callback: Callable[[int, int], None] | None = None,
 ) -> DerandResult:
-    """The paper's derandomized GW rounding with exact gradients (DESIGN.md section 2).
+    """The paper's derandomized GW rounding with exact gradients (paper, Max-Cut section).
 
     Starting from ``mu = 0`` (the GW expectation), ``E[cut](mu)`` is ascended with an
     L-BFGS direction and a backtracking line search that only accepts increases, so
@@ -271,10 +273,28 @@ def derandomized_rounding(
         ``E[cut]``.
     seed : int
         Only used if the Hessian at 0 has no positive direction (random first direction).
+    time_limit : float, optional
+        Seconds; the ascent stops after the iteration that passes it (``E[cut]`` has still
+        only increased, and the best deterministic cut is returned).
     callback : callable, optional
         ``callback(done, total)`` per iteration. KeyboardInterrupt stops the ascent and keeps
         the best partition so far.
+
+    Returns
+    -------
+    DerandResult
+        The partition, its cut, the GW expectation and the traces; ``guarantee_holds``
+        records the check ``cut >= gw_expected``.
+
+    Examples
+    --------
+    >>> from derand.maxcut import paper_graph, solve_sdp
+    >>> g = paper_graph()
+    >>> d = derandomized_rounding(g, solve_sdp(g).V)
+    >>> d.guarantee_holds and d.cut >= d.gw_expected
+    True
     """
+    start = time.perf_counter()
     rng = np.random.default_rng(seed)
     rho = edge_correlations(graph, V)
     gw = gw_expectation(graph, V)
@@ -375,6 +395,8 @@ def derandomized_rounding(
                 callback(iterations, max_iter)
             if sig_trace[-1] < sigma_min and c >= value - 1e-9 * max(1.0, abs(value)):
                 break
+            if time_limit is not None and time.perf_counter() - start > time_limit:
+                break
     except KeyboardInterrupt:
         pass
     return DerandResult(
@@ -395,11 +417,11 @@ class ScoreResult:
     """The authors' score-function (REINFORCE) rounding: final partition and traces."""
 
     cut: float
-    partition: NDArray[np.int8]
+    partition: NDArray[np.int8] = field(repr=False)
     steps: int
-    expected_trace: list[float] = field(default_factory=list)
-    cut_trace: list[float] = field(default_factory=list)
-    sigma_trace: list[float] = field(default_factory=list)
+    expected_trace: list[float] = field(default_factory=list, repr=False)
+    cut_trace: list[float] = field(default_factory=list, repr=False)
+    sigma_trace: list[float] = field(default_factory=list, repr=False)
 
 
 def score_function_rounding(
@@ -415,7 +437,7 @@ def score_function_rounding(
     record_every: int = 10,
     callback: Callable[[int, int], None] | None = None,
 ) -> ScoreResult:
-    """The authors' Monte Carlo method (DESIGN.md section 2), kept for comparison.
+    """The authors' Monte Carlo method (paper, Max-Cut section), kept for comparison.
 
     Maximises ``E[cut] - lam sigma^2`` over ``(m, sigma)`` with ``r ~ N(m, sigma^2 I)`` by
     stochastic gradient ascent on the score-function estimates
