@@ -299,9 +299,12 @@ class _Tracker:
 
         improved = False
         for st in self.states:
-            c = float(st["fst"][F_BEST])
+            c = float(st["fst"][F_BEST])  # tracked incrementally: may drift by rounding
             if c > self.best_cut + self.tol:
-                self.best_cut, self.best_x, improved = c, st["best_x"].copy(), True
+                x = st["best_x"].copy()
+                exact = self.graph.cut_value(x)
+                if exact > self.best_cut:
+                    self.best_cut, self.best_x, improved = exact, x, True
         if improved:
             self.trace.append((self.elapsed(), self.best_cut))
         if self.callback is not None:
