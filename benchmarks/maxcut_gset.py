@@ -21,7 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from maxcut_peers import add_worker_options, load_average, run_pair, sa_available, table, worker_main
+from maxcut_peers import (
+    add_worker_options,
+    load_average,
+    run_pair,
+    sa_available,
+    table,
+    worker_main,
+)
 
 
 def main() -> int:

@@ -51,7 +51,7 @@ def sa_long_anneal(graph: Graph, seconds: float, seed: int, chunks: int = 40) ->
     res = sampler.sample(bqm, num_reads=1, num_sweeps=1, beta_range=(hot, hot), seed=seed)
     state = np.array(res.record.sample[0])
     best = (total_w - float(res.record.energy[0])) / 2.0
-    beta, done, chunk, c = hot, 1, 10, 0
+    beta, done, chunk, c, rate = hot, 1, 10, 0, 0.0
     while True:
         left = seconds - (time.perf_counter() - start)
         if left <= 0:

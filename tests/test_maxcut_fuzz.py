@@ -74,9 +74,7 @@ def test_every_generator_spec_builds_or_raises_input_error(
 
 
 @pytest.mark.parametrize("path", sorted(CORPUS.iterdir()), ids=lambda p: p.name)
-def test_corpus_exits_0_or_2_with_one_line(
-    path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_corpus_exits_0_or_2_with_one_line(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     start = time.perf_counter()
     code = main(["maxcut", str(path), "--quiet", "--search-moves", "200", "--samples", "10"])
     err = capsys.readouterr().err.strip()

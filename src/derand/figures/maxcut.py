@@ -49,10 +49,14 @@ def plot_maxcut(result: MaxCutResult, optimum: float | None = None) -> dict[str,
     fig, ax = new_figure(7.0, 4.2)
     ax_: Any = ax
     # reference lines first, thin and behind; the trajectory is drawn on top of them
-    ax_.axhline(r.gw_expected, color=BASELINE, ls=":", lw=1.2, zorder=1,
-                label=f"GW expectation {r.gw_expected:.4g}")  # fmt: skip
-    ax_.axhline(r.random_best, color=BASELINE, ls="--", lw=1.0, zorder=1,
-                label=f"best of {r.random_samples} random hyperplanes {r.random_best:.4g}")  # fmt: skip
+    ax_.axhline(
+        r.gw_expected, color=BASELINE, ls=":", lw=1.2, zorder=1,
+        label=f"GW expectation {r.gw_expected:.4g}",
+    )  # fmt: skip
+    ax_.axhline(
+        r.random_best, color=BASELINE, ls="--", lw=1.0, zorder=1,
+        label=f"best of {r.random_samples} random hyperplanes {r.random_best:.4g}",
+    )  # fmt: skip
     if best is not None:
         ax_.axhline(best, color=REFERENCE, ls="-.", lw=1.0, zorder=1, label=f"optimum {best:.4g}")
     if its:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -73,7 +74,8 @@ class ProvenBound:
     seconds: float
 
 
-def _gamma(k: float) -> float:
+def _gamma(k: Any) -> Any:
+    """``gamma_k = k u / (1 - k u)`` (Higham's notation), for a number or an array."""
     ku = k * UNIT_ROUNDOFF
     return ku / (1.0 - ku)
 

@@ -21,17 +21,19 @@ depends only on its seed and its move budget, not on which thread executes it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
 __all__ = [
+    "F_BEST",
+    "F_CUT",
     "I_CYCLES",
     "I_IT",
     "I_MOVES",
     "METHODS",
-    "F_BEST",
-    "F_CUT",
     "anneal_sweeps",
     "build_state",
     "compute_gains",
@@ -59,7 +61,7 @@ _NEG = -np.inf
 
 
 @njit(cache=True, nogil=True)
-def _next(rs: NDArray[np.uint64]) -> np.uint64:
+def _next(rs: NDArray[np.uint64]) -> Any:
     x = rs[0]
     x ^= x >> np.uint64(12)
     x ^= x << np.uint64(25)
@@ -69,7 +71,7 @@ def _next(rs: NDArray[np.uint64]) -> np.uint64:
 
 
 @njit(cache=True, nogil=True)
-def _randint(rs: NDArray[np.uint64], k: int) -> int:
+def _randint(rs: NDArray[np.uint64], k: int) -> Any:
     return np.int64((_next(rs) >> np.uint64(11)) % np.uint64(k))
 
 
@@ -79,7 +81,9 @@ def _uniform(rs: NDArray[np.uint64]) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _tree_set(tv: NDArray[np.float64], ti: NDArray[np.int64], size: int, p: int, val: float) -> None:
+def _tree_set(
+    tv: NDArray[np.float64], ti: NDArray[np.int64], size: int, p: int, val: float
+) -> None:
     k = size + p
     tv[k] = val
     k >>= 1
@@ -163,7 +167,7 @@ def _flip(
         _tree_set(tva, tia, size, pos[j], nj)
         if tabu_until[j] <= it:
             _tree_set(tvb, tib, size, pos[j], nj)
-    return g
+    return float(g)
 
 
 @njit(cache=True, nogil=True)
@@ -203,7 +207,9 @@ def _make_tabu(
 
 
 @njit(cache=True, nogil=True)
-def _touch(v: int, rprev: NDArray[np.int64], rnext: NDArray[np.int64], ist: NDArray[np.int64]) -> None:
+def _touch(
+    v: int, rprev: NDArray[np.int64], rnext: NDArray[np.int64], ist: NDArray[np.int64]
+) -> None:
     """Move ``v`` to the front (most recent) of the recency list."""
     head = ist[I_HEAD]
     if head == v:

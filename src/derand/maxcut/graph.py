@@ -21,14 +21,14 @@ from derand.limits import check_count, check_finite, check_seed, require_memory
 
 __all__ = [
     "Graph",
+    "as_graph",
     "from_edges",
     "from_networkx",
-    "as_graph",
     "from_scipy",
     "gnp",
     "gset_best_known",
-    "load_gset",
     "load_graph",
+    "load_gset",
     "paper_graph",
     "paper_graph_torch",
     "parse_spec",
@@ -166,9 +166,7 @@ def from_edges(
         group = np.cumsum(first) - 1
         summed = np.zeros(int(group[-1]) + 1)
         np.add.at(summed, group, ww)
-        warnings.warn(
-            f"summed the weights of {int(same.sum())} repeated edge(s)", stacklevel=2
-        )
+        warnings.warn(f"summed the weights of {int(same.sum())} repeated edge(s)", stacklevel=2)
         lo, hi, ww = lo[first], hi[first], summed
         if not np.all(np.isfinite(ww)):
             raise InputError("summed edge weights overflow")
@@ -371,7 +369,9 @@ def from_networkx(g: Any, *, weight: str = "weight", name: str = "networkx") -> 
         warnings.simplefilter("ignore")  # the symmetrisation warning above says it all
         graph = from_edges(max(len(index), 1), u, v, w, name=name, duplicates="sum")
     if g.is_multigraph() and not g.is_directed() and graph.m < len(edges):
-        warnings.warn(f"summed the weights of {len(edges) - graph.m} repeated edge(s)", stacklevel=2)
+        warnings.warn(
+            f"summed the weights of {len(edges) - graph.m} repeated edge(s)", stacklevel=2
+        )
     return graph
 
 
@@ -588,9 +588,7 @@ def parse_spec(spec: str) -> Graph:
     return torus(get_int("rows"), get_int("cols"), seed=seed, weights=params.get("weights", "pm1"))
 
 
-GSET_NAMES = tuple(
-    [f"G{k}" for k in range(1, 68)] + ["G70", "G72", "G77", "G81"]
-)
+GSET_NAMES = tuple([f"G{k}" for k in range(1, 68)] + ["G70", "G72", "G77", "G81"])
 """The 71 Gset instances shipped with derand (see ``derand/maxcut/data/README.md``)."""
 
 
@@ -611,7 +609,9 @@ def load_gset(name: str) -> Graph:
     (800, 19176)
     """
     if name not in GSET_NAMES:
-        raise InputError(f"unknown Gset instance {name!r}; expected one of G1..G67, G70, G72, G77, G81")
+        raise InputError(
+            f"unknown Gset instance {name!r}; expected one of G1..G67, G70, G72, G77, G81"
+        )
     from importlib.resources import files
 
     with files("derand.maxcut").joinpath("data/gset.npz").open("rb") as fh:

@@ -345,7 +345,9 @@ def _compiled(
                 engine, "bls", graph, csr, polished, 100 * n, pool, time_limit, seed, tracker
             )
         else:
-            moves += _chunked(engine, method, graph, csr, s, budget, pool, time_limit, seed, tracker)
+            moves += _chunked(
+                engine, method, graph, csr, s, budget, pool, time_limit, seed, tracker
+            )
     except KeyboardInterrupt:
         interrupted = True
     finally:

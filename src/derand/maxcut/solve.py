@@ -335,7 +335,9 @@ def solve_maxcut(
     moves = 0
     if local and not interrupted and graph.m:
         starts = [partition, rnd.partition]
-        starts += [best_of_random(graph, V, 1, seed=seed + 100 + k).partition for k in range(2, threads)]
+        starts += [
+            best_of_random(graph, V, 1, seed=seed + 100 + k).partition for k in range(2, threads)
+        ]
         left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
 
         def search_progress(best: float, _seconds: float, fraction: float) -> None:
