@@ -129,7 +129,13 @@ def compute_gains(
     indptr: NDArray[np.int64], indices: NDArray[np.int64], data: NDArray[np.float64],
     x: NDArray[np.int8], gain: NDArray[np.float64],
 ) -> float:  # fmt: skip
-    """Fill ``gain = x * (A x)`` and return the cut ``sum_{i<j} w_ij [x_i != x_j]``."""
+    """Fill ``gain = x * (A x)`` and return the cut ``sum_{i<j} w_ij [x_i != x_j]``.
+
+    Returns
+    -------
+    float
+        The cut of ``x``; ``gain`` is filled in place.
+    """
     n = x.shape[0]
     cut = 0.0
     for i in range(n):
@@ -243,6 +249,11 @@ def run_chunk(
 
     ``params = [tol, tenure_min, tenure_max, l0, l_max, t_stall, p0, q]``. Gains are
     recomputed exactly at the start of each chunk, so floating-point drift cannot build up.
+
+    Returns
+    -------
+    bool
+        True when the run is over (the greedy method stops at its local optimum).
     """
     n = x.shape[0]
     size = tva.shape[0] // 2
@@ -369,7 +380,13 @@ def run_chunk(
 def build_state(
     n: int, seed: int, start: NDArray[np.int8], tenure_max: int
 ) -> dict[str, NDArray[np.generic]]:
-    """Fresh arrays for one run from the +-1 vector ``start`` (trees sized to a power of 2)."""
+    """Fresh arrays for one run from the +-1 vector ``start`` (trees sized to a power of 2).
+
+    Returns
+    -------
+    dict of str to ndarray
+        The arrays :func:`run_chunk` works on (internal to :mod:`derand.maxcut.local_search`).
+    """
     size = 1
     while size < n:
         size *= 2

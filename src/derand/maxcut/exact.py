@@ -52,6 +52,17 @@ def exact_maxcut(
     ------
     InputError
         If ``graph.n > MAX_EXACT_N``.
+
+    Returns
+    -------
+    ExactResult
+        The maximum cut and a maximising partition.
+
+    Examples
+    --------
+    >>> from derand.maxcut import paper_graph
+    >>> exact_maxcut(paper_graph()).cut
+    41.0
     """
     n = graph.n
     if n > MAX_EXACT_N:

@@ -220,6 +220,18 @@ def read_rudy(path: str | Path) -> Graph:
     InputError
         On a missing or malformed header, a wrong edge count, non-numbers, NaN/inf, ids out of
         range or duplicate edges; the message names the line.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "g.txt"
+    >>> _ = path.write_text("3 2\\n1 2 1\\n2 3 -1\\n")
+    >>> read_rudy(path).w.tolist()
+    [1.0, -1.0]
     """
     path = Path(path)
     rows = _numbers(path)
@@ -261,6 +273,18 @@ def read_edgelist(path: str | Path) -> Graph:
     """Read a plain edge list: lines ``u v [w]`` (0-based ids, weight 1 if absent, ``#`` comments).
 
     ``n`` is one more than the largest id. Errors name the line, as in :func:`read_rudy`.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "g.edges"
+    >>> _ = path.write_text("0 1\\n1 2 2.5\\n")
+    >>> read_edgelist(path).total_weight()
+    3.5
     """
     path = Path(path)
     rows = _numbers(path)
@@ -293,7 +317,20 @@ def _edgelist(path: Path, rows: list[tuple[int, list[str]]]) -> Graph:
 
 
 def write_rudy(graph: Graph, path: str | Path) -> Path:
-    """Write ``graph`` in rudy format (1-based ids); weights written with ``repr`` precision."""
+    """Write ``graph`` in rudy format (1-based ids); weights written with ``repr`` precision.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = write_rudy(torus(3, 3), pathlib.Path(tempfile.mkdtemp()) / "t.txt")
+    >>> read_rudy(path).m
+    18
+    """
     path = Path(path)
     lines = [f"{graph.n} {graph.m}"]
     lines += [
@@ -525,6 +562,15 @@ def paper_graph() -> Graph:
 
     Identical to :func:`paper_graph_torch`: ``torch.manual_seed(42)``,
     ``A = rand(15, 15) < 0.6``, diagonal zeroed, upper triangle symmetrised.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> paper_graph().m
+    62
     """
     u = np.array(_PAPER_U.split(), np.int64)
     v = np.array(_PAPER_V.split(), np.int64)
@@ -532,7 +578,18 @@ def paper_graph() -> Graph:
 
 
 def paper_graph_torch() -> Graph:
-    """The authors' construction, run through torch (slow to import; used to verify)."""
+    """The authors' construction, run through torch (slow to import; used to verify).
+
+    Returns
+    -------
+    Graph
+        Equal to :func:`paper_graph` (a test checks it).
+
+    Examples
+    --------
+    >>> paper_graph_torch().m  # doctest: +SKIP
+    62
+    """
     import torch
 
     gen = torch.Generator().manual_seed(42)  # same stream as torch.manual_seed(42)
@@ -550,7 +607,17 @@ _SPEC_KEYS = {
 
 
 def parse_spec(spec: str) -> Graph:
-    """A generated graph from ``kind:key=value,...``, e.g. ``gnp:n=200,p=0.1,seed=1``."""
+    """A generated graph from ``kind:key=value,...``, e.g. ``gnp:n=200,p=0.1,seed=1``.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> parse_spec("regular:n=10,d=3,seed=2").m
+    15
+    """
     kind, _, rest = spec.partition(":")
     if kind not in _SPEC_KEYS:
         raise InputError(f"unknown generator {kind!r}; expected one of {sorted(_SPEC_KEYS)}")
@@ -661,6 +728,15 @@ def load_graph(source: str, *, fmt: str = "auto") -> Graph:
     ``fmt`` is ``rudy``, ``edgelist`` or ``auto``: files ending in ``.edges``, ``.edgelist`` or
     ``.el`` are edge lists; otherwise a file whose first data line has two tokens and whose
     other lines all have three (or whose line count matches the header) is rudy.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> load_graph("gset:G14").n, load_graph("torus:rows=3,cols=4").m
+    (800, 24)
     """
     if fmt not in ("auto", "rudy", "edgelist"):
         raise InputError(f"format must be auto, rudy or edgelist, got {fmt!r}")

@@ -26,6 +26,11 @@ def mixing_sweeps(
     """Run ``sweeps`` sweeps in place; returns the objective increase of the last sweep.
 
     Moving ``v_i`` from ``a`` to ``-g/|g|`` raises ``1/4 <L, V V^T>`` by ``(|g| + a.g) / 2``.
+
+    Returns
+    -------
+    float
+        The objective increase of the last sweep (``V`` is updated in place).
     """
     n, p = V.shape
     g = np.empty(p)

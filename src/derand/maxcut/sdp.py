@@ -73,13 +73,37 @@ class SDPResult:
 
 
 def sdp_objective(graph: Graph, V: NDArray[np.float64]) -> float:
-    """``1/4 <L, V V^T> = sum_{uv} w_uv (1 - v_u . v_v) / 2`` for unit rows ``V``."""
+    """``1/4 <L, V V^T> = sum_{uv} w_uv (1 - v_u . v_v) / 2`` for unit rows ``V``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from derand.maxcut import from_edges
+    >>> sdp_objective(from_edges(2, np.array([0]), np.array([1])), np.array([[1.0], [-1.0]]))
+    1.0
+    """
     dots = np.einsum("ij,ij->i", V[graph.u], V[graph.v])
     return float(np.sum(graph.w * (1.0 - dots)) / 2.0)
 
 
 def greedy_colouring(adj: sp.csr_matrix) -> list[NDArray[np.int64]]:
-    """Colour classes (independent sets) of a greedy largest-degree-first colouring."""
+    """Colour classes (independent sets) of a greedy largest-degree-first colouring.
+
+    Returns
+    -------
+    list of ndarray
+        Node indices of each colour; no edge joins two nodes of one class.
+
+    Examples
+    --------
+    >>> from derand.maxcut import torus
+    >>> len(greedy_colouring(torus(4, 4).adjacency()))
+    2
+    """
     n = adj.shape[0]
     indptr, indices = adj.indptr, adj.indices
     order = np.argsort(-np.diff(indptr), kind="stable")
@@ -125,6 +149,19 @@ def dual_bound(graph: Graph, V: NDArray[np.float64], *, tol: float = 1e-8) -> tu
     is not a proof that no larger eigenvalue exists: the bound is certified up to that
     (standard) numerical caveat. Weak duality makes it valid for *any* ``V``; its tightness
     depends on how well ``V`` solves the SDP.
+
+    Returns
+    -------
+    (float, float)
+        The bound and ``lam``.
+
+    Examples
+    --------
+    >>> from derand.maxcut import paper_graph
+    >>> g = paper_graph()
+    >>> bound, lam = dual_bound(g, solve_sdp(g).V)
+    >>> bound >= 41
+    True
     """
     n = graph.n
     lap = graph.laplacian()
