@@ -82,8 +82,18 @@ def _nn_parameters() -> frozenset[str]:
 
 
 _MAXCUT_PARAMETERS = frozenset(
-    {"graph", "rounding", "samples", "local_search", "exact", "rank", "score_steps"}
-)
+    {
+        "graph", "rounding", "samples", "local_search", "exact", "rank", "score_steps",
+        "search", "search_moves", "threads", "time_limit",
+    }
+)  # fmt: skip
+
+
+def _flag(params: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = params.get(key, default)
+    if not isinstance(value, bool):
+        raise InputError(f"{key} must be true or false, got {value!r}")
+    return value
 
 
 def _maxcut_call(params: Mapping[str, Any], seed: int) -> Any:
@@ -93,10 +103,14 @@ def _maxcut_call(params: Mapping[str, Any], seed: int) -> Any:
         load_graph(str(params["graph"])),
         rounding=params.get("rounding", "derandomized"),
         samples=int(params.get("samples", 1000)),
-        local=bool(params.get("local_search", True)),
-        exact=bool(params.get("exact", False)),
+        local=_flag(params, "local_search", True),
+        exact=_flag(params, "exact", False),
         rank=params.get("rank"),
         score_steps=int(params.get("score_steps", 5000)),
+        search=str(params.get("search", "sa")),
+        search_moves=params.get("search_moves"),
+        threads=int(params.get("threads", 1)),
+        time_limit=params.get("time_limit"),
         seed=seed,
     )
 
@@ -119,6 +133,7 @@ def _maxcut_run(params: Mapping[str, Any], seed: int) -> Metrics:
         "m": r.m,
         "sdp_value": r.sdp_value,
         "upper_bound": r.upper_bound,
+        "bound_proven": r.bound_proven,
         "gw_expected": r.gw_expected,
         "random_best": r.random_best,
         "derandomized_cut": r.derandomized_cut,
