@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from numpy.typing import NDArray
 
 from derand.errors import InputError
@@ -172,7 +171,9 @@ def dual_bound(graph: Graph, V: NDArray[np.float64], *, tol: float = 1e-8) -> tu
     else:
         rng = np.random.default_rng(0)
         v0 = rng.standard_normal(n)
-        vals, vecs = spla.eigsh(m, k=1, which="LA", v0=v0, tol=tol, ncv=min(n, 20))
+        from scipy.sparse.linalg import eigsh  # imported here: a start-up cost for tiny graphs
+
+        vals, vecs = eigsh(m, k=1, which="LA", v0=v0, tol=tol, ncv=min(n, 20))
         lam = float(vals[0])
         resid = float(np.linalg.norm(m @ vecs[:, 0] - lam * vecs[:, 0]))
         lam += resid
