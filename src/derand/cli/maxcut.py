@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(
         total=1000, desc="maxcut", file=sys.stderr, delay=1.0, leave=False, dynamic_ncols=True,
         disable=args.quiet or not sys.stderr.isatty(),
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
+        bar_format="{desc}{percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
     )  # fmt: skip
 
     def stage_cb(stage: str, done: int, total: int) -> None:
