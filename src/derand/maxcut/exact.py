@@ -8,7 +8,7 @@ cross term is one matrix product per block, so there is no Python loop over 2^n.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,7 +26,7 @@ class ExactResult:
     """The maximum cut and one maximising partition (+-1 per node, node 0 on the +1 side)."""
 
     cut: float
-    partition: NDArray[np.int8]
+    partition: NDArray[np.int8] = field(repr=False)
 
 
 def _signs(k: int) -> NDArray[np.float64]:
