@@ -147,7 +147,8 @@ def dual_bound(graph: Graph, V: NDArray[np.float64], *, tol: float = 1e-4) -> tu
     near the top. Lanczos converges to the largest eigenvalue from a random start, but this
     is not a proof that no larger eigenvalue exists (:mod:`derand.maxcut.bound` gives the
     proof). The default ``tol = 1e-4`` is relative to ``|lam|``, which is tiny near the SDP
-    optimum, so it is ample: a stricter one costs up to 10x the time on clustered spectra. Weak duality makes it valid for *any* ``V``; its tightness
+    optimum, so it is ample: a stricter one costs up to 10x the time on clustered spectra.
+    Weak duality makes it valid for *any* ``V``; its tightness
     depends on how well ``V`` solves the SDP.
 
     Returns
