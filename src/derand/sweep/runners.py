@@ -94,6 +94,10 @@ _MAXCUT_TYPES: dict[str, type] = {
     "exact": bool,
     "rank": int,
     "score_steps": int,
+    "search": str,
+    "search_moves": int,
+    "threads": int,
+    "time_limit": float,
 }
 _MAXCUT_PARAMETERS = frozenset(_MAXCUT_TYPES)
 
@@ -109,6 +113,10 @@ def _maxcut_call(params: Mapping[str, Any], seed: int) -> Any:
         exact=bool(params.get("exact", False)),
         rank=params.get("rank"),
         score_steps=int(params.get("score_steps", 5000)),
+        search=str(params.get("search", "sa")),
+        search_moves=params.get("search_moves"),
+        threads=int(params.get("threads", 1)),
+        time_limit=params.get("time_limit"),
         seed=seed,
     )
 
@@ -131,6 +139,7 @@ def _maxcut_run(params: Mapping[str, Any], seed: int) -> Metrics:
         "m": r.m,
         "sdp_value": r.sdp_value,
         "upper_bound": r.upper_bound,
+        "bound_proven": r.bound_proven,
         "gw_expected": r.gw_expected,
         "random_best": r.random_best,
         "derandomized_cut": r.derandomized_cut,
