@@ -3,8 +3,10 @@
 - :class:`DerandomizedJL`: the scikit-learn transformer (optimise M + sigma G, sigma -> 0).
 - Baselines in the same API: :class:`GaussianJL`, :class:`SparseJL`,
   :class:`BestOfGaussianJL`, :class:`PCAJL`.
-- :func:`pairwise_distortion`: the exact distortion over all pairs (the certificate);
+- :func:`pairwise_distortion`: the exact distortion over all pairs (the certificate), streamed
+  in tiles on threads or Ray tasks; :func:`cross_distortion`: over the pairs between two sets;
   :func:`norm_distortion`: the authors' variant on the points' own norms.
+- :func:`split_holdout` and :func:`holdout_distortion`: generalisation to held-out points.
 - :func:`load_data`: the ``DATA`` argument of ``derand jl``.
 """
 
@@ -13,6 +15,7 @@ from derand.jl.data import Dataset, load_data
 from derand.jl.distortion import (
     DistortionReport,
     best_rescaling,
+    cross_distortion,
     dense_pairwise_distortions,
     drop_duplicates,
     measure_distortion,
@@ -20,6 +23,7 @@ from derand.jl.distortion import (
     pairwise_distortion,
 )
 from derand.jl.estimator import DerandomizedJL
+from derand.jl.holdout import HoldoutReport, holdout_distortion, split_holdout
 
 __all__ = [
     "PCAJL",
@@ -28,12 +32,16 @@ __all__ = [
     "DerandomizedJL",
     "DistortionReport",
     "GaussianJL",
+    "HoldoutReport",
     "SparseJL",
     "best_rescaling",
+    "cross_distortion",
     "dense_pairwise_distortions",
     "drop_duplicates",
+    "holdout_distortion",
     "load_data",
     "measure_distortion",
     "norm_distortion",
     "pairwise_distortion",
+    "split_holdout",
 ]
