@@ -206,6 +206,13 @@ def run(args: argparse.Namespace) -> int:
     from derand.jl import load_data
     from derand.jl.holdout import split_holdout
 
+    from derand.jl.methods import MAX_DRAWS
+    from derand.limits import check_count, check_finite, check_seed
+
+    check_seed(args.seed, "--seed")
+    check_count(args.draws, "--draws", high=MAX_DRAWS)
+    check_count(args.iters, "--iters", high=10_000_000)
+    check_finite(args.tau_final, "--tau-final", low=1e-12, high=0.1)
     if args.address is not None and args.backend != "ray":
         raise InputError("--address needs --backend ray")
     data = load_data(args.data)
@@ -275,14 +282,11 @@ def run(args: argparse.Namespace) -> int:
         ):
             return {}
         from derand.figures.jl import plot_jl
-        from derand.jl import PCAJL, BestOfGaussianJL
+        from derand.jl import PCAJL
 
         ref = fitted.get(f"best-of-{args.draws}")
         if ref is None:
-            ref = BestOfGaussianJL(
-                est.n_components_, n_draws=args.draws, objective=args.objective,
-                random_state=args.seed + 1, n_jobs=args.workers,
-            ).fit(train)  # fmt: skip
+            ref = make_estimator(f"best-of-{args.draws}", args).fit(train)
         pca = fitted.get("pca") or PCAJL(est.n_components_, objective=args.objective).fit(train)
         return plot_jl(
             est.history_,

@@ -216,6 +216,11 @@ class ProjectionMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     backend: str
     address: str | None
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.input_tags.sparse = True
+        return tags
+
     def _certify_options(self) -> dict[str, Any]:
         """Where the exact passes run: ``workers``, ``backend``, ``address``."""
         workers = None if self.n_jobs is None else check_count(self.n_jobs, "n_jobs", high=4096)
@@ -532,8 +537,3 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         if empty.any():  # rank below k: fill with random directions
             M0[empty] = rng.standard_normal((int(empty.sum()), d)) / math.sqrt(d)
         return M0
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from derand.errors import InputError
-from derand.limits import check_count
+from derand.limits import check_count, check_seed
 
 METHODS = ("derandomized", "gaussian", "sparse", "pca", "best-of-N")
 _BEST_OF = re.compile(r"best-of-(\d+)$")
@@ -41,6 +41,31 @@ def parse_method(method: str, n_draws: int = 100) -> tuple[str, int]:
         f"unknown method {method!r}; choose derandomized, gaussian, sparse, pca or best-of-N "
         "(N >= 1, e.g. best-of-100)"
     )
+
+
+def random_state_for(seed: int | None) -> Any:
+    """A scikit-learn ``random_state`` for any seed in [0, 2**63 - 1].
+
+    Seeds below 2**32 are passed as they are (as scikit-learn would use them); larger ones
+    seed a ``RandomState`` through numpy's ``SeedSequence``.
+
+    Returns
+    -------
+    int, RandomState or None
+
+    Examples
+    --------
+    >>> random_state_for(7)
+    7
+    """
+    if seed is None:
+        return None
+    value = check_seed(seed)
+    if value < 2**32:
+        return value
+    import numpy as np
+
+    return np.random.RandomState(np.random.MT19937(np.random.SeedSequence(value)))
 
 
 def make_embedding(
@@ -75,6 +100,7 @@ def make_embedding(
     from derand.jl.estimator import DerandomizedJL
 
     name, draws = parse_method(method, n_draws)
+    random_state = random_state_for(random_state)
     common: dict[str, Any] = {
         "n_components": n_components,
         "eps": eps,

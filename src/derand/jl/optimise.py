@@ -45,10 +45,9 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 from scipy.optimize import minimize
-from threadpoolctl import threadpool_limits
 
 from derand.errors import InputError
-from derand.jl.pairs import Denominators, PairData, ScanResult, scan_pairs
+from derand.jl.pairs import Denominators, PairData, ScanResult, one_blas_thread, scan_pairs
 from derand.limits import require_memory
 
 Array = NDArray[np.float64]
@@ -60,6 +59,15 @@ _A_START_MAX = 0.5
 """Largest a = 2 sigma^2 / (k tau) a round may start from (the expectation is finite for
 a < 1); a trained sigma above it is brought down to it when tau falls (counted in
 ``history.sigma_restarts``)."""
+
+_A_MAX = 0.99
+"""a = 2 sigma^2 / (k tau) is kept below this while sigma is trained (the expectation is
+finite for a < 1); beyond it the objective continues as a steep quadratic wall."""
+
+_WALL = 1e6
+
+_EXACT = 1e-13
+"""A certified max distortion this small is an isometry up to float64 rounding: stop."""
 
 _NEGLIGIBLE = 60.0
 """A term whose exponent is this far below the largest has weight < 1e-26: skipped."""
@@ -373,7 +381,7 @@ def optimise_projection(
     )
     round_index = 0
     try:
-        with threadpool_limits(1):
+        with one_blas_thread():
             while done < settings.n_iter:
                 eps = max(best_value, 1e-300)
                 tau = eps * tau_rel
@@ -412,6 +420,9 @@ def optimise_projection(
                 round_index += 1
                 if stall >= settings.patience and tau_rel <= settings.tau_final:
                     history.stopped = f"no better certified max for {settings.patience} rounds"
+                    break
+                if best_value <= _EXACT:
+                    history.stopped = "distortion 0 up to rounding"
                     break
             else:
                 history.stopped = f"iteration budget {settings.n_iter} spent"
@@ -464,7 +475,7 @@ def _next_active(
 
 
 class _Step:
-    """One round's objective over an active set, in the variables ``[vec(M), rho]``."""
+    """One round's objective over an active set, in the variables ``[vec(M), sigma]``."""
 
     def __init__(
         self,
@@ -500,28 +511,29 @@ class _Step:
         self._last: tuple[float, float, float, float] = (math.nan, 0.0, 1.0, 1.0)
 
     def start(self, M: Array) -> Array:
-        """Initial variables for L-BFGS."""
+        """Initial variables for L-BFGS: ``vec(M)``, and sigma when it is trained."""
         flat = M.ravel()
         if not self.trained:
             return flat
-        a = min(max(self.a_fixed, 1e-300), 1.0 - 1e-12)
-        return np.concatenate([flat, [math.log(a) - math.log1p(-a)]])
+        return np.concatenate([flat, [math.sqrt(self.a_fixed * self.half)]])
 
     def _a(self, x: Array) -> float:
+        """a = sigma^2 / (k tau / 2); the trained variable is a signed sigma (Phi is even)."""
         if not self.trained:
             return self.a_fixed
-        rho = float(x[-1])
-        return 1.0 / (1.0 + math.exp(-rho)) if rho > -700 else math.exp(rho)
+        sigma = float(x[-1])
+        return sigma * sigma / self.half
 
     def unpack(self, x: Array) -> tuple[Array, float]:
         """(M, sigma) from the variables."""
         M = np.array(x[: self.k * self.d].reshape(self.k, self.d))
-        return M, math.sqrt(self._a(x) * self.half)
+        return M, math.sqrt(min(self._a(x), _A_MAX) * self.half)
 
     def value_and_grad(self, x: Array) -> tuple[float, Array]:
-        """Phi and its gradient (``[dPhi/dM, dPhi/drho]``)."""
+        """Phi and its gradient (``[dPhi/dM, dPhi/dsigma]``)."""
         M = x[: self.k * self.d].reshape(self.k, self.d)
-        a = self._a(x)
+        a_raw = self._a(x)
+        a = min(a_raw, _A_MAX)  # beyond: a quadratic wall (the expectation is infinite at 1)
         Y = np.ascontiguousarray(self.act.X @ M.T)
         act = self.act
         zmax, mmin, mmax = _exponents(
@@ -542,8 +554,12 @@ class _Step:
             raise InputError("fit: the objective is not finite (optimiser step)")
         if not self.trained:
             return val, grad_M
-        grad_rho = (dA + lam * self.half) * a * (1.0 - a)
-        return val, np.concatenate([grad_M, [grad_rho]])
+        sigma = float(x[-1])
+        dA += lam * self.half
+        if a_raw > _A_MAX:
+            val += _WALL * (a_raw - _A_MAX) ** 2
+            dA = 2.0 * _WALL * (a_raw - _A_MAX)
+        return val, np.concatenate([grad_M, [dA * 2.0 * sigma / self.half]])
 
     def record(self) -> None:
         """Append the last evaluation to the history (one L-BFGS iteration)."""

@@ -30,11 +30,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from derand.errors import InputError
 
@@ -405,6 +406,16 @@ def tol_for(dtype: np.dtype[np.floating[object]] | type) -> float:
     return max(CANCELLATION_TOL, 1e4 * float(np.finfo(dtype).eps))
 
 
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def one_blas_thread() -> Any:
+    """Context manager: BLAS on one thread (the process's libraries are looked up once)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+
+
 def _parallel(
     items: Sequence[int], work: Callable[[int, int], None], workers: int
 ) -> None:
@@ -412,6 +423,7 @@ def _parallel(
 
     A KeyboardInterrupt in the main thread stops handing out items and re-raises.
     """
+    workers = max(1, min(workers, len(items)))
     lock = threading.Lock()
     cursor = iter(items)
     stop = threading.Event()
@@ -424,7 +436,7 @@ def _parallel(
                 return
             work(item, worker)
 
-    with threadpool_limits(1):
+    with one_blas_thread():
         if workers <= 1:
             loop(0)
             return
