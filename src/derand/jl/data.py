@@ -2,8 +2,8 @@
 
 - ``digits``: scikit-learn's 8x8 digits (1797 x 64), shipped with scikit-learn.
 - ``PATH.npy`` / ``PATH.npz`` (the array named ``X``, or the first) / ``PATH.csv`` (numbers
-  separated by commas; an optional header line without numbers; ``#`` starts a comment, also
-  after the numbers on a line; a UTF-8 byte-order mark is ignored).
+  separated by commas; an optional header line of names; ``#`` starts a comment, also after
+  the numbers on a line; a UTF-8 byte-order mark is ignored).
 - ``uniform:n=100,d=500,seed=42``: uniform [0, 1) entries, rows normalised to unit length
   (the authors' JL data, paper §5.2).
 - ``gaussian:n=1000,d=300,seed=0``: i.i.d. N(0, 1) entries.
@@ -17,7 +17,10 @@ ragged or non-numeric row, NaN or infinity, complex or object arrays (never unpi
 from __future__ import annotations
 
 import math
+import re
 import zipfile
+import zlib
+from tokenize import TokenError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -38,6 +41,10 @@ MAX_GENERATED = 200_000_000
 """Most numbers a generator spec may ask for (n * d; 1.6 GB in float64)."""
 
 _SHOW = 40  # characters of a bad cell shown in an error
+_HAS_LETTER = re.compile(r"[A-Za-z_]")
+
+_HEADER_ERRORS = (ValueError, SyntaxError, EOFError, TokenError, TypeError, KeyError, OverflowError)
+"""What numpy's .npy header parser raises for a malformed header."""
 
 
 @dataclass(frozen=True)
@@ -128,8 +135,9 @@ def _shown(cell: str) -> str:
 def read_csv(path: Path) -> Array:
     """Read a numeric CSV; every row is kept or the error names its line.
 
-    The first line without any number is a header; ``#`` starts a comment anywhere on a line;
-    blank lines are skipped.
+    The first line is a header when none of its cells is a number and each holds a letter
+    (``x,y,feature_3``); ``#`` starts a comment anywhere on a line; blank lines are skipped.
+    Anything else that is not a number is an error naming its line.
 
     Returns
     -------
@@ -157,8 +165,8 @@ def read_csv(path: Path) -> Array:
                 values = [_parse_float(c) for c in cells]
                 if not seen_content:
                     seen_content = True
-                    if all(v is None for v in values):
-                        continue  # a header: no number on the first line
+                    if all(v is None and _HAS_LETTER.search(c) for c, v in zip(cells, values, strict=True)):
+                        continue  # a header: names, no number
                 if any(v is None for v in values):
                     bad = next(c for c, v in zip(cells, values, strict=True) if v is None)
                     what = "an empty cell" if bad == "" else f"not a number: {_shown(bad)}"
@@ -196,7 +204,7 @@ def _check_header(fh: IO[bytes], where: str, size: int) -> None:
             shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
         else:
             raise InputError(f"{where}: unsupported .npy version {version}")
-    except (ValueError, SyntaxError, EOFError) as exc:
+    except _HEADER_ERRORS as exc:
         raise InputError(f"{where}: not a valid .npy array: {exc}") from None
     if dtype.hasobject:
         raise InputError(f"{where}: object arrays are refused (they would need unpickling)")
@@ -232,7 +240,7 @@ def _read_numpy(path: Path) -> Array:
                 arr = loaded[member[:-4]]
     except InputError:
         raise
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
         raise InputError(f"{path}: not a valid .npz archive: {exc}") from None
     except (ValueError, EOFError) as exc:
         raise InputError(f"{path}: cannot read as {path.suffix}: {exc}") from None
