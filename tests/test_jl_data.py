@@ -90,7 +90,7 @@ def test_nan_and_shape_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unsupported"):
         load_data(str(tmp_path / "x.txt"))
     (tmp_path / "broken.npy").write_bytes(b"not numpy")
-    with pytest.raises(InputError, match="not a valid .npy"):
+    with pytest.raises(InputError, match=r"not a valid \.npy"):
         load_data(str(tmp_path / "broken.npy"))
 
 

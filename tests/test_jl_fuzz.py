@@ -66,7 +66,9 @@ def _check(path: Path) -> np.ndarray | None:
     return X
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     lines=st.lists(st.tuples(LINE, EXTRA), min_size=0, max_size=8),
     bom=st.booleans(),
@@ -88,7 +90,9 @@ def _npy_header(shape: tuple[int, ...], descr: str) -> bytes:
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     shape=st.lists(st.integers(0, 10**7), min_size=0, max_size=3).map(tuple),
     descr=st.sampled_from(["<f8", "<f4", "<i8", "|b1", "<c16", "|O", "<U3", "|V8", ">f8", "<f2"]),
@@ -113,7 +117,9 @@ def test_npy_reader(
         assert descr not in ("<c16", "|O")
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_mutated_valid_files(tmp_path: Path, data: st.DataObject) -> None:
     """A valid .npy/.npz with bytes flipped, cut or appended."""

@@ -205,7 +205,6 @@ def run(args: argparse.Namespace) -> int:
     """Load DATA, fit the chosen embedding (and baselines), print, write JSON and figures."""
     from derand.jl import load_data
     from derand.jl.holdout import split_holdout
-
     from derand.jl.methods import MAX_DRAWS
     from derand.limits import check_count, check_finite, check_seed
 

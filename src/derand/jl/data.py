@@ -20,9 +20,9 @@ import math
 import re
 import zipfile
 import zlib
-from tokenize import TokenError
 from dataclasses import dataclass
 from pathlib import Path
+from tokenize import TokenError
 from typing import IO, Any
 
 import numpy as np
@@ -165,7 +165,10 @@ def read_csv(path: Path) -> Array:
                 values = [_parse_float(c) for c in cells]
                 if not seen_content:
                     seen_content = True
-                    if all(v is None and _HAS_LETTER.search(c) for c, v in zip(cells, values, strict=True)):
+                    if all(
+                        v is None and _HAS_LETTER.search(c)
+                        for c, v in zip(cells, values, strict=True)
+                    ):
                         continue  # a header: names, no number
                 if any(v is None for v in values):
                     bad = next(c for c, v in zip(cells, values, strict=True) if v is None)
@@ -173,7 +176,9 @@ def read_csv(path: Path) -> Array:
                     raise InputError(f"{path}: line {lineno}: {what}")
                 numbers = [float(v) for v in values if v is not None]
                 if not all(math.isfinite(v) for v in numbers):
-                    bad = next(c for c, v in zip(cells, numbers, strict=True) if not math.isfinite(v))
+                    bad = next(
+                        c for c, v in zip(cells, numbers, strict=True) if not math.isfinite(v)
+                    )
                     literal = bad.lower().lstrip("+-") in ("nan", "inf", "infinity")
                     what = "NaN or infinity" if literal else "a number beyond the float64 range"
                     raise InputError(f"{path}: line {lineno}: {what}: {_shown(bad)}")
@@ -304,4 +309,3 @@ def load_data(spec: str) -> Dataset:
     if not np.all(np.isfinite(X)):
         raise InputError(f"{name}: data contains NaN or infinity")
     return Dataset(X=X, name=name)
-

@@ -77,9 +77,7 @@ def validate_fit_input(estimator: BaseEstimator, X: ArrayLike, objective: str) -
     return np.asarray(_dense(arr), dtype=np.float64)
 
 
-def resolve_components(
-    n_components: int | str, eps: float, n_samples: int, n_features: int
-) -> int:
+def resolve_components(n_components: int | str, eps: float, n_samples: int, n_features: int) -> int:
     """The target dimension: an integer, or ``"auto"`` via ``johnson_lindenstrauss_min_dim``.
 
     Returns
@@ -202,7 +200,7 @@ def certify(X: Array, P: Array, objective: str, **kwargs: Any) -> DistortionRepo
     return norm_distortion(X, P)
 
 
-class ProjectionMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
+class ProjectionMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):  # type: ignore[misc]
     """``transform(X) = X @ components_.T`` for every fitted linear embedding of derand.jl.
 
     Also gives ``get_feature_names_out`` and ``set_output`` (scikit-learn), the best scalar
@@ -217,7 +215,7 @@ class ProjectionMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     address: str | None
 
     def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
 

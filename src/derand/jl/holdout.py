@@ -52,7 +52,7 @@ def split_holdout(X: ArrayLike, fraction: float, seed: int = 0) -> tuple[Array, 
     arr = as_points(X, min_points=4)
     frac = check_finite(fraction, "holdout fraction", low=0.0, high=1.0)
     n = arr.shape[0]
-    n_test = int(round(frac * n))
+    n_test = round(frac * n)
     if not 0 < frac < 1 or n_test < 2 or n - n_test < 2:
         raise InputError(
             f"holdout fraction {frac} of {n} points leaves {n - n_test} for training and "

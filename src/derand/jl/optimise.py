@@ -39,6 +39,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -98,13 +99,20 @@ def log_mgf(m: Array, sigma: float, k: int, t: float) -> Array:
 
 @njit(cache=True, nogil=True)
 def _exponents(  # pragma: no cover - numba
-    Y: Array, I: IntArray, J: IntArray, inv_den: Array, tau: float, a: float, k: int,
-    m: Array, z: Array,
+    Y: Array,
+    first: IntArray,
+    second: IntArray,
+    inv_den: Array,
+    tau: float,
+    a: float,
+    k: int,
+    m: Array,
+    z: Array,
 ) -> tuple[float, float, float]:
     """Ratios ``m`` of the active terms and the exponents ``z`` (upper, lower interleaved)
     of the expected exponential terms, shifted so that the largest is 0; returns
     (largest exponent, min m, max m)."""
-    n_u = I.shape[0]
+    n_u = first.shape[0]
     kk = Y.shape[1]
     half = 0.5 * k * tau
     inv_tau = 1.0 / tau
@@ -115,8 +123,8 @@ def _exponents(  # pragma: no cover - numba
     mmin = math.inf
     mmax = -math.inf
     for u in range(n_u):
-        i = I[u]
-        j = J[u]
+        i = first[u]
+        j = second[u]
         s = 0.0
         for t in range(kk):
             v = Y[i, t] - Y[j, t]
@@ -134,8 +142,17 @@ def _exponents(  # pragma: no cover - numba
 
 @njit(cache=True, nogil=True)
 def _backward(  # pragma: no cover - numba
-    Y: Array, I: IntArray, J: IntArray, inv_den: Array, tau: float, a: float, k: int,
-    m: Array, e: Array, total: float, Z: Array,
+    Y: Array,
+    first: IntArray,
+    second: IntArray,
+    inv_den: Array,
+    tau: float,
+    a: float,
+    k: int,
+    m: Array,
+    e: Array,
+    total: float,
+    Z: Array,
 ) -> float:
     """Gradient of ``tau * log sum e`` with respect to the rows of ``Y`` (into ``Z``) from
     the exponentials ``e``; returns the derivative in ``a``."""
@@ -149,7 +166,7 @@ def _backward(  # pragma: no cover - numba
             Z[r, t] = 0.0
     dA = 0.0
     inv_total = 1.0 / total
-    for u in range(I.shape[0]):
+    for u in range(first.shape[0]):
         ep = e[2 * u]
         em = e[2 * u + 1]
         if ep < cutoff and em < cutoff:
@@ -161,8 +178,8 @@ def _backward(  # pragma: no cover - numba
             mu * inv_lo * inv_lo - half * inv_lo
         )
         coef = 2.0 * (wp * inv_up - wm * inv_lo) * inv_den[u]
-        i = I[u]
-        j = J[u]
+        i = first[u]
+        j = second[u]
         for t in range(kk):
             v = coef * (Y[i, t] - Y[j, t])
             Z[i, t] += v
@@ -189,8 +206,8 @@ class ActiveSet:
         inverse = local[pairs.ravel()]
         self.pairs = pairs
         self.X = np.ascontiguousarray(points[used])
-        self.I = np.ascontiguousarray(inverse[0::2], dtype=np.int64)
-        self.J = np.ascontiguousarray(inverse[1::2], dtype=np.int64)
+        self.first = np.ascontiguousarray(inverse[0::2], dtype=np.int64)
+        self.second = np.ascontiguousarray(inverse[1::2], dtype=np.int64)
         if inv_den is None:
             diff = points[pairs[:, 0]] - points[pairs[:, 1]]
             inv_den = 1.0 / np.einsum("ij,ij->i", diff, diff)
@@ -200,7 +217,7 @@ class ActiveSet:
     def ratios(self, M: Array) -> Array:
         """``||M u||^2`` of every active term."""
         Y = self.X @ M.T
-        diff = Y[self.I] - Y[self.J]
+        diff = Y[self.first] - Y[self.second]
         return np.asarray(np.einsum("ij,ij->i", diff, diff) * self.inv_den, dtype=np.float64)
 
 
@@ -341,7 +358,7 @@ def optimise_projection(
     if settings.sigma not in SIGMA_MODES:
         raise InputError(f"sigma must be one of {', '.join(SIGMA_MODES)}, got {settings.sigma!r}")
     start = time.perf_counter()
-    n, d = X.shape
+    d = X.shape[1]
     k = int(M0.shape[0])
     require_memory(
         8.0 * (settings.active_size * (3 * k + 6) + 2 * settings.active_size * (d + k)),
@@ -396,7 +413,7 @@ def optimise_projection(
                     x0,
                     jac=True,
                     method="L-BFGS-B",
-                    callback=lambda _x: _after_iteration(step, callback, settings.n_iter),
+                    callback=partial(_after_iteration, step, callback, settings.n_iter),
                     options={"maxiter": budget, "maxfun": 4 * budget},
                 )
                 evaluations += step.evaluations
@@ -440,9 +457,7 @@ def optimise_projection(
     )
 
 
-def _after_iteration(
-    step: _Step, callback: Callable[[int, int], None] | None, total: int
-) -> None:
+def _after_iteration(step: _Step, callback: Callable[[int, int], None] | None, total: int) -> None:
     step.record()
     if callback is not None:
         callback(step.done, total)
@@ -463,7 +478,9 @@ def _next_active(
     """
     width = np.int64(points.shape[0])
     flat = np.unique(
-        np.concatenate([active.pairs[:, 0] * width + active.pairs[:, 1], new[:, 0] * width + new[:, 1]])
+        np.concatenate(
+            [active.pairs[:, 0] * width + active.pairs[:, 1], new[:, 0] * width + new[:, 1]]
+        )
     )
     keys = np.stack([flat // width, flat % width], axis=1)
     act = ActiveSet(points, keys)
@@ -537,12 +554,22 @@ class _Step:
         Y = np.ascontiguousarray(self.act.X @ M.T)
         act = self.act
         zmax, mmin, mmax = _exponents(
-            Y, act.I, act.J, act.inv_den, self.tau, a, self.k, self._m, self._z
+            Y, act.first, act.second, act.inv_den, self.tau, a, self.k, self._m, self._z
         )
         np.exp(self._z, out=self._e)
         total = float(self._e.sum())
         dA = _backward(
-            Y, act.I, act.J, act.inv_den, self.tau, a, self.k, self._m, self._e, total, self._Z
+            Y,
+            act.first,
+            act.second,
+            act.inv_den,
+            self.tau,
+            a,
+            self.k,
+            self._m,
+            self._e,
+            total,
+            self._Z,
         )
         val = self.tau * (zmax + math.log(total))
         lam = self.settings.sigma_penalty

@@ -83,7 +83,9 @@ def plan_tiles(n: int, tile: int = DEFAULT_TILE) -> list[tuple[int, int, int, in
         raise InputError(f"tile must be >= 1, got {tile}")
     starts = list(range(0, n, tile))
     return [
-        (a, min(a + tile, n), b, min(b + tile, n)) for ia, a in enumerate(starts) for b in starts[ia:]
+        (a, min(a + tile, n), b, min(b + tile, n))
+        for ia, a in enumerate(starts)
+        for b in starts[ia:]
     ]
 
 
@@ -274,7 +276,9 @@ def _hist_add(bits: IntArray, count: int, hist: IntArray) -> None:  # pragma: no
 
 
 @njit(cache=True, nogil=True)
-def _heap_push(keys: Array, ids: IntArray, size: int, key: float, ident: int) -> int:  # pragma: no cover
+def _heap_push(
+    keys: Array, ids: IntArray, size: int, key: float, ident: int
+) -> int:  # pragma: no cover
     """Keep the ``len(keys)`` largest (key, -id) in a min-heap; returns the new size."""
     cap = keys.shape[0]
     if size < cap:
@@ -401,7 +405,7 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def tol_for(dtype: np.dtype[np.floating[object]] | type) -> float:
+def tol_for(dtype: Any) -> float:
     """Cancellation threshold for a working dtype (1e-6 in float64, 1e-3 in float32)."""
     return max(CANCELLATION_TOL, 1e4 * float(np.finfo(dtype).eps))
 
@@ -416,9 +420,7 @@ def one_blas_thread() -> Any:
     return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
-def _parallel(
-    items: Sequence[int], work: Callable[[int, int], None], workers: int
-) -> None:
+def _parallel(items: Sequence[int], work: Callable[[int, int], None], workers: int) -> None:
     """Run ``work(item, worker)`` over items on ``workers`` threads (one BLAS thread each).
 
     A KeyboardInterrupt in the main thread stops handing out items and re-raises.
@@ -676,9 +678,7 @@ def scan_pairs(
         inv_den = dens.get(index)
         Gy = proj.Y[i0:i1] @ proj.Y[j0:j1].T
         hk, hid, lk, lid, state = heaps[worker]
-        _scan_tile(
-            Gy, proj.sq_norms, inv_den, data.raw, proj.P, i0, j0, n, hk, hid, lk, lid, state
-        )
+        _scan_tile(Gy, proj.sq_norms, inv_den, data.raw, proj.P, i0, j0, n, hk, hid, lk, lid, state)
 
     _parallel(range(len(tiles)), work, W)
     bad = sum(int(h[4][4]) for h in heaps)
