@@ -457,7 +457,9 @@ def optimise_projection(
     )
 
 
-def _after_iteration(step: _Step, callback: Callable[[int, int], None] | None, total: int) -> None:
+def _after_iteration(
+    step: _Step, callback: Callable[[int, int], None] | None, total: int, _x: object = None
+) -> None:
     step.record()
     if callback is not None:
         callback(step.done, total)
