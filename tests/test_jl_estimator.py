@@ -317,3 +317,48 @@ def test_best_of_bounds_the_count() -> None:
 
 def test_short_repr() -> None:
     assert repr(DerandomizedJL(5)) == "DerandomizedJL(n_components=5)"
+
+
+@pytest.mark.parametrize("mode", ["objective", "schedule", "none"])
+def test_objective_gradient_matches_finite_differences(mode: str) -> None:
+    """The closed-form objective's gradient in M and sigma, against central differences."""
+    from derand.jl.optimise import ActiveSet, FitHistory, FitSettings, _Step
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(12, 5))
+    pairs = np.array([(i, j) for i in range(12) for j in range(i + 1, 12)], dtype=np.int64)
+    act = ActiveSet(points, pairs)
+    settings = FitSettings(sigma=mode, sigma_penalty=0.3)
+    step = _Step(act, 3, 0.2, settings, 0.4, FitHistory(), 0)
+    M = rng.normal(size=(3, 5)) / 3
+    x = step.start(M)
+    _, grad = step.value_and_grad(x)
+    h = 1e-6
+    for index in range(x.size):
+        e = np.zeros_like(x)
+        e[index] = h
+        numeric = (step.value_and_grad(x + e)[0] - step.value_and_grad(x - e)[0]) / (2 * h)
+        assert grad[index] == pytest.approx(numeric, rel=1e-5, abs=1e-7), index
+
+
+def test_objective_is_the_expectation_of_the_sampled_terms() -> None:
+    """tau log E sum exp(...) in closed form equals a Monte Carlo average over sampled P."""
+    from derand.jl.optimise import ActiveSet, FitHistory, FitSettings, _Step
+
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(6, 4))
+    pairs = np.array([(i, j) for i in range(6) for j in range(i + 1, 6)], dtype=np.int64)
+    act = ActiveSet(points, pairs)
+    k, tau, sigma = 3, 0.5, 0.3
+    step = _Step(
+        act, k, tau, FitSettings(sigma="objective", sigma_penalty=0.0), sigma, FitHistory(), 0
+    )
+    M = rng.normal(size=(k, 4)) / 2
+    value, _ = step.value_and_grad(step.start(M))
+    U = points[pairs[:, 0]] - points[pairs[:, 1]]
+    U /= np.linalg.norm(U, axis=1, keepdims=True)
+    G = rng.standard_normal((200_000, k, 4))
+    R = np.sum(((M[None] + sigma * G / np.sqrt(k)) @ U.T) ** 2, axis=1)  # (draws, pairs)
+    terms = np.exp((R - 1) / tau) + np.exp((1 - R) / tau)
+    mc = tau * np.log(terms.sum(axis=1).mean())
+    assert value == pytest.approx(mc, rel=2e-3)

@@ -67,6 +67,7 @@ finite for a < 1); beyond it the objective continues as a steep quadratic wall."
 
 _WALL = 1e6
 
+MAXCOR = 10
 _EXACT = 1e-13
 """A certified max distortion this small is an isometry up to float64 rounding: stop."""
 
@@ -97,7 +98,7 @@ def log_mgf(m: Array, sigma: float, k: int, t: float) -> Array:
     return np.asarray(t * m / (1.0 - a) - 0.5 * k * math.log1p(-a), dtype=np.float64)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def _exponents(  # pragma: no cover - numba
     Y: Array,
     first: IntArray,
@@ -108,10 +109,11 @@ def _exponents(  # pragma: no cover - numba
     k: int,
     m: Array,
     z: Array,
+    diff: Array,
 ) -> tuple[float, float, float]:
-    """Ratios ``m`` of the active terms and the exponents ``z`` (upper, lower interleaved)
-    of the expected exponential terms, shifted so that the largest is 0; returns
-    (largest exponent, min m, max m)."""
+    """Ratios ``m`` of the active terms, their differences ``diff = y_i - y_j`` and the
+    exponents ``z`` (upper, lower interleaved) of the expected exponential terms, shifted so
+    that the largest is 0; returns (largest exponent, min m, max m)."""
     n_u = first.shape[0]
     kk = Y.shape[1]
     half = 0.5 * k * tau
@@ -128,6 +130,7 @@ def _exponents(  # pragma: no cover - numba
         s = 0.0
         for t in range(kk):
             v = Y[i, t] - Y[j, t]
+            diff[u, t] = v
             s += v * v
         mu = s * inv_den[u]
         m[u] = mu
@@ -140,9 +143,9 @@ def _exponents(  # pragma: no cover - numba
     return zmax, mmin, mmax
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def _backward(  # pragma: no cover - numba
-    Y: Array,
+    diff: Array,
     first: IntArray,
     second: IntArray,
     inv_den: Array,
@@ -155,8 +158,9 @@ def _backward(  # pragma: no cover - numba
     Z: Array,
 ) -> float:
     """Gradient of ``tau * log sum e`` with respect to the rows of ``Y`` (into ``Z``) from
-    the exponentials ``e``; returns the derivative in ``a``."""
-    kk = Y.shape[1]
+    the exponentials ``e`` and the differences ``diff``; returns the derivative in ``a``.
+    ``first`` must be sorted (the rows of a point are then summed before one write)."""
+    kk = Z.shape[1]
     half = 0.5 * k * tau
     inv_up = 1.0 / (1.0 - a)
     inv_lo = 1.0 / (1.0 + a)
@@ -164,6 +168,8 @@ def _backward(  # pragma: no cover - numba
     for r in range(Z.shape[0]):
         for t in range(kk):
             Z[r, t] = 0.0
+    acc = np.zeros(kk)
+    current = -1
     dA = 0.0
     inv_total = 1.0 / total
     for u in range(first.shape[0]):
@@ -180,10 +186,19 @@ def _backward(  # pragma: no cover - numba
         coef = 2.0 * (wp * inv_up - wm * inv_lo) * inv_den[u]
         i = first[u]
         j = second[u]
+        if i != current:
+            if current >= 0:
+                for t in range(kk):
+                    Z[current, t] += acc[t]
+                    acc[t] = 0.0
+            current = i
         for t in range(kk):
-            v = coef * (Y[i, t] - Y[j, t])
-            Z[i, t] += v
+            v = coef * diff[u, t]
+            acc[t] += v
             Z[j, t] -= v
+    if current >= 0:
+        for t in range(kk):
+            Z[current, t] += acc[t]
     return dA
 
 
@@ -414,7 +429,7 @@ def optimise_projection(
                     jac=True,
                     method="L-BFGS-B",
                     callback=partial(_after_iteration, step, callback, settings.n_iter),
-                    options={"maxiter": budget, "maxfun": 4 * budget},
+                    options={"maxiter": budget, "maxfun": 4 * budget, "maxcor": MAXCOR},
                 )
                 evaluations += step.evaluations
                 done = step.done
@@ -527,6 +542,7 @@ class _Step:
         self._m = np.empty(act.size)
         self._e = np.empty(2 * act.size)
         self._z = np.empty(2 * act.size)
+        self._diff = np.empty((act.size, k))
         self._last: tuple[float, float, float, float] = (math.nan, 0.0, 1.0, 1.0)
 
     def start(self, M: Array) -> Array:
@@ -556,12 +572,13 @@ class _Step:
         Y = np.ascontiguousarray(self.act.X @ M.T)
         act = self.act
         zmax, mmin, mmax = _exponents(
-            Y, act.first, act.second, act.inv_den, self.tau, a, self.k, self._m, self._z
-        )
+            Y, act.first, act.second, act.inv_den, self.tau, a, self.k, self._m, self._z,
+            self._diff,
+        )  # fmt: skip
         np.exp(self._z, out=self._e)
         total = float(self._e.sum())
         dA = _backward(
-            Y,
+            self._diff,
             act.first,
             act.second,
             act.inv_den,
