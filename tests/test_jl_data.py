@@ -68,7 +68,7 @@ def test_npy_npz_csv_round_trip(tmp_path: Path) -> None:
         ("1,,3\n4,5,6\n", "line 1: an empty cell"),
         ("1,2,3\n4,nan,6\n", "line 2: NaN"),
         ("1," + "9" * (128 * 1024) + ",3\n4,5,6\n", "line 1: a number beyond the float64"),
-        ("1;2;3\n4;5;6\n", "line 2: not a number"),
+        ("1;2;3\n4;5;6\n", "line 1: not a number"),
         ("", "no numeric rows"),
     ],
 )

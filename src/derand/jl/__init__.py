@@ -10,20 +10,56 @@
 - :func:`load_data`: the ``DATA`` argument of ``derand jl``.
 """
 
-from derand.jl.baselines import PCAJL, BestOfGaussianJL, GaussianJL, SparseJL
-from derand.jl.data import Dataset, load_data
-from derand.jl.distortion import (
-    DistortionReport,
-    best_rescaling,
-    cross_distortion,
-    dense_pairwise_distortions,
-    drop_duplicates,
-    measure_distortion,
-    norm_distortion,
-    pairwise_distortion,
-)
-from derand.jl.estimator import DerandomizedJL
-from derand.jl.holdout import HoldoutReport, holdout_distortion, split_holdout
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from derand.jl.baselines import PCAJL, BestOfGaussianJL, GaussianJL, SparseJL
+    from derand.jl.data import Dataset, load_data
+    from derand.jl.distortion import (
+        DistortionReport,
+        best_rescaling,
+        cross_distortion,
+        dense_pairwise_distortions,
+        drop_duplicates,
+        measure_distortion,
+        norm_distortion,
+        pairwise_distortion,
+    )
+    from derand.jl.estimator import DerandomizedJL
+    from derand.jl.holdout import HoldoutReport, holdout_distortion, split_holdout
+
+_HOME = {
+    "PCAJL": "baselines",
+    "BestOfGaussianJL": "baselines",
+    "GaussianJL": "baselines",
+    "SparseJL": "baselines",
+    "Dataset": "data",
+    "load_data": "data",
+    "DistortionReport": "distortion",
+    "best_rescaling": "distortion",
+    "cross_distortion": "distortion",
+    "dense_pairwise_distortions": "distortion",
+    "drop_duplicates": "distortion",
+    "measure_distortion": "distortion",
+    "norm_distortion": "distortion",
+    "pairwise_distortion": "distortion",
+    "DerandomizedJL": "estimator",
+    "HoldoutReport": "holdout",
+    "holdout_distortion": "holdout",
+    "split_holdout": "holdout",
+}
+"""Where each public name lives: imported on first use, so that ``derand.jl.methods`` (the
+command line's) does not load scikit-learn and numba."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"derand.jl.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'derand.jl' has no attribute {name!r}")
+
 
 __all__ = [
     "PCAJL",
