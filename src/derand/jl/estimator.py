@@ -47,6 +47,13 @@ OBJECTIVES = ("pairs", "norms")
 MAX_COMPONENTS = 1_000_000
 """Largest target dimension accepted (a k x d float64 matrix is allocated)."""
 
+LARGE_PAIRS = 50_000_000
+"""Above this many pairs an exact pass is costly (minutes at 10^9 pairs): with
+``max_rounds="auto"`` the fit makes at most :data:`LARGE_ROUNDS` of them, and selects the
+active pairs in float32 (the final certificate is float64 in any case)."""
+
+LARGE_ROUNDS = 6
+
 
 def _dense(X: Any) -> Any:
     """Sparse input as a dense array, after checking that it fits in memory."""
@@ -332,6 +339,10 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         Most terms kept in the active set.
     scan_size : int
         Most extreme terms (each way) taken from every exact pass.
+    max_rounds : int, "auto" or None
+        Most rounds (each ends with an exact pass over all pairs). ``"auto"``: no limit up to
+        5·10^7 pairs; above, 6 rounds (tau then falls faster) with the passes that select the
+        active pairs in float32. ``None``: no limit.
     n_jobs : int or None
         Threads for the exact passes (default: the CPUs of this process). The result does not
         depend on it.
@@ -406,6 +417,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         init: str = "pca",
         active_size: int = 30000,
         scan_size: int = 3000,
+        max_rounds: int | str | None = "auto",
         n_jobs: int | None = None,
         backend: str = "local",
         address: str | None = None,
@@ -427,13 +439,14 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         self.init = init
         self.active_size = active_size
         self.scan_size = scan_size
+        self.max_rounds = max_rounds
         self.n_jobs = n_jobs
         self.backend = backend
         self.address = address
         self.random_state = random_state
 
-    def _settings(self) -> FitSettings:
-        """Validated optimiser settings."""
+    def _settings(self, n_terms: int = 0) -> FitSettings:
+        """Validated optimiser settings for a fit over ``n_terms`` terms."""
         if self.sigma not in SIGMA_MODES:
             raise InputError(f"sigma must be one of {', '.join(SIGMA_MODES)}, got {self.sigma!r}")
         if self.init not in ("pca", "gaussian"):
@@ -443,6 +456,13 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         if tau_final > tau0:
             raise InputError(f"tau_final = {tau_final} must not exceed tau0 = {tau0}")
         decay = check_finite(self.tau_decay, "tau_decay", low=1e-3, high=0.999)
+        large = n_terms > LARGE_PAIRS
+        if self.max_rounds == "auto":
+            rounds: int | None = LARGE_ROUNDS if large else None
+        elif self.max_rounds is None:
+            rounds = None
+        else:
+            rounds = check_count(self.max_rounds, "max_rounds", low=1, high=100_000)
         sigma0 = check_finite(self.sigma0, "sigma0", low=0.0, high=1e3)
         sigma_final = check_finite(self.sigma_final, "sigma_final", low=1e-300, high=1e3)
         if sigma0 <= 0 and self.sigma != "none":
@@ -460,6 +480,8 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             sigma_penalty=check_finite(self.sigma_penalty, "sigma_penalty", low=0.0, high=1e6),
             active_size=check_count(self.active_size, "active_size", low=2, high=50_000_000),
             scan_size=check_count(self.scan_size, "scan_size", low=1, high=50_000_000),
+            max_rounds=rounds,
+            scan_dtype="float32" if large else "float64",
         )
 
     def fit(
@@ -485,7 +507,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         self
         """
         start = time.perf_counter()
-        settings = self._settings()
+        self._settings()  # parameters are checked before the data
         Xa = validate_fit_input(self, X, self.objective)
         n, d = Xa.shape
         k = resolve_components(self.n_components, self.eps, n, d)
@@ -493,6 +515,8 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         workers = options["workers"]
         self.n_components_ = k
         Xu = training_points(Xa, self.objective)
+        n_u = Xu.shape[0]
+        settings = self._settings(n_u * (n_u - 1) // 2 if self.objective == "pairs" else n_u)
         self.interrupted_ = False
         self.optimise_seconds_ = 0.0
         ratio_range: tuple[float, float] | None = None

@@ -256,6 +256,7 @@ class FitHistory:
     certified_sigma: list[float] = field(default_factory=list)
     tau: list[float] = field(default_factory=list)
     sigma_restarts: int = 0
+    scan_dtype: str = "float64"
     stopped: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -292,6 +293,8 @@ class FitSettings:
     sigma_penalty: float = 0.01
     active_size: int = 30000
     scan_size: int = 3000
+    max_rounds: int | None = None
+    scan_dtype: str = "float64"
 
 
 class Terms:
@@ -301,14 +304,19 @@ class Terms:
     written as pairs with an extra origin row.
     """
 
-    def __init__(self, X: Array, objective: str, workers: int) -> None:
+    def __init__(self, X: Array, objective: str, workers: int, scan_dtype: str = "float64") -> None:
         self.objective = objective
         self.workers = workers
         self.data = PairData.from_points(X)
         n = self.data.n
         if objective == "pairs":
             self.points = self.data.centred
-            self.dens: Denominators | None = Denominators(self.data, _tile_for(n))
+            scan_data = (
+                self.data
+                if scan_dtype == "float64"
+                else PairData.from_points(X, dtype=np.dtype(scan_dtype).type)
+            )
+            self.dens: Denominators | None = Denominators(scan_data, _tile_for(n))
         else:
             self.points = np.vstack([self.data.raw, np.zeros((1, X.shape[1]))])
             self.dens = None
@@ -379,8 +387,8 @@ def optimise_projection(
         8.0 * (settings.active_size * (3 * k + 6) + 2 * settings.active_size * (d + k)),
         f"an active set of {settings.active_size} pairs in d = {d}",
     )
-    terms = Terms(X, objective, workers)
-    history = FitHistory(sigma_mode=settings.sigma)
+    terms = Terms(X, objective, workers, settings.scan_dtype)
+    history = FitHistory(sigma_mode=settings.sigma, scan_dtype=settings.scan_dtype)
     scan_seconds = 0.0
     evaluations = 0
 
@@ -408,8 +416,13 @@ def optimise_projection(
     done = 0
     stall = 0
     interrupted = False
+    decay = settings.tau_decay
+    if settings.max_rounds is not None and settings.max_rounds > 1:
+        decay = min(
+            decay, (settings.tau_final / settings.tau0) ** (1.0 / (settings.max_rounds - 1))
+        )
     rounds_nominal = max(
-        1, math.ceil(math.log(settings.tau_final / settings.tau0) / math.log(settings.tau_decay))
+        1, math.ceil(math.log(settings.tau_final / settings.tau0) / math.log(decay))
     )
     round_index = 0
     try:
@@ -447,7 +460,7 @@ def optimise_projection(
                     best_value, best_M = value, M.copy()
                     best_range = (scanned.rmin, scanned.rmax)
                 M = M * math.sqrt(2.0 / (scanned.rmin + scanned.rmax))
-                tau_rel = max(tau_rel * settings.tau_decay, settings.tau_final)
+                tau_rel = max(tau_rel * decay, settings.tau_final)
                 active = _next_active(terms.points, active, scanned.pairs, M, settings, tau_rel)
                 round_index += 1
                 if stall >= settings.patience and tau_rel <= settings.tau_final:
@@ -455,6 +468,9 @@ def optimise_projection(
                     break
                 if best_value <= _EXACT:
                     history.stopped = "distortion 0 up to rounding"
+                    break
+                if settings.max_rounds is not None and round_index >= settings.max_rounds:
+                    history.stopped = f"{settings.max_rounds} rounds (exact passes) done"
                     break
             else:
                 history.stopped = f"iteration budget {settings.n_iter} spent"
