@@ -319,8 +319,9 @@ def test_short_repr() -> None:
     assert repr(DerandomizedJL(5)) == "DerandomizedJL(n_components=5)"
 
 
+@pytest.mark.parametrize("cap_gain", [False, True])
 @pytest.mark.parametrize("mode", ["objective", "schedule", "none"])
-def test_objective_gradient_matches_finite_differences(mode: str) -> None:
+def test_objective_gradient_matches_finite_differences(mode: str, cap_gain: bool) -> None:
     """The closed-form objective's gradient in M and sigma, against central differences."""
     from derand.jl.optimise import ActiveSet, FitHistory, FitSettings, _Step
 
@@ -328,7 +329,7 @@ def test_objective_gradient_matches_finite_differences(mode: str) -> None:
     points = rng.normal(size=(12, 5))
     pairs = np.array([(i, j) for i in range(12) for j in range(i + 1, 12)], dtype=np.int64)
     act = ActiveSet(points, pairs)
-    settings = FitSettings(sigma=mode, sigma_penalty=0.3)
+    settings = FitSettings(sigma=mode, sigma_penalty=0.3, cap_gain=cap_gain)
     step = _Step(act, 3, 0.2, settings, 0.4, FitHistory(), 0)
     M = rng.normal(size=(3, 5)) / 3
     x = step.start(M)
@@ -362,3 +363,11 @@ def test_objective_is_the_expectation_of_the_sampled_terms() -> None:
     terms = np.exp((R - 1) / tau) + np.exp((1 - R) / tau)
     mc = tau * np.log(terms.sum(axis=1).mean())
     assert value == pytest.approx(mc, rel=2e-3)
+
+
+def test_stretch_bound_holds_for_new_points(fitted: DerandomizedJL) -> None:
+    rng = np.random.default_rng(0)
+    X_new = rng.normal(size=(60, 64)) * 5
+    D, _ = dense_pairwise_distortions(X_new, fitted.components_)
+    assert D.max() <= fitted.stretch_bound_ + 1e-12
+    assert fitted.stretch_bound_ >= fitted.distortion_.max_signed - 1e-12

@@ -258,6 +258,8 @@ class ProjectionMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):  # typ
         self.max_distortion_ = report.max_distortion
         self.mean_distortion_ = report.mean_distortion
         self.rescaled_max_distortion_ = rescaled_distortion(report)
+        top = float(np.linalg.norm(self.components_, 2)) if self.components_.size else 0.0
+        self.stretch_bound_ = top * top - 1.0
 
     def score(self, X: ArrayLike, y: object = None) -> float:
         """Minus the exact max distortion over all pairs of X (higher is better).
@@ -339,10 +341,16 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         Most terms kept in the active set.
     scan_size : int
         Most extreme terms (each way) taken from every exact pass.
+    cap_gain : bool
+        Also put the largest gain of M over *all* directions, ``||M||_op^2``, into the
+        maximum. Then ``stretch_bound_`` (which bounds ``D`` for every pair, seen or not)
+        stays close to the certified maximum: unseen pairs cannot be stretched much more than
+        the training pairs (they can still be shrunk more).
     max_rounds : int, "auto" or None
         Most rounds (each ends with an exact pass over all pairs). ``"auto"``: no limit up to
         5·10^7 pairs; above, 6 rounds (tau then falls faster) with the passes that select the
-        active pairs in float32. ``None``: no limit.
+        active pairs in float32. ``None``: no limit. With a limit the fit also stops after two
+        rounds without a better certified max.
     n_jobs : int or None
         Threads for the exact passes (default: the CPUs of this process). The result does not
         depend on it.
@@ -365,6 +373,9 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         Mean ``|D|`` over the same terms.
     rescaled_max_distortion_ : float
         Equal to ``max_distortion_`` (the fit already applies the best rescaling).
+    stretch_bound_ : float
+        ``||components_||_op^2 - 1``: no pair of any points, training or new, has
+        ``D_ij`` above it (a bound on stretching only).
     distortion_ : DistortionReport
         The full certificate report.
     history_ : dict
@@ -417,6 +428,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         init: str = "pca",
         active_size: int = 30000,
         scan_size: int = 3000,
+        cap_gain: bool = False,
         max_rounds: int | str | None = "auto",
         n_jobs: int | None = None,
         backend: str = "local",
@@ -439,6 +451,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         self.init = init
         self.active_size = active_size
         self.scan_size = scan_size
+        self.cap_gain = cap_gain
         self.max_rounds = max_rounds
         self.n_jobs = n_jobs
         self.backend = backend
@@ -482,6 +495,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             scan_size=check_count(self.scan_size, "scan_size", low=1, high=50_000_000),
             max_rounds=rounds,
             scan_dtype="float32" if large else "float64",
+            cap_gain=bool(self.cap_gain),
         )
 
     def fit(

@@ -154,11 +154,12 @@ def _backward(  # pragma: no cover - numba
     k: int,
     m: Array,
     e: Array,
-    total: float,
+    inv_total: float,
     Z: Array,
 ) -> float:
     """Gradient of ``tau * log sum e`` with respect to the rows of ``Y`` (into ``Z``) from
-    the exponentials ``e`` and the differences ``diff``; returns the derivative in ``a``.
+    the exponentials ``e`` (weights ``e * inv_total``) and the differences ``diff``; returns
+    the derivative in ``a``.
     ``first`` must be sorted (the rows of a point are then summed before one write)."""
     kk = Z.shape[1]
     half = 0.5 * k * tau
@@ -171,7 +172,6 @@ def _backward(  # pragma: no cover - numba
     acc = np.zeros(kk)
     current = -1
     dA = 0.0
-    inv_total = 1.0 / total
     for u in range(first.shape[0]):
         ep = e[2 * u]
         em = e[2 * u + 1]
@@ -295,6 +295,7 @@ class FitSettings:
     scan_size: int = 3000
     max_rounds: int | None = None
     scan_dtype: str = "float64"
+    cap_gain: bool = False
 
 
 class Terms:
@@ -463,6 +464,9 @@ def optimise_projection(
                 tau_rel = max(tau_rel * decay, settings.tau_final)
                 active = _next_active(terms.points, active, scanned.pairs, M, settings, tau_rel)
                 round_index += 1
+                if settings.max_rounds is not None and stall >= min(2, settings.patience):
+                    history.stopped = "no better certified max for 2 rounds (a large problem)"
+                    break
                 if stall >= settings.patience and tau_rel <= settings.tau_final:
                     history.stopped = f"no better certified max for {settings.patience} rounds"
                     break
@@ -593,23 +597,31 @@ class _Step:
         )  # fmt: skip
         np.exp(self._z, out=self._e)
         total = float(self._e.sum())
+        # the largest gain of M over all directions, ||M||_op^2, as one more upper term
+        gain = None
+        top = zmax
+        if self.settings.cap_gain:
+            U, S, Vt = np.linalg.svd(M, full_matrices=False)
+            m_g = float(S[0] ** 2)
+            z_g = (m_g / (1.0 - a) - self.half * math.log1p(-a) - 1.0) / self.tau
+            top = max(zmax, z_g)
+            gain = (m_g, math.exp(z_g - top), U[:, 0] * S[0], Vt[0])
+        shrink = math.exp(zmax - top)
+        lse = shrink * total + (gain[1] if gain is not None else 0.0)
         dA = _backward(
-            self._diff,
-            act.first,
-            act.second,
-            act.inv_den,
-            self.tau,
-            a,
-            self.k,
-            self._m,
-            self._e,
-            total,
-            self._Z,
-        )
-        val = self.tau * (zmax + math.log(total))
+            self._diff, act.first, act.second, act.inv_den, self.tau, a, self.k, self._m,
+            self._e, shrink / lse, self._Z,
+        )  # fmt: skip
+        val = self.tau * (top + math.log(lse))
         lam = self.settings.sigma_penalty
         val += lam * a * self.half
-        grad_M = (self._Z.T @ self.act.X).ravel()
+        grad = self._Z.T @ self.act.X
+        if gain is not None:
+            m_g, g, u_s, v = gain
+            w = g / lse
+            grad += (2.0 * w / (1.0 - a)) * np.outer(u_s, v)
+            dA += w * (m_g / (1.0 - a) ** 2 + self.half / (1.0 - a))
+        grad_M = grad.ravel()
         self.evaluations += 1
         self._last = (val, a, mmin, mmax)
         if not (math.isfinite(val) and np.all(np.isfinite(grad_M))):
