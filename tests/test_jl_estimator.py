@@ -371,3 +371,31 @@ def test_stretch_bound_holds_for_new_points(fitted: DerandomizedJL) -> None:
     D, _ = dense_pairwise_distortions(X_new, fitted.components_)
     assert D.max() <= fitted.stretch_bound_ + 1e-12
     assert fitted.stretch_bound_ >= fitted.distortion_.max_signed - 1e-12
+
+
+def test_large_problem_path(small_digits: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond LARGE_PAIRS: at most 6 exact passes, active pairs chosen in float32, and the
+    certificate still exact in float64."""
+    import derand.jl.estimator as estimator
+
+    monkeypatch.setattr(estimator, "LARGE_PAIRS", 100)
+    est = DerandomizedJL(6, random_state=0).fit(small_digits)
+    assert est.history_["scan_dtype"] == "float32"
+    assert len(est.history_["tau"]) <= estimator.LARGE_ROUNDS
+    D, _ = dense_pairwise_distortions(small_digits, est.components_)
+    assert est.max_distortion_ == pytest.approx(np.abs(D).max(), rel=1e-10)
+    small = DerandomizedJL(6, random_state=0).fit(small_digits[:40])
+    assert small.history_["scan_dtype"] == "float32"
+
+
+@pytest.mark.parametrize("mode", ["objective", "schedule", "none"])
+def test_figures_say_which_sigma_ran(mode: str, small_digits: np.ndarray) -> None:
+    from derand.figures.jl import plot_jl
+
+    est = DerandomizedJL(4, sigma=mode, n_iter=120, random_state=0).fit(small_digits[:50])
+    figs = plot_jl(est.history_, [1.5, 1.2], rescaled_best=0.9, pca=0.8, title="t")
+    title = figs["fig7_jl_sigma"].axes[0].get_title()  # type: ignore[attr-defined]
+    expected = {"objective": "learned", "schedule": "scheduled", "none": "sigma = 0"}[mode]
+    assert expected in title.replace("$\\sigma$", "sigma").replace("$\\sigma = 0$", "sigma = 0")
+    labels = [t.get_text() for t in figs["fig6_jl_max_distortion"].axes[0].get_legend().get_texts()]  # type: ignore[attr-defined]
+    assert any("PCA" in label for label in labels) and any("rescaled" in label for label in labels)

@@ -113,7 +113,13 @@ def _figure7(history: Mapping[str, Any], mode: str, suffix: str) -> object:
     it = np.asarray(history["iteration"])
     sigma = np.asarray(history["sigma"], dtype=float)
     if mode == "objective" and sigma.size and np.all(sigma > 0):
-        ax.plot(it, sigma, color=OURS, lw=1.2, label="$\\sigma$, trained jointly with M")
+        ax.plot(it, sigma, color=OURS, lw=0.8, alpha=0.6, label="$\\sigma$ at each iteration")
+        rounds_it = history.get("certified_iteration", [])
+        rounds_sigma = np.asarray(history.get("certified_sigma", []), dtype=float)
+        if len(rounds_it) and np.all(rounds_sigma > 0):
+            ax.plot(
+                rounds_it, rounds_sigma, "o-", ms=3, color=ACCENT, label="at the end of a round"
+            )
         ax.set_yscale("log")
         ax.set_xlabel("L-BFGS iteration")
         ax.set_ylabel("$\\sigma$ (noise level of $P = M + \\sigma G / \\sqrt{k}$)")
