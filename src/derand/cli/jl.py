@@ -117,6 +117,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "(larger: a softer maximum)",
     )
     parser.add_argument(
+        "--cap-gain",
+        action="store_true",
+        help="also bound ||M||_op^2 in the maximum: unseen pairs cannot be stretched much "
+        "more than the training pairs",
+    )
+    parser.add_argument(
         "--draws",
         type=positive_int,
         default=100,
@@ -138,7 +144,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--workers",
         type=positive_int,
-        help="threads for the exact passes (CPUs of a local Ray instance); default: all",
+        help="threads for the exact passes (CPUs of a local Ray instance); None: all",
     )
     add_common_options(parser, device=False)
     parser.set_defaults(func=run)
@@ -148,7 +154,12 @@ def make_estimator(method: str, args: argparse.Namespace, *, rescale: bool = Fal
     """The transformer for ``method`` with the run's k, objective, seed and backend."""
     options: dict[str, Any] = {}
     if parse_method(method)[0] == "derandomized":
-        options = {"n_iter": args.iters, "sigma": args.sigma, "tau_final": args.tau_final}
+        options = {
+            "n_iter": args.iters,
+            "sigma": args.sigma,
+            "tau_final": args.tau_final,
+            "cap_gain": args.cap_gain,
+        }
     return make_embedding(
         method,
         args.k,
@@ -232,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
         "objective": args.objective,
         **summary(est, seconds),
         "duplicates_dropped": int(train.shape[0]) - est.distortion_.n,
+        "stretch_bound": est.stretch_bound_,
         "worst": est.distortion_.worst,
         "backend": args.backend,
     }
@@ -268,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
         "sigma": args.sigma,
         "iters": args.iters,
         "tau_final": args.tau_final,
+        "cap_gain": args.cap_gain,
         "draws": args.draws,
         "holdout": args.holdout,
         "backend": args.backend,
