@@ -317,21 +317,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _num(value: float) -> str:
+    """Four decimals, or three significant digits below 1e-3."""
+    return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3g}"
+
+
 def _print(args: argparse.Namespace, result: dict[str, Any], d: int) -> None:
     what = "pairs" if args.objective == "pairs" else "norms"
     line = (
         f"{args.method}: n = {result['n']}, d = {d}, k = {result['k']}, {result['pairs']} {what}: "
-        f"max distortion {result['max_distortion']:.4f} (exact)"
+        f"max distortion {_num(result['max_distortion'])} (exact)"
     )
     if abs(result["rescaled_max_distortion"] - result["max_distortion"]) > 1e-12:
-        line += f", {result['rescaled_max_distortion']:.4f} with the best rescaling"
-    say(args, f"{line}, mean {result['mean_distortion']:.4f}, {result['seconds']:.2f} s")
+        line += f", {_num(result['rescaled_max_distortion'])} with the best rescaling"
+    say(args, f"{line}, mean {_num(result['mean_distortion'])}, {result['seconds']:.2f} s")
     if "holdout" in result:
         h = result["holdout"]
         say(
             args,
-            f"  held out {h['n_test']} points: max distortion {h['test_max']:.4f} on their "
-            f"{h['test_pairs']} pairs, {h['cross_max']:.4f} on the {h['cross_pairs']} "
+            f"  held out {h['n_test']} points: max distortion {_num(h['test_max'])} on their "
+            f"{h['test_pairs']} pairs, {_num(h['cross_max'])} on the {h['cross_pairs']} "
             "train x held-out pairs (exact)",
         )
     if not result.get("baselines"):
@@ -343,10 +348,11 @@ def _print(args: argparse.Namespace, result: dict[str, Any], d: int) -> None:
     rows = {args.method: result, **result["baselines"]}
     for name, b in rows.items():
         row = (
-            f"  {name:>14}  {b['max_distortion']:9.4f}  {b['rescaled_max_distortion']:9.4f}  "
-            f"{b['mean_distortion']:7.4f}  {b['seconds']:8.2f}"
+            f"  {name:>14}  {_num(b['max_distortion']):>9}  "
+            f"{_num(b['rescaled_max_distortion']):>9}  {_num(b['mean_distortion']):>7}  "
+            f"{b['seconds']:8.2f}"
         )
         if "holdout" in b:
             h = b["holdout"]
-            row += f"  {h['test_max']:9.4f}  {h['cross_max']:7.4f}"
+            row += f"  {_num(h['test_max']):>9}  {_num(h['cross_max']):>7}"
         say(args, row)

@@ -24,8 +24,12 @@ L-BFGS at a temperature tau relative to the current distortion, then one exact p
 pairs (:func:`derand.jl.pairs.scan_pairs`) certifies the new M, brings in the pairs with the
 most extreme ratios and rescales M by the best scalar; pairs whose weight can no longer matter
 leave the set. tau falls geometrically; the loop stops after ``patience`` rounds without a
-better certified M, or when the iteration budget is spent. The best M certified at a pass is
-returned, so an interrupted run still returns a certified matrix.
+better certified M, or when the iteration budget is spent. With ``max_rounds`` (large
+problems, where one pass over 10^9 pairs takes minutes) tau falls fast enough to reach its
+final value in that many rounds and two rounds without progress end the fit; the passes may
+then select pairs in float32. The best M certified at a pass is returned, so an interrupted
+run still returns a certified matrix. With ``cap_gain`` the largest gain of M over all
+directions, ``||M||_op^2``, is one more upper term of the maximum.
 
 Objective and gradient are computed in the space of the points an active set touches: with
 ``Y = X_A M^T``, ``m_u = ||y_i - y_j||^2 / ||x_i - x_j||^2`` and the gradient is
@@ -67,7 +71,7 @@ finite for a < 1); beyond it the objective continues as a steep quadratic wall."
 
 _WALL = 1e6
 
-MAXCOR = 10
+_LBFGS_MEMORY = 10
 _EXACT = 1e-13
 """A certified max distortion this small is an isometry up to float64 rounding: stop."""
 
@@ -443,7 +447,7 @@ def optimise_projection(
                     jac=True,
                     method="L-BFGS-B",
                     callback=partial(_after_iteration, step, callback, settings.n_iter),
-                    options={"maxiter": budget, "maxfun": 4 * budget, "maxcor": MAXCOR},
+                    options={"maxiter": budget, "maxfun": 4 * budget, "maxcor": _LBFGS_MEMORY},
                 )
                 evaluations += step.evaluations
                 done = step.done
