@@ -83,9 +83,9 @@ def _figure6(
         ax.annotate(
             f"best {best:.3f}",
             xy=(cert_it[int(np.argmin(cert))], best),
-            xytext=(0, -14),
+            xytext=(-4, 6),
             textcoords="offset points",
-            ha="center",
+            ha="right",
             fontsize=8,
             color=ACCENT,
         )
