@@ -74,6 +74,8 @@ _WALL = 1e6
 _LBFGS_MEMORY = 10
 _EXACT = 1e-13
 """A certified max distortion this small is an isometry up to float64 rounding: stop."""
+_TAU_MIN = 1e-12
+"""Smallest temperature: below it float64 cannot resolve the exponents of ratios near 1."""
 
 _NEGLIGIBLE = 60.0
 """A term whose exponent is this far below the largest has weight < 1e-26: skipped."""
@@ -116,8 +118,9 @@ def _exponents(  # pragma: no cover - numba
     diff: Array,
 ) -> tuple[float, float, float]:
     """Ratios ``m`` of the active terms, their differences ``diff = y_i - y_j`` and the
-    exponents ``z`` (upper, lower interleaved) of the expected exponential terms, shifted so
-    that the largest is 0; returns (largest exponent, min m, max m)."""
+    exponentials ``z`` (upper, lower interleaved) of the expected exponential terms, shifted
+    so that the largest exponent is 0 (negligible ones are 0); returns (largest exponent,
+    min m, max m)."""
     n_u = first.shape[0]
     kk = Y.shape[1]
     half = 0.5 * k * tau
@@ -142,8 +145,10 @@ def _exponents(  # pragma: no cover - numba
         mmax = max(mmax, mu)
     zmax = max((mmax * inv_up + up_c) * inv_tau, (lo_c - mmin * inv_lo) * inv_tau)
     for u in range(n_u):
-        z[2 * u] = max((m[u] * inv_up + up_c) * inv_tau - zmax, -_NEGLIGIBLE - 1.0)
-        z[2 * u + 1] = max((lo_c - m[u] * inv_lo) * inv_tau - zmax, -_NEGLIGIBLE - 1.0)
+        zp = (m[u] * inv_up + up_c) * inv_tau - zmax
+        zm = (lo_c - m[u] * inv_lo) * inv_tau - zmax
+        z[2 * u] = math.exp(zp) if zp > -_NEGLIGIBLE else 0.0
+        z[2 * u + 1] = math.exp(zm) if zm > -_NEGLIGIBLE else 0.0
     return zmax, mmin, mmax
 
 
@@ -433,8 +438,10 @@ def optimise_projection(
     try:
         with one_blas_thread():
             while done < settings.n_iter:
-                eps = max(best_value, 1e-300)
-                tau = eps * tau_rel
+                if best_value <= _EXACT:
+                    history.stopped = "distortion 0 up to rounding"
+                    break
+                tau = max(best_value * tau_rel, _TAU_MIN)
                 if settings.sigma == "schedule":
                     frac = min(1.0, round_index / rounds_nominal)
                     sigma = settings.sigma0 * (settings.sigma_final / settings.sigma0) ** frac
@@ -565,7 +572,6 @@ class _Step:
         self._Z = np.empty((act.X.shape[0], k))
         self._m = np.empty(act.size)
         self._e = np.empty(2 * act.size)
-        self._z = np.empty(2 * act.size)
         self._diff = np.empty((act.size, k))
         self._last: tuple[float, float, float, float] = (math.nan, 0.0, 1.0, 1.0)
 
@@ -593,13 +599,12 @@ class _Step:
         M = x[: self.k * self.d].reshape(self.k, self.d)
         a_raw = self._a(x)
         a = min(a_raw, _A_MAX)  # beyond: a quadratic wall (the expectation is infinite at 1)
-        Y = np.ascontiguousarray(self.act.X @ M.T)
         act = self.act
+        Y = np.ascontiguousarray(act.X @ M.T)
         zmax, mmin, mmax = _exponents(
-            Y, act.first, act.second, act.inv_den, self.tau, a, self.k, self._m, self._z,
+            Y, act.first, act.second, act.inv_den, self.tau, a, self.k, self._m, self._e,
             self._diff,
         )  # fmt: skip
-        np.exp(self._z, out=self._e)
         total = float(self._e.sum())
         # the largest gain of M over all directions, ||M||_op^2, as one more upper term
         gain = None
@@ -619,7 +624,7 @@ class _Step:
         val = self.tau * (top + math.log(lse))
         lam = self.settings.sigma_penalty
         val += lam * a * self.half
-        grad = self._Z.T @ self.act.X
+        grad = self._Z.T @ act.X
         if gain is not None:
             m_g, g, u_s, v = gain
             w = g / lse
