@@ -151,16 +151,18 @@ def _maxcut_run(params: Mapping[str, Any], seed: int) -> Metrics:
     }
 
 
+_JL_OPTIONS = ("n_iter", "sigma", "tau_final", "inner_iter", "init")
 _JL_TYPES: dict[str, type] = {
     "data": str,
     "k": int,
     "method": str,
     "objective": str,
-    "n_iter": int,
-    "n_samples": int,
-    "lr": float,
-    "init": str,
     "draws": int,
+    "n_iter": int,
+    "sigma": str,
+    "tau_final": float,
+    "inner_iter": int,
+    "init": str,
 }
 _JL_PARAMETERS = frozenset(_JL_TYPES)
 
@@ -169,9 +171,7 @@ def _jl_estimator(params: Mapping[str, Any], seed: int) -> Any:
     from derand.jl.methods import make_embedding
 
     method = str(params.get("method", "derandomized"))
-    options = {
-        name: params[name] for name in ("n_iter", "n_samples", "lr", "init") if name in params
-    }
+    options = {name: params[name] for name in _JL_OPTIONS if name in params}
     return make_embedding(
         method,
         int(params.get("k", 20)),
@@ -198,6 +198,7 @@ def _jl_run(params: Mapping[str, Any], seed: int) -> Metrics:
         "n": report.n,
         "pairs": report.pairs,
         "max_distortion": report.max_distortion,
+        "rescaled_max_distortion": est.rescaled_max_distortion_,
         "mean_distortion": report.mean_distortion,
         "fit_seconds": est.fit_seconds_,
     }
