@@ -5,12 +5,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.derand-installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install wheel-check clean
 
-$(STAMP): pyproject.toml
+# pyproject.toml states what derand needs (lower bounds); constraints.txt pins the exact
+# versions we test with, the CPU build of torch included.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -26,5 +28,19 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
+# Build the wheel and install it into a clean venv that already holds other numpy/scipy
+# versions: pip must keep them (lower bounds only) and the installed package must work.
+wheel-check: $(STAMP)
+	rm -rf build dist $(VENV)-wheel
+	$(BIN)/python -m build --wheel --outdir dist . > /dev/null
+	$(PYTHON) -m venv $(VENV)-wheel
+	$(VENV)-wheel/bin/python -m pip install --quiet torch==2.13.0 numpy==2.3.5 scipy==1.16.3
+	$(VENV)-wheel/bin/python -m pip install --quiet dist/derand-*.whl
+	$(VENV)-wheel/bin/python -c "import numpy, scipy; assert (numpy.__version__, scipy.__version__) == ('2.3.5', '1.16.3'), (numpy.__version__, scipy.__version__)"
+	$(VENV)-wheel/bin/python -c "import pathlib, derand; assert (pathlib.Path(derand.__file__).parent / 'py.typed').exists()"
+	cd /tmp && $(CURDIR)/$(VENV)-wheel/bin/derand maxcut gset:G11 --time-limit 5 --quiet
+	cd /tmp && $(CURDIR)/$(VENV)-wheel/bin/derand jl digits --k 10 --iters 50 --quiet
+	rm -rf build dist $(VENV)-wheel
+
 clean:
-	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-wheel build dist results .pytest_cache .mypy_cache .ruff_cache

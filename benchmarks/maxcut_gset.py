@@ -1,142 +1,70 @@
-"""Max-Cut on Gset: SDP and certified bound, GW, best-of-1000, derandomized, polished.
+"""Max-Cut on all 71 Gset instances: derand against simulated annealing at the same wall time.
 
-Prints one markdown table measured in one run, with the machine it ran on. Each instance runs
-in its own subprocess so that its peak memory (max RSS) is its own. When ``dwave-samplers`` is
-installed, its simulated annealing gets the same wall time as our full pipeline.
+For each instance, derand (``solve_maxcut(..., time_limit=T, threads=1)``) and dwave-samplers'
+simulated annealing (one long anneal filling ``T``, see ``maxcut_peers.sa_long_anneal``) run
+*at the same time*, one process and one core each, for the same wall time; a machine load
+hits both. One markdown table: best known, SDP, proven bound, derandomized cut, final cut,
+% of best known, SA, seconds, peak memory; summary rows at the end.
 
-    python benchmarks/maxcut_gset.py --gset-dir ../shared/data/gset G1 G14 G22 G81
+    python benchmarks/maxcut_gset.py --all --time-limit 60 --results gset.jsonl
+    python benchmarks/maxcut_gset.py G1 G22 G81 --time-limit 20
+
+The instances ship with derand (``gset:G1``); ``--gset-dir`` reads rudy files instead.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
-DEFAULT = ("G1", "G14", "G22", "G81")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def sa_same_time(path: Path, seconds: float, seed: int) -> tuple[float, float] | None:
-    """Best cut of dwave-samplers' simulated annealing within ``seconds`` (None if absent)."""
-    try:
-        from dwave.samplers import SimulatedAnnealingSampler
-    except ImportError:
-        return None
-    from derand.maxcut.graph import read_rudy
-
-    g = read_rudy(path)
-    # max cut <=> min sum w_ij s_i s_j: cut = (W - sum w s s) / 2
-    j = {(int(a), int(b)): float(c) for a, b, c in zip(g.u, g.v, g.w, strict=True)}
-    sampler = SimulatedAnnealingSampler()
-    start = time.perf_counter()
-    best = -float("inf")
-    t0 = time.perf_counter()
-    sampler.sample_ising({}, j, num_reads=1, num_sweeps=1000, seed=seed)
-    per_read = max(1e-3, time.perf_counter() - t0)
-    k = 0
-    while time.perf_counter() - start < seconds:
-        reads = max(1, int((seconds - (time.perf_counter() - start)) / per_read))
-        res = sampler.sample_ising({}, j, num_reads=min(reads, 64), num_sweeps=1000, seed=seed + k)
-        k += 1
-        energy = float(res.first.energy)
-        best = max(best, (g.total_weight() - energy) / 2.0)
-    return best, time.perf_counter() - start
-
-
-def worker(path: Path, seed: int) -> dict[str, Any]:
-    """Run the default pipeline on one file; returns the row's numbers."""
-    from derand.maxcut.graph import read_rudy
-    from derand.maxcut.solve import solve_maxcut
-
-    t0 = time.perf_counter()
-    g = read_rudy(path)
-    read_s = time.perf_counter() - t0
-    r = solve_maxcut(g, seed=seed)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
-    return {
-        "n": r.n,
-        "m": r.m,
-        "sdp": r.sdp_value,
-        "bound": r.upper_bound,
-        "gw": r.gw_expected,
-        "random_best": r.random_best,
-        "derand": r.derandomized_cut,
-        "final": r.final_cut,
-        "guarantee": r.guarantee_holds,
-        "seconds": {**r.seconds, "read": read_s},
-        "peak_gib": peak,
-    }
-
-
-def fmt(x: float | None, digits: int = 2) -> str:
-    return "-" if x is None else f"{x:.{digits}f}"
-
-
-def pct(value: float, ref: float | None) -> str:
-    return "-" if ref is None else f"{100 * (value - ref) / ref:+.4f}%"
-
-
-def ratio(value: float, ref: float | None) -> str:
-    return "-" if ref is None else f"{100 * value / ref:.2f}%"
+from maxcut_peers import (
+    add_worker_options,
+    load_average,
+    run_pair,
+    sa_available,
+    table,
+    worker_main,
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("instances", nargs="*", default=list(DEFAULT))
-    parser.add_argument("--gset-dir", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-sa", action="store_true", help="skip dwave-samplers")
-    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("instances", nargs="*", default=["G1", "G14", "G22", "G81"])
+    parser.add_argument("--all", action="store_true", help="all 71 instances")
+    parser.add_argument("--gset-dir", type=Path, help="read G<k>.txt from here")
+    add_worker_options(parser)
     args = parser.parse_args()
     if args.worker is not None:
-        print(json.dumps(worker(args.worker, args.seed)))
-        return 0
+        return worker_main(args)
 
+    from derand.maxcut.graph import GSET_NAMES, gset_best_known
     from derand.results import machine_summary
 
-    known: dict[str, dict[str, str]] = {}
-    with open(args.gset_dir / "best_known.csv") as fh:
-        for row in csv.DictReader(fh):
-            known[row["instance"]] = row
-    header = (
-        "| instance | n | m | SDP (ours) | published SDP | SDP dev. | bound | bound over | "
-        "GW E[cut] | best of 1000 | derandomized | polished | best known | polished/best | "
-        "SA same time | s: SDP+bound | s: rounding | s: local search | s: total | peak GiB |"
-    )
-    lines = [header, "|" + "---|" * (header.count("|") - 1)]
-    for name in args.instances:
-        path = args.gset_dir / f"{name}.txt"
-        proc = subprocess.run(
-            [sys.executable, __file__, "--gset-dir", str(args.gset_dir), "--worker", str(path),
-             "--seed", str(args.seed)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if proc.returncode != 0:
-            print(f"{name}: failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-            continue
-        r = json.loads(proc.stdout)
-        info = known.get(name, {})
-        pub = float(info["sdp_value"]) if info.get("sdp_value") else None
-        best = float(info["best_known"]) if info.get("best_known") else None
-        sa = None if args.no_sa else sa_same_time(path, r["seconds"]["total"], args.seed)
-        s = r["seconds"]
-        cells = [
-            name, str(r["n"]), str(r["m"]), fmt(r["sdp"]), fmt(pub), pct(r["sdp"], pub),
-            fmt(r["bound"]), pct(r["bound"], pub), fmt(r["gw"], 1), fmt(r["random_best"], 0),
-            fmt(r["derand"], 0), fmt(r["final"], 0), fmt(best, 0), ratio(r["final"], best),
-            "-" if sa is None else fmt(sa[0], 0), fmt(s["sdp"]), fmt(s["rounding"]),
-            fmt(s["local_search"]), fmt(s["total"]), fmt(r["peak_gib"]),
-        ]  # fmt: skip
-        lines.append("| " + " | ".join(cells) + " |")
-    print(f"Machine: {machine_summary()}")
+    names = list(GSET_NAMES) if args.all else args.instances
+    known = gset_best_known()
+    sa = not args.no_sa and sa_available()
+    rows = []
+    load_before = load_average()
+    for name in names:
+        spec = str(args.gset_dir / f"{name}.txt") if args.gset_dir else f"gset:{name}"
+        r = run_pair(__file__, spec, args.time_limit, args.seed, args.threads, sa)
+        best = known.get(name, {}).get("best_known")
+        rows.append((name, r, best))
+        if args.results is not None:
+            with open(args.results, "a") as fh:
+                fh.write(json.dumps({"instance": name, "best_known": best, **r}) + "\n")
+        print(f"{name}: {json.dumps({k: v.get('cut', v.get('final')) for k, v in r.items()})}",
+              file=sys.stderr, flush=True)  # fmt: skip
+    print(f"Machine: {machine_summary()}; load average before {load_before}, "
+          f"after {load_average()} (absolute times measured under that load).")  # fmt: skip
+    print(f"Each instance: derand (1 search thread) and SA (1 process) side by side, "
+          f"{args.time_limit:g} s wall each.")  # fmt: skip
     print()
-    print("\n".join(lines))
+    print(table(rows))
     return 0
 
 

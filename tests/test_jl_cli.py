@@ -13,8 +13,8 @@ import pytest
 from derand.cli import main
 
 FIELDS = (
-    "n", "d", "k", "pairs", "method", "objective", "max_distortion", "mean_distortion",
-    "seconds", "seed", "version",
+    "n", "d", "k", "pairs", "method", "objective", "max_distortion", "rescaled_max_distortion",
+    "mean_distortion", "seconds", "seed", "version", "sigma_mode", "final_sigma",
 )  # fmt: skip
 
 
@@ -33,7 +33,25 @@ def test_json_fields_and_baselines(tmp_path: Path) -> None:
     assert set(doc["baselines"]) == {"gaussian", "sparse", "pca", "best-of-5"}
     for b in doc["baselines"].values():
         assert b["max_distortion"] > 0 and b["pairs"] == 780
-    assert len(doc["history"]["sigma"]) == 40
+        assert 0 < b["rescaled_max_distortion"] <= b["max_distortion"] + 1e-12
+    assert 0 < len(doc["history"]["sigma"]) <= 40
+    assert doc["max_distortion"] == pytest.approx(doc["rescaled_max_distortion"])
+
+
+def test_holdout_reports_test_and_cross_pairs(tmp_path: Path) -> None:
+    out = tmp_path / "jl.json"
+    code = main(
+        ["jl", "gaussian:n=40,d=12,seed=1", "--k", "4", "--iters", "30", "--holdout", "0.25",
+         "--baselines", "--draws", "3", "--json", str(out), "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert (doc["n_train"], doc["holdout"]["n_test"]) == (30, 10)
+    h = doc["holdout"]
+    assert (h["train_pairs"], h["test_pairs"], h["cross_pairs"]) == (435, 45, 300)
+    assert h["train_max"] == pytest.approx(doc["max_distortion"], rel=1e-12)
+    for b in doc["baselines"].values():
+        assert b["holdout"]["cross_pairs"] == 300
 
 
 def test_norms_objective_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,7 +87,8 @@ def _write(tmp_path: Path, name: str, X: np.ndarray) -> str:
     [
         ("nan", "NaN"),
         ("inf", "NaN or infinity"),
-        ("k_too_big", "must be smaller"),
+        ("holdout", "--holdout"),
+        ("draws", "--draws"),
         ("k_zero", "--k"),
         ("single", "1 sample"),
         ("all_equal", "all points are equal"),
@@ -84,7 +103,8 @@ def test_bad_input_exits_2_with_one_line(
     args = {
         "nan": [_write(tmp_path, "n.csv", np.array([[1.0, np.nan, 2], [1, 2, 3]])), "--k", "1"],
         "inf": [_write(tmp_path, "i.csv", np.array([[1.0, np.inf, 2], [1, 2, 3]])), "--k", "1"],
-        "k_too_big": [good, "--k", "3"],
+        "holdout": [good, "--k", "1", "--holdout", "1.5"],
+        "draws": [good, "--k", "1", "--draws", "1000000000"],
         "k_zero": [good, "--k", "0"],
         "single": [_write(tmp_path, "s.csv", np.ones((1, 3))), "--k", "1"],
         "all_equal": [_write(tmp_path, "e.csv", np.ones((5, 3))), "--k", "1"],
@@ -127,7 +147,7 @@ def test_ctrl_c_keeps_the_best_certified_m(
     @contextlib.contextmanager
     def interrupting(*_: object) -> Iterator[Callable[[int, int], None]]:
         def callback(done: int, total: int) -> None:
-            if done == 30:
+            if done == 12:
                 raise KeyboardInterrupt
 
         yield callback
@@ -137,6 +157,6 @@ def test_ctrl_c_keeps_the_best_certified_m(
     code = main(["jl", "gaussian:n=30,d=8,seed=0", "--k", "3", "--json", str(out)])
     assert code == 130
     doc = json.loads(out.read_text())
-    assert doc["interrupted"] is True and len(doc["history"]["sigma"]) == 30
+    assert doc["interrupted"] is True and len(doc["history"]["sigma"]) == 12
     assert doc["max_distortion"] <= min(doc["history"]["certified_max_distortion"]) + 1e-6
     assert "interrupted" in capsys.readouterr().out

@@ -38,7 +38,10 @@ def test_gaussian_spec() -> None:
     [
         ("uniform:n=abc", "integer"),
         ("uniform:m=3", "bad generator parameter"),
-        ("gaussian:n=0,d=3", ">= 1"),
+        ("gaussian:n=0,d=3", r"must be in \[1,"),
+        ("gaussian:n=10,d=3,seed=-1", "seed"),
+        ("gaussian:n=10,d=3,seed=99999999999999999999999", "seed"),
+        ("uniform:n=100000000,d=100000", "n in"),
         ("nosuchthing", "not a file"),
     ],
 )
@@ -61,7 +64,11 @@ def test_npy_npz_csv_round_trip(tmp_path: Path) -> None:
     [
         ("1,2,3\n4,5\n", "line 2: expected 3 columns, got 2"),
         ("1,2,3\n4,x,6\n", "line 2: not a number: 'x'"),
-        ("1,2\n# comment\n3,4\n5,,6\n", "line 4"),
+        ("1,2\n# comment\n3,4\n5,,6\n", "line 4: an empty cell"),
+        ("1,,3\n4,5,6\n", "line 1: an empty cell"),
+        ("1,2,3\n4,nan,6\n", "line 2: NaN"),
+        ("1," + "9" * (128 * 1024) + ",3\n4,5,6\n", "line 1: a number beyond the float64"),
+        ("1;2;3\n4;5;6\n", "line 1: not a number"),
         ("", "no numeric rows"),
     ],
 )
@@ -83,5 +90,49 @@ def test_nan_and_shape_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unsupported"):
         load_data(str(tmp_path / "x.txt"))
     (tmp_path / "broken.npy").write_bytes(b"not numpy")
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match=r"not a valid \.npy"):
         load_data(str(tmp_path / "broken.npy"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\ufeff1,2,3\n4,5,6\n7,8,9\n",
+        "1,2,3 # the first row\n4,5,6\n7,8,9\n",
+        "x,y,z\n1,2,3\n4,5,6 # inline\n\n7,8,9\n",
+        '"1","2","3"\r\n4,5,6\r\n7, 8 ,9\r\n',
+    ],
+    ids=["bom", "inline-comment-first-row", "header-and-comments", "quotes-crlf-spaces"],
+)
+def test_csv_keeps_every_row(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    assert load_data(str(path)).X.tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+
+
+def test_hostile_numpy_files_are_refused(tmp_path: Path) -> None:
+    import struct
+    import zipfile
+
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    np.save(tmp_path / "complex.npy", X + 1j * X)
+    np.save(tmp_path / "object.npy", np.array([[1.0, "a"]], dtype=object), allow_pickle=True)
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 1000000), }"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    claim = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1")
+    (tmp_path / "huge.npy").write_bytes(claim)
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as zf:
+        zf.writestr("X.npy", claim)
+    np.savez(tmp_path / "objects.npz", X=np.array([[1.0, None]], dtype=object))
+    (tmp_path / "dir.csv").mkdir()
+    cases = {
+        "complex.npy": "complex",
+        "object.npy": "object arrays",
+        "huge.npy": "truncated",
+        "huge.npz": "truncated",
+        "objects.npz": "object arrays",
+        "dir.csv": "directory",
+    }
+    for name, match in cases.items():
+        with pytest.raises(InputError, match=match):
+            load_data(str(tmp_path / name))

@@ -30,13 +30,13 @@ def small_digits() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def fitted(small_digits: np.ndarray) -> DerandomizedJL:
-    return DerandomizedJL(10, n_iter=300, rescan_every=25, random_state=0).fit(small_digits)
+    return DerandomizedJL(10, n_iter=600, random_state=0).fit(small_digits)
 
 
 def test_check_estimator() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        check_estimator(DerandomizedJL(n_components=1, n_iter=5, rescan_every=5))
+        check_estimator(DerandomizedJL(n_components=2))
 
 
 @pytest.mark.parametrize(
@@ -55,12 +55,25 @@ def test_check_estimator_baselines(est: object) -> None:
         check_estimator(est)
 
 
-def test_sigma_goes_to_zero(fitted: DerandomizedJL) -> None:
-    sigma = fitted.history_["sigma"]
-    assert len(sigma) == fitted.n_iter_ == 300
-    assert sigma[0] == pytest.approx(0.3, rel=1e-6)
-    assert fitted.sigma_ < 1e-4
-    assert all(b <= a * (1 + 1e-6) for a, b in itertools.pairwise(sigma))
+def test_sigma_falls_by_itself_in_objective_mode(small_digits: np.ndarray) -> None:
+    """Fixed temperature, no schedule and no cap: sigma is trained and goes to 0."""
+    est = DerandomizedJL(
+        5, sigma="objective", sigma0=0.05, tau0=0.05, tau_final=0.05, sigma_penalty=0.0,
+        n_iter=400, patience=100, random_state=0,
+    ).fit(small_digits[:60])  # fmt: skip
+    sigma = est.history_["sigma"]
+    rounds = est.history_["certified_sigma"]
+    assert est.history_["sigma_restarts"] == 0 and len(sigma) == est.n_iter_ == 400
+    assert rounds[-1] < 1e-2 * 0.05  # two orders of magnitude, no cap anywhere
+    assert max(rounds[len(rounds) // 2 :]) < 2e-2 * 0.05
+
+
+def test_sigma_schedule_and_none(small_digits: np.ndarray) -> None:
+    sched = DerandomizedJL(5, sigma="schedule", n_iter=300, random_state=0).fit(small_digits[:60])
+    cs = sched.history_["certified_sigma"]
+    assert cs[0] == pytest.approx(0.3) and all(b < a for a, b in itertools.pairwise(cs[1:]))
+    none = DerandomizedJL(5, sigma="none", n_iter=300, random_state=0).fit(small_digits[:60])
+    assert set(none.history_["sigma"]) == {0.0} and none.history_["sigma_mode"] == "none"
 
 
 def test_certificate_is_exact(fitted: DerandomizedJL, small_digits: np.ndarray) -> None:
@@ -102,7 +115,7 @@ def test_interrupt_keeps_best_certified(small_digits: np.ndarray) -> None:
         if done == 12:
             raise KeyboardInterrupt
 
-    est = DerandomizedJL(5, n_iter=100, rescan_every=5, random_state=0)
+    est = DerandomizedJL(5, n_iter=100, inner_iter=5, random_state=0)
     est.fit(small_digits[:50], callback=stop)
     assert est.interrupted_ and est.n_iter_ == 12
     D, _ = dense_pairwise_distortions(small_digits[:50], est.components_)
@@ -110,10 +123,8 @@ def test_interrupt_keeps_best_certified(small_digits: np.ndarray) -> None:
     assert est.max_distortion_ <= min(est.history_["certified_max_distortion"]) + 1e-6
 
 
-def test_gaussian_init_and_float64(small_digits: np.ndarray) -> None:
-    est = DerandomizedJL(5, init="gaussian", dtype="float64", n_iter=40, random_state=1).fit(
-        small_digits[:40]
-    )
+def test_gaussian_init(small_digits: np.ndarray) -> None:
+    est = DerandomizedJL(5, init="gaussian", n_iter=40, random_state=1).fit(small_digits[:40])
     assert est.components_.shape == (5, 64) and est.max_distortion_ > 0
 
 
@@ -124,11 +135,13 @@ def test_gaussian_init_and_float64(small_digits: np.ndarray) -> None:
         (np.array([[1.0, np.inf, 0.0], [0.0, 1.0, 0.0]]), {}, "infinity"),
         (np.ones((1, 3)), {}, "1 sample"),
         (np.ones((4, 3)), {}, "all points are equal"),
-        (np.eye(3), {"n_components": 3}, "n_features = 3"),
-        (np.eye(3), {"n_components": 0}, ">= 1"),
+        (np.eye(3), {"n_components": 0}, "n_components"),
+        (np.eye(3), {"n_components": "auto"}, "larger than n_features"),
         (np.eye(3), {"objective": "nope"}, "objective"),
         (np.eye(3), {"n_iter": 0}, "n_iter"),
         (np.eye(3), {"init": "x"}, "init"),
+        (np.eye(3), {"sigma": "x"}, "sigma"),
+        (np.eye(3), {"tau0": float("nan")}, "tau0"),
     ],
 )
 def test_bad_input_raises_input_error(X: np.ndarray, kwargs: dict[str, object], match: str) -> None:
@@ -137,7 +150,7 @@ def test_bad_input_raises_input_error(X: np.ndarray, kwargs: dict[str, object], 
         warnings.simplefilter("ignore")
         with pytest.raises(InputError, match=match):
             DerandomizedJL(**params).fit(X)  # type: ignore[arg-type]
-        if set(kwargs) <= {"n_components", "objective"}:
+        if set(kwargs) <= {"objective"}:
             with pytest.raises(InputError, match=match):
                 PCAJL(**params).fit(X)  # type: ignore[arg-type]
 
@@ -196,16 +209,14 @@ def test_best_of_values_are_exact_per_draw(
         small_digits[:50]
     )
     rng = np.random.RandomState(2)
-    for value in est.draw_distortions_:
+    for raw, rescaled in zip(est.draw_distortions_, est.draw_rescaled_distortions_, strict=True):
         P = rng.standard_normal((4, 64)) / 2.0
         rep = measure_distortion(small_digits[:50], P, objective=objective)
-        expected = (
-            (rep.max_signed - rep.min_signed) / (2.0 + rep.max_signed + rep.min_signed)
-            if rescale
-            else rep.max_distortion
-        )
-        assert value == pytest.approx(expected, rel=1e-9)
-    assert est.max_distortion_ == pytest.approx(min(est.draw_distortions_), rel=1e-9)
+        assert raw == pytest.approx(rep.max_distortion, rel=1e-9)
+        expected = (rep.max_signed - rep.min_signed) / (2.0 + rep.max_signed + rep.min_signed)
+        assert rescaled == pytest.approx(expected, rel=1e-9)
+    chosen = est.draw_rescaled_distortions_ if rescale else est.draw_distortions_
+    assert est.max_distortion_ == pytest.approx(min(chosen), rel=1e-9)
 
 
 @pytest.mark.parametrize("shape", [(30, 8), (8, 30)])
@@ -219,3 +230,172 @@ def test_top_directions_match_svd(shape: tuple[int, int]) -> None:
     Xc = X[:4] - X[:4].mean(0)  # rank 3
     V2 = top_directions(Xc, 5)
     assert np.count_nonzero(np.any(V2 != 0, axis=1)) == 3
+
+
+def test_k_at_least_d_warns_and_embeds_exactly() -> None:
+    from sklearn.exceptions import DataDimensionalityWarning
+
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    for est in (DerandomizedJL(3), DerandomizedJL(5), PCAJL(4)):
+        with pytest.warns(DataDimensionalityWarning, match="not reduced"):
+            est.fit(X)
+        assert est.max_distortion_ < 1e-12
+        assert est.transform(X).shape == (20, est.n_components)
+
+
+def test_auto_components_like_gaussian_random_projection() -> None:
+    from sklearn.random_projection import johnson_lindenstrauss_min_dim
+
+    X = np.random.default_rng(0).normal(size=(30, 2000))
+    est = DerandomizedJL("auto", eps=0.5, n_iter=20).fit(X)
+    assert est.n_components_ == johnson_lindenstrauss_min_dim(30, eps=0.5)
+    assert est.components_.shape == (est.n_components_, 2000)
+
+
+def test_sparse_input_feature_names_and_set_output(small_digits: np.ndarray) -> None:
+    import scipy.sparse as sp
+
+    X = small_digits[:50]
+    dense = DerandomizedJL(4, n_iter=50, random_state=0).fit(X)
+    sparse = DerandomizedJL(4, n_iter=50, random_state=0).fit(sp.csr_matrix(X))
+    assert np.array_equal(dense.components_, sparse.components_)
+    assert np.allclose(sparse.transform(sp.csr_matrix(X)), dense.transform(X))
+    names = dense.get_feature_names_out()
+    assert list(names) == [f"derandomizedjl{i}" for i in range(4)]
+    pd = pytest.importorskip("pandas")
+    frame = dense.set_output(transform="pandas").transform(X)
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == list(names)
+
+
+def test_score_is_minus_the_certified_max(fitted: DerandomizedJL, small_digits: np.ndarray) -> None:
+    assert fitted.score(small_digits) == pytest.approx(-fitted.max_distortion_, rel=1e-12)
+    other = load_digits().data[150:250]
+    D, _ = dense_pairwise_distortions(np.unique(other, axis=0), fitted.components_)
+    assert fitted.score(other) == pytest.approx(-np.abs(D).max(), rel=1e-10)
+
+
+def test_holdout_split_is_reproducible_and_reports_cross_pairs(small_digits: np.ndarray) -> None:
+    from derand.jl import holdout_distortion, split_holdout
+
+    a_train, a_test = split_holdout(small_digits, 0.3, seed=4)
+    b_train, b_test = split_holdout(small_digits, 0.3, seed=4)
+    c_train, _ = split_holdout(small_digits, 0.3, seed=5)
+    assert np.array_equal(a_train, b_train) and np.array_equal(a_test, b_test)
+    assert not np.array_equal(a_train, c_train)
+    assert a_test.shape[0] == round(0.3 * small_digits.shape[0])
+    rows = {r.tobytes() for r in small_digits}
+    assert {r.tobytes() for r in np.vstack([a_train, a_test])} == rows
+    est = PCAJL(8).fit(a_train)
+    rep = holdout_distortion(est.components_, a_train, a_test)
+    assert rep.train.max_distortion == pytest.approx(est.max_distortion_, rel=1e-12)
+    assert rep.cross.pairs == a_train.shape[0] * a_test.shape[0]
+    assert set(rep.summary()) >= {"train_max", "test_max", "cross_max", "cross_p99"}
+    with pytest.raises(InputError, match="at least 2"):
+        split_holdout(small_digits[:5], 0.1)
+
+
+def test_rescaled_baselines_are_reported(small_digits: np.ndarray) -> None:
+    g = GaussianJL(8, random_state=0).fit(small_digits)
+    gr = GaussianJL(8, rescale=True, random_state=0).fit(small_digits)
+    assert g.rescaled_max_distortion_ == pytest.approx(gr.max_distortion_, rel=1e-9)
+    assert g.rescaled_max_distortion_ < g.max_distortion_
+    b = BestOfGaussianJL(8, n_draws=10, random_state=0).fit(small_digits)
+    br = BestOfGaussianJL(8, n_draws=10, rescale=True, random_state=0).fit(small_digits)
+    assert b.rescaled_max_distortion_ == pytest.approx(br.max_distortion_, rel=1e-9)
+    assert b.rescaled_max_distortion_ == pytest.approx(min(b.draw_rescaled_distortions_))
+
+
+def test_best_of_bounds_the_count() -> None:
+    from derand.jl.methods import make_embedding, parse_method
+
+    with pytest.raises(InputError, match="best-of-N"):
+        parse_method("best-of-1000000000000")
+    with pytest.raises(InputError, match="n_draws"):
+        BestOfGaussianJL(2, n_draws=10**12).fit(np.eye(4))
+    assert make_embedding("best-of-7", 3).n_draws == 7
+
+
+def test_short_repr() -> None:
+    assert repr(DerandomizedJL(5)) == "DerandomizedJL(n_components=5)"
+
+
+@pytest.mark.parametrize("cap_gain", [False, True])
+@pytest.mark.parametrize("mode", ["objective", "schedule", "none"])
+def test_objective_gradient_matches_finite_differences(mode: str, cap_gain: bool) -> None:
+    """The closed-form objective's gradient in M and sigma, against central differences."""
+    from derand.jl.optimise import ActiveSet, FitHistory, FitSettings, _Step
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(12, 5))
+    pairs = np.array([(i, j) for i in range(12) for j in range(i + 1, 12)], dtype=np.int64)
+    act = ActiveSet(points, pairs)
+    settings = FitSettings(sigma=mode, sigma_penalty=0.3, cap_gain=cap_gain)
+    step = _Step(act, 3, 0.2, settings, 0.4, FitHistory(), 0)
+    M = rng.normal(size=(3, 5)) / 3
+    x = step.start(M)
+    _, grad = step.value_and_grad(x)
+    h = 1e-6
+    for index in range(x.size):
+        e = np.zeros_like(x)
+        e[index] = h
+        numeric = (step.value_and_grad(x + e)[0] - step.value_and_grad(x - e)[0]) / (2 * h)
+        assert grad[index] == pytest.approx(numeric, rel=1e-5, abs=1e-7), index
+
+
+def test_objective_is_the_expectation_of_the_sampled_terms() -> None:
+    """tau log E sum exp(...) in closed form equals a Monte Carlo average over sampled P."""
+    from derand.jl.optimise import ActiveSet, FitHistory, FitSettings, _Step
+
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(6, 4))
+    pairs = np.array([(i, j) for i in range(6) for j in range(i + 1, 6)], dtype=np.int64)
+    act = ActiveSet(points, pairs)
+    k, tau, sigma = 3, 0.5, 0.3
+    step = _Step(
+        act, k, tau, FitSettings(sigma="objective", sigma_penalty=0.0), sigma, FitHistory(), 0
+    )
+    M = rng.normal(size=(k, 4)) / 2
+    value, _ = step.value_and_grad(step.start(M))
+    U = points[pairs[:, 0]] - points[pairs[:, 1]]
+    U /= np.linalg.norm(U, axis=1, keepdims=True)
+    G = rng.standard_normal((200_000, k, 4))
+    R = np.sum(((M[None] + sigma * G / np.sqrt(k)) @ U.T) ** 2, axis=1)  # (draws, pairs)
+    terms = np.exp((R - 1) / tau) + np.exp((1 - R) / tau)
+    mc = tau * np.log(terms.sum(axis=1).mean())
+    assert value == pytest.approx(mc, rel=2e-3)
+
+
+def test_stretch_bound_holds_for_new_points(fitted: DerandomizedJL) -> None:
+    rng = np.random.default_rng(0)
+    X_new = rng.normal(size=(60, 64)) * 5
+    D, _ = dense_pairwise_distortions(X_new, fitted.components_)
+    assert D.max() <= fitted.stretch_bound_ + 1e-12
+    assert fitted.stretch_bound_ >= fitted.distortion_.max_signed - 1e-12
+
+
+def test_large_problem_path(small_digits: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond LARGE_PAIRS: at most 6 exact passes, active pairs chosen in float32, and the
+    certificate still exact in float64."""
+    import derand.jl.estimator as estimator
+
+    monkeypatch.setattr(estimator, "LARGE_PAIRS", 100)
+    est = DerandomizedJL(6, random_state=0).fit(small_digits)
+    assert est.history_["scan_dtype"] == "float32"
+    assert len(est.history_["tau"]) <= estimator.LARGE_ROUNDS
+    D, _ = dense_pairwise_distortions(small_digits, est.components_)
+    assert est.max_distortion_ == pytest.approx(np.abs(D).max(), rel=1e-10)
+    small = DerandomizedJL(6, random_state=0).fit(small_digits[:40])
+    assert small.history_["scan_dtype"] == "float32"
+
+
+@pytest.mark.parametrize("mode", ["objective", "schedule", "none"])
+def test_figures_say_which_sigma_ran(mode: str, small_digits: np.ndarray) -> None:
+    from derand.figures.jl import plot_jl
+
+    est = DerandomizedJL(4, sigma=mode, n_iter=120, random_state=0).fit(small_digits[:50])
+    figs = plot_jl(est.history_, [1.5, 1.2], rescaled_best=0.9, pca=0.8, title="t")
+    title = figs["fig7_jl_sigma"].axes[0].get_title()  # type: ignore[attr-defined]
+    expected = {"objective": "learned", "schedule": "scheduled", "none": "sigma = 0"}[mode]
+    assert expected in title.replace("$\\sigma$", "sigma").replace("$\\sigma = 0$", "sigma = 0")
+    labels = [t.get_text() for t in figs["fig6_jl_max_distortion"].axes[0].get_legend().get_texts()]  # type: ignore[attr-defined]
+    assert any("PCA" in label for label in labels) and any("rescaled" in label for label in labels)

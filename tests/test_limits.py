@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from derand.errors import InputError
@@ -51,3 +53,41 @@ def test_memory_request_refused_with_needed_and_available() -> None:
         require_memory(float("inf"), "an infinite buffer")
     assert format_bytes(3 * 2**30) == "3.0 GiB"
     assert format_bytes(12) == "12 B"
+
+
+def test_check_input_file(tmp_path: Path) -> None:
+    import os
+
+    from derand.limits import check_input_file
+
+    good = tmp_path / "data.csv"
+    good.write_text("1,2\n")
+    assert check_input_file(good, "data file") == good
+    link = tmp_path / "link.csv"
+    link.symlink_to(good)
+    assert check_input_file(link, "data file") == link
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    cases = [
+        (tmp_path / "missing.csv", "not found"),
+        (tmp_path, "is a directory"),
+        (fifo, "is a FIFO"),  # opening it would block forever
+        (Path("/dev/null"), "is a device"),
+        (good / "below", "not a directory"),
+    ]
+    for path, match in cases:
+        with pytest.raises(InputError, match=match):
+            check_input_file(path, "data file")
+    with pytest.raises(InputError, match="at most"):
+        check_input_file(good, "data file", max_bytes=2)
+
+
+def test_sweep_spec_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    from derand.sweep import load_spec
+
+    fifo = tmp_path / "spec.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="FIFO"):
+        load_spec(fifo)

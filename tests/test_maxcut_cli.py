@@ -10,7 +10,8 @@ import pytest
 
 from derand.cli import main
 from derand.maxcut.graph import gnp
-from derand.maxcut.local_search import local_search, one_flip
+from derand.maxcut.local_search import local_search
+from derand.maxcut.moves import one_flip
 from derand.maxcut.solve import solve_maxcut
 
 FIELDS = (
@@ -56,7 +57,7 @@ def test_local_search_never_worse() -> None:
     x = one_flip(g, s)
     gain = x * (g.adjacency() @ x.astype(float))
     assert np.all(gain <= 1e-12) and g.cut_value(x) >= g.cut_value(s)
-    res = local_search(g, s, tabu_moves=2000)
+    res = local_search(g, x, method="tabu", max_moves=2000)
     assert res.cut >= g.cut_value(x) and g.cut_value(res.partition) == res.cut
 
 
@@ -93,11 +94,17 @@ def test_malformed_file_exits_2_with_one_line(
         ["maxcut", "does-not-exist.txt"],
         ["maxcut", "gnp:n=40,p=0.1", "--exact"],
         ["maxcut", "gnp:n=40"],
-        ["maxcut", "paper", "--tabu-moves", "-1"],
+        ["maxcut", "paper", "--search-moves", "-1"],
+        ["maxcut", "paper", "--time-limit", "nan"],
+        ["maxcut", "paper", "--threads", "0"],
     ],
 )
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
-    assert main(argv) == 2
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = int(exc.code or 0)
+    assert code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
@@ -126,3 +133,46 @@ def test_degenerate_graphs() -> None:
     negative = from_edges(2, np.array([0]), np.array([1]), np.array([-1.0]))
     r = solve_maxcut(negative, exact=True)
     assert r.final_cut == r.exact_cut == 0.0 and r.upper_bound >= -1e-9
+
+
+def test_time_limit_threads_trace_and_proven_bound_in_json(tmp_path: Path) -> None:
+    out = tmp_path / "t.json"
+    args = ["maxcut", "torus:rows=12,cols=12,seed=1", "--time-limit", "3", "--threads", "2"]
+    assert main([*args, "--json", str(out), "--quiet"]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["threads"] == 2 and doc["time_limit"] == 3.0
+    assert doc["parameters"]["threads"] == 2 and doc["parameters"]["time_limit"] == 3.0
+    assert doc["bound_proven"] is True and doc["upper_bound"] >= doc["final_cut"]
+    assert doc["upper_bound"] <= doc["upper_bound_lanczos"] * (1 + 1e-4)
+    assert doc["trace"][-1][1] == doc["final_cut"] and doc["seconds"]["total"] < 3 + 3
+
+
+def test_ctrl_c_writes_json_and_exits_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    solve_mod = sys.modules["derand.maxcut.solve"]
+    original = solve_mod.local_search
+
+    def interrupted(*args: object, callback: object = None, **kwargs: object) -> object:
+        def stop(*cb_args: object) -> None:
+            callback(*cb_args)  # type: ignore[operator]
+            raise KeyboardInterrupt
+
+        return original(*args, callback=stop, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solve_mod, "local_search", interrupted)
+    out = tmp_path / "i.json"
+    code = main(["maxcut", "torus:rows=10,cols=10", "--json", str(out), "--search-moves", "999999"])
+    assert code == 130
+    doc = json.loads(out.read_text())
+    assert doc["interrupted"] is True and doc["final_cut"] <= doc["upper_bound"]
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_shipped_gset_instance_from_the_cli(tmp_path: Path) -> None:
+    out = tmp_path / "g.json"
+    assert main(["maxcut", "gset:G11", "--time-limit", "2", "--json", str(out), "--quiet"]) == 0
+    doc = json.loads(out.read_text())
+    assert (doc["n"], doc["m"]) == (800, 1600) and doc["bound_proven"]

@@ -141,9 +141,12 @@ def test_self_loop_in_file_warns(tmp_path: Path) -> None:
     assert g.m == 1 and any("self-loop" in str(w.message) for w in caught)
 
 
-def test_scipy_reader_rejects_asymmetric() -> None:
-    with pytest.raises(InputError, match="symmetric"):
-        from_scipy(sp.csr_matrix(np.array([[0, 1.0], [0, 0]])))
+def test_scipy_reader_symmetrises_a_directed_matrix_with_a_warning() -> None:
+    with pytest.warns(UserWarning, match="not symmetric"):
+        g = from_scipy(sp.csr_matrix(np.array([[0, 1.0, 0], [2.0, 0, 0], [0, 3.0, 0]])))
+    assert g.u.tolist() == [0, 1] and g.v.tolist() == [1, 2] and g.w.tolist() == [3.0, 3.0]
+    with pytest.raises(InputError, match="square"):
+        from_scipy(np.ones((2, 3)))
 
 
 def test_load_graph_format_detection(tmp_path: Path) -> None:

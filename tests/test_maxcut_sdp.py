@@ -62,3 +62,19 @@ def test_colouring_is_proper() -> None:
         colour[idx] = c
     assert np.all(colour[g.u] != colour[g.v])
     assert sorted(np.concatenate(classes).tolist()) == list(range(g.n))
+
+
+def test_lanczos_failure_falls_back_to_a_valid_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scipy.sparse.linalg as spla
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise spla.ArpackNoConvergence("no convergence", np.zeros(0), np.zeros((0, 0)))
+
+    monkeypatch.setattr(spla, "eigsh", fail)
+    g = gnp(450, 0.02, seed=4)  # n > 400: the Lanczos path
+    res = solve_sdp(g, max_sweeps=30)
+    lap = g.laplacian().toarray()
+    y = 0.25 * np.einsum("ij,ij->i", res.V, lap @ res.V)
+    lam = float(np.linalg.eigvalsh(0.25 * lap - np.diag(y))[-1])
+    assert res.lambda_max >= lam - 1e-9  # Gershgorin: valid, loose
+    assert res.upper_bound >= res.value

@@ -6,6 +6,12 @@ import csv
 import dataclasses
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -167,3 +173,203 @@ def test_interrupt_keeps_finished_cells(tmp_path: Path) -> None:
     assert len(rows(outcome.results_csv)) == 1
     rest = run_sweep(spec, tmp_path, workers=2)
     assert (rest.skipped, rest.ran) == (1, 3)
+
+
+# --- hostile specs: one line naming the key ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('command = "maxcut"\n[fixed]\ngraph = "paper"\nlocal_search = "false"\n', "boolean"),
+        ('command = "maxcut"\n[grid]\ngraph = ["paper"]\nexact = [0, 1]\n', "boolean"),
+        ('command = "maxcut"\n[fixed]\ngraph = "paper"\nsamples = "many"\n', "samples"),
+        ('command = "jl"\n[fixed]\ndata = "digits"\nk = "five"\n', "k must be an integer"),
+        ('command = "nn"\n[fixed]\nk = "five"\n', "k"),
+        ('command = "nn"\n[fixed]\ncertificate = "false"\n', "certificate"),
+        ('command = "nn"\n[fixed]\nlam = 1979-05-27\n', "dates and times"),
+        ('command = "nn"\n[grid]\nlam = [07:32:00]\n', "dates and times"),
+        ('command = "nn"\nname = 1979-05-27T07:32:00Z\n', "name"),
+        ('command = "nn"\n[fixed]\nlam = nan\n', "finite"),
+        ('command = "nn"\n[fixed.lam]\nx = 1\n', "table"),
+        ('command = "nn"\nseeds = 1e12\n', "seeds"),
+        ('command = "nn"\nseeds = 1000000000000\n', "seeds"),
+        ('command = "nn"\nseeds = -3\n', "seeds"),
+        ('command = "nn"\nseeds = [0, -1]\n', "seed"),
+        ('command = "nn"\nseeds = [0, 99999999999999999999]\n', "seed"),
+        ('command = "nn"\nseeds = [true]\n', "seeds"),
+        (
+            'command = "nn"\nseeds = 1000\n[grid]\nlam = ['
+            + ", ".join(map(str, range(1, 200)))
+            + "]\n",
+            "100000 cells",
+        ),
+        ('command = "nn"\nseeds = [0, 0]\n', "duplicates"),
+        ("command = 3\n", "command"),
+    ],
+)
+def test_hostile_specs_are_one_line(tmp_path: Path, text: str, match: str) -> None:
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=match) as info:
+        load_spec(path)
+    assert "\n" not in str(info.value)
+
+
+def test_spec_that_is_not_utf8_or_too_large(tmp_path: Path) -> None:
+    path = tmp_path / "spec.toml"
+    path.write_bytes(b'command = "nn"\nname = "\xff\xfe"\n')
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_spec(path)
+    path.write_bytes(b'command = "nn"\n' + b"# padding\n" * 120_000)
+    with pytest.raises(InputError, match="at most"):
+        load_spec(path)
+
+
+def test_real_booleans_are_accepted() -> None:
+    spec = parse_spec(
+        {"command": "maxcut", "fixed": {"graph": "paper", "local_search": False}, "seeds": 2}
+    )
+    assert spec.cells()[0].params["local_search"] is False
+
+
+def test_corrupt_cell_records_are_rerun_not_fatal(tmp_path: Path) -> None:
+    spec = parse_spec({"command": "maxcut", "fixed": {"graph": "paper"}, "seeds": [0]})
+    cells = tmp_path / "cells"
+    cells.mkdir()
+    (cells / f"{spec.cells()[0].id}.json").write_text("[1, 2]")
+    outcome = run_sweep(spec, tmp_path, workers=1)
+    assert (outcome.ran, outcome.failed) == (1, 0)
+    assert rows(outcome.results_csv)[0]["status"] == "ok"
+
+
+# --- Ctrl-C and kill -9: prompt stop, kept cells, no orphans -------------------------------
+
+LONG_NN = {
+    "d": 4,
+    "k": 1,
+    "link": "tanh",
+    "width": 8,
+    "n_test": 64,
+    "certificate": False,
+    "log_points": 3,
+}
+
+
+def _spec_file(tmp_path: Path, steps: list[int], seeds: list[int]) -> Path:
+    fixed = "\n".join(f"{k} = {json.dumps(v)}" for k, v in LONG_NN.items())
+    text = f'command = "nn"\nseeds = {seeds}\n[fixed]\n{fixed}\n[grid]\nsteps = {steps}\n'
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    return path
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+def _start_sweep(spec: Path, out: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "derand", "sweep", str(spec), "--out", str(out), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell job
+    )
+
+
+@needs_proc
+def test_ctrl_c_stops_promptly_keeps_finished_cells_and_leaves_no_worker(tmp_path: Path) -> None:
+    spec = _spec_file(tmp_path, steps=[5, 10**6], seeds=[0, 1])
+    out = tmp_path / "out"
+    proc = _start_sweep(spec, out)
+    try:
+        fast = [c for c in load_spec(spec).cells() if c.params["steps"] == 5]
+        done = [out / "cells" / f"{c.id}.json" for c in fast]
+        assert _wait(lambda: all(p.exists() for p in done), 120), "the fast cells never finished"
+        workers = _children(proc.pid)
+        time.sleep(0.5)  # the long cells are running now
+        start = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at a terminal does: the whole group
+        stdout, stderr = proc.communicate(timeout=30)
+        stopped_after = time.monotonic() - start
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert stopped_after <= 2.0, f"took {stopped_after:.2f} s to stop"
+    assert "Traceback" not in stderr
+    assert "2 running cell(s) recorded as interrupted" in stdout
+    table = rows(out / "results.csv")
+    assert sorted(r["status"] for r in table) == ["interrupted", "interrupted", "ok", "ok"]
+    assert all(r["steps"] == "5" for r in table if r["status"] == "ok")
+    assert _wait(lambda: not any(_alive(p) for p in workers), 5), "a worker outlived the sweep"
+    assert not list(out.rglob("*.tmp"))
+
+
+@needs_proc
+def test_no_worker_survives_kill_9_of_the_sweep(tmp_path: Path) -> None:
+    spec = _spec_file(tmp_path, steps=[10**6], seeds=[0, 1])
+    proc = _start_sweep(spec, tmp_path / "out")
+    try:
+        assert _wait(lambda: len(_children(proc.pid)) >= 2, 60), "no workers started"
+        time.sleep(2.0)  # the workers are past their start-up and running cells
+        workers = _children(proc.pid)
+        assert workers
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    survivors = lambda: [p for p in workers if _alive(p)]  # noqa: E731
+    assert _wait(lambda: not survivors(), 10), f"orphaned workers: {survivors()}"
+
+
+def test_local_ray_instance_has_no_dashboard_and_token_auth() -> None:
+    ray = pytest.importorskip("ray")
+    from ray._raylet import AuthenticationMode, get_authentication_mode
+
+    from derand.sweep.execute import local_ray_options
+
+    options = local_ray_options(1)
+    assert options["include_dashboard"] is False and "dashboard_host" not in options
+    if os.environ.get("RAY_AUTH_MODE", "token").lower() != "token" or ray.is_initialized():
+        pytest.skip("RAY_AUTH_MODE is set otherwise here, or Ray is already running")
+    context = ray.init(**options)
+    try:
+        assert not context.dashboard_url
+        assert get_authentication_mode() == AuthenticationMode.TOKEN
+    finally:
+        ray.shutdown()

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from numbers import Integral, Real
+from pathlib import Path
 
 from derand.errors import InputError
 
@@ -19,6 +21,7 @@ __all__ = [
     "available_memory",
     "check_count",
     "check_finite",
+    "check_input_file",
     "check_seed",
     "format_bytes",
     "require_memory",
@@ -120,3 +123,52 @@ def require_memory(nbytes: float, what: str) -> None:
             f"{what} needs about {format_bytes(nbytes)} of memory; "
             f"{format_bytes(available)} is available"
         )
+
+
+def check_input_file(
+    path: str | os.PathLike[str], what: str, *, max_bytes: int | None = None
+) -> Path:
+    """Return ``path`` when it is a readable regular file (of at most ``max_bytes``).
+
+    Call it before opening a user's file: a directory, a missing file, a device or a FIFO
+    (opening one would wait forever for a writer) and a file over the size bound each raise
+    :class:`InputError` naming ``what`` and the path. Symbolic links are followed.
+
+    Returns
+    -------
+    Path
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Examples
+    --------
+    >>> check_input_file("/dev/null", "graph file")
+    Traceback (most recent call last):
+    ...
+    derand.errors.InputError: graph file /dev/null is a device, not a regular file
+    """
+    target = Path(path)
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        raise InputError(f"{what} {target} not found") from None
+    except OSError as exc:
+        raise InputError(f"{what} {target}: {str(exc.strerror).lower()}") from None
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{what} {target} is a directory")
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+        )
+        raise InputError(f"{what} {target} is {kind}, not a regular file")
+    if not os.access(target, os.R_OK):
+        raise InputError(f"{what} {target}: permission denied")
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise InputError(
+            f"{what} {target} is {format_bytes(st.st_size)}; at most {format_bytes(max_bytes)}"
+        )
+    return target

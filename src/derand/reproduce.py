@@ -439,6 +439,8 @@ def _jl_section(
     figures = plot_jl(
         ours[0].history_,
         singles[: len(draws[0].draw_distortions_)],
+        rescaled_best=float(draws[0].rescaled_max_distortion_),
+        pca=float(baselines["PCA, best rescaling"][0].max_distortion_),
         title=title.split(":")[-1].strip(),
     )
     files = _save(config, {f"{name}_{figure_suffix}": fig for name, fig in figures.items()})

@@ -1,56 +1,154 @@
-"""The ``derand`` command line: thin wrappers that parse, call the library, print and save."""
+"""The ``derand`` command line: thin wrappers that parse, call the library, print and save.
+
+Only the module of the command being run is imported (``derand --help`` imports none of
+them), and each imports its library modules inside its run function, so that help and
+argument errors answer without loading torch, matplotlib or scipy.
+
+Errors are reported at this boundary: bad input (:class:`~derand.errors.InputError`), a
+file-system error (``OSError``) and running out of memory each become one line on stderr
+and exit code 2; Ctrl-C exits 130. Any other exception is a bug and keeps its traceback.
+``derand --debug CMD ...`` or ``DERAND_DEBUG=1`` also prints the traceback of the errors
+that are reported in one line.
+"""
 
 from __future__ import annotations
 
+import argparse
+import gc
+import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
+from types import ModuleType
 
 from derand import __version__
-from derand.cli import jl, maxcut, nn, reproduce, sweep, toy
 from derand.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     HelpFormatter,
     OneLineArgumentParser,
     check_outputs,
+    describe_os_error,
+    one_line,
 )
 from derand.errors import InputError
 
-COMMANDS = (toy, nn, reproduce, sweep, jl, maxcut)
+COMMANDS: dict[str, str] = {
+    "toy": "toy example: Figures 1 and 2 (bias frozen vs trainable)",
+    "nn": "teacher-student lab: first-layer structure discovery (Figure 3)",
+    "reproduce": "every figure of the paper in one report",
+    "sweep": "parameter sweeps on a process pool or a Ray cluster",
+    "jl": "derandomized Johnson-Lindenstrauss embedding with an exact certificate",
+    "maxcut": "Max-Cut: derandomized Goemans-Williamson (Figures 4 and 5)",
+}
+"""Command -> one-line help; the command's module is ``derand.cli.<command>``."""
+
+EXIT_BROKEN_PIPE = 141
 
 DESCRIPTION = """\
 derand: a derandomization framework for structure discovery (Tsikouras et al., ICLR 2026).
 
+Bad input exits 2 with one line on stderr; Ctrl-C exits 130 keeping what was finished.
+Set DERAND_DEBUG=1 (or pass --debug) to see the traceback behind a one-line error.
+
 examples:
   derand toy --plot results
-  derand toy --json results/toy.json
+  derand maxcut paper --exact
+  derand --debug nn --preset fig3 --json results/nn.json
 """
 
 
-def build_parser() -> OneLineArgumentParser:
-    """The top-level parser with one subcommand per module in ``COMMANDS``."""
+def command_module(name: str) -> ModuleType:
+    """The module implementing command ``name`` (imported on first use)."""
+    return importlib.import_module(f"derand.cli.{name}")
+
+
+def _selected(argv: Sequence[str]) -> str | None:
+    """The command named on the command line (top-level options take no values)."""
+    for token in argv:
+        if token == "--":
+            return None
+        if not token.startswith("-"):
+            return token if token in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None, *, lazy: bool = False) -> OneLineArgumentParser:
+    """The top-level parser with one subcommand per entry of :data:`COMMANDS`.
+
+    With ``lazy=True`` only command ``only`` gets its options (and its module is imported);
+    the others are listed with their one-line help, which is all ``derand --help`` shows.
+    """
     parser = OneLineArgumentParser(
         prog="derand", description=DESCRIPTION, formatter_class=HelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"derand {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="print the traceback behind one-line errors (also: DERAND_DEBUG=1)",
+    )
     subparsers = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=OneLineArgumentParser
     )
-    for module in COMMANDS:
-        module.register(subparsers)
+    for name, summary in COMMANDS.items():
+        if lazy and name != only:
+            subparsers.add_parser(name, help=summary)
+        else:
+            command_module(name).register(subparsers)
     return parser
 
 
+def _debug(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get("DERAND_DEBUG", "") not in (
+        "",
+        "0",
+    )
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    if _debug(args):
+        traceback.print_exc()
+    print(f"derand {args.command}: error: {one_line(message)}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: returns the exit code (2 for bad input, 130 when interrupted)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Entry point: returns the exit code (0 done, 2 bad input, 130 interrupted).
+
+    Examples
+    --------
+    >>> main(["toy", "--num", "0"])  # doctest: +SKIP
+    derand toy: error: argument --num: expected an integer in [1, 1000], got 0 (see --help)
+    """
+    if argv is None:  # the program itself: it exits when main returns
+        try:
+            return _main(sys.argv[1:])
+        finally:
+            # Spare the exit a full garbage collection over torch's millions of objects
+            # (up to 1.5 s): they are freed with the process. Not done when called with argv.
+            gc.freeze()
+    return _main(argv)
+
+
+def _main(argv: Sequence[str]) -> int:
+    arguments = list(argv)
+    parser = build_parser(_selected(arguments), lazy=True)
+    args = parser.parse_args(arguments)
     try:
         check_outputs(args)
         return int(args.func(args))
     except InputError as exc:
-        print(f"derand {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(args, str(exc))
+    except BrokenPipeError:  # stdout closed early (`derand ... | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        return _fail(args, describe_os_error(exc))
+    except MemoryError:
+        return _fail(args, "out of memory: reduce the problem size")
     except KeyboardInterrupt:
         print(f"derand {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

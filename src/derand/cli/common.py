@@ -1,50 +1,131 @@
 """Conventions shared by every ``derand`` command.
 
 ``--seed``, ``--device {cpu,cuda,auto}``, ``--json PATH``, ``--plot DIR``; a progress bar on
-stderr for anything longer than a second; bad input exits 2 with one line on stderr; results
-are written atomically.
+stderr for anything longer than a second; bad input exits 2 with one line on stderr; every
+output path is checked before the work starts; results are written atomically.
+
+This module is imported to build the parser, so it imports nothing heavy: tqdm, numpy and
+torch are loaded only by the functions that use them.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import math
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tqdm import tqdm
-
 from derand import __version__
 from derand.device import DEVICE_CHOICES
 from derand.errors import InputError
-from derand.results import provenance, save_figure, write_json
+from derand.limits import check_seed
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+MAX_COUNT = 10**9
+"""Upper bound of :func:`positive_int`: no count of this package is meaningful beyond it.
+Options with a smaller meaningful range use :func:`bounded_int` with their own bound."""
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line on stderr and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see --help)\n")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Keeps the examples in descriptions as written and shows defaults."""
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+def one_line(message: str) -> str:
+    """``message`` with its lines joined by ``"; "``: an error is always one line."""
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    return "; ".join(lines) if lines else "unknown error"
+
+
+def _parse_integer(text: str) -> int:
+    """An integer written as ``12``, ``-3`` or, when it is exactly integral, ``1e6``."""
     try:
-        value = int(text)
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+    if not (math.isfinite(value) and value.is_integer()):
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    return int(value)
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """argparse type: an integer in ``[low, high]`` (``1e6`` is accepted for 1000000).
+
+    Parameters
+    ----------
+    low, high : int
+        Inclusive bounds; ``high`` is what is meaningful for the option (a depth, a number
+        of steps or draws), so that a typo cannot start a run that never ends.
+
+    Returns
+    -------
+    callable
+        ``type=`` for ``add_argument``; out-of-range values are one-line usage errors.
+
+    Examples
+    --------
+    >>> depth = bounded_int(1, 1000)
+    >>> depth("12"), depth("1e3")
+    (12, 1000)
+    >>> depth("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected an integer in [1, 1000], got 0
+    """
+
+    def parse(text: str) -> int:
+        value = _parse_integer(text)
+        if not low <= value <= high:
+            shown = value if abs(value) < 10**30 else f"{text} (out of range)"
+            raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}], got {shown}")
+        return value
+
+    parse.__name__ = f"integer in [{low}, {high}]"
+    return parse
+
+
+def bounded_float(low: float, high: float) -> Callable[[str], float]:
+    """argparse type: a finite float in ``[low, high]`` (NaN and infinities are refused).
+
+    Examples
+    --------
+    >>> bounded_float(0, 1)("0.5")
+    0.5
+    """
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(
+                f"expected a finite number in [{low:g}, {high:g}], got {text}"
+            )
+        return value
+
+    parse.__name__ = f"number in [{low:g}, {high:g}]"
+    return parse
+
+
+positive_int = bounded_int(1, MAX_COUNT)
+"""argparse type: an integer in ``[1, 10**9]``."""
 
 
 def positive_float(text: str) -> float:
@@ -58,10 +139,30 @@ def positive_float(text: str) -> float:
     return value
 
 
+def seed_type(text: str) -> int:
+    """argparse type: a seed, an integer in ``[0, 2**63 - 1]`` (:func:`derand.limits.check_seed`).
+
+    Examples
+    --------
+    >>> seed_type("7")
+    7
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    try:
+        return check_seed(value, "the seed")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_common_options(parser: argparse.ArgumentParser, *, device: bool = True) -> None:
     """Add ``--seed``, ``--device``, ``--json``, ``--plot`` and ``--quiet``."""
     group = parser.add_argument_group("common options")
-    group.add_argument("--seed", type=int, default=0, help="random seed (recorded in results)")
+    group.add_argument(
+        "--seed", type=seed_type, default=0, help="random seed in [0, 2**63 - 1] (recorded)"
+    )
     if device:
         group.add_argument(
             "--device", choices=DEVICE_CHOICES, default="cpu", help="torch device for the run"
@@ -79,6 +180,8 @@ def progress(
 
     The bar appears after one second, only on a terminal, and not with ``--quiet``.
     """
+    from tqdm import tqdm
+
     bar = tqdm(
         total=total,
         desc=desc,
@@ -104,6 +207,8 @@ def envelope(
     command: str, args: argparse.Namespace, parameters: Mapping[str, Any], result: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The JSON document of a run: its result fields, seed, parameters, versions."""
+    from derand.results import provenance
+
     return {
         "command": command,
         **result,
@@ -114,21 +219,54 @@ def envelope(
     }
 
 
+OUTPUT_FILES = ("json", "checkpoint")
+"""Options naming a file a command writes (checked by :func:`check_outputs`)."""
+OUTPUT_DIRS = ("plot", "out")
+"""Options naming a folder a command writes into."""
+
+
 def check_outputs(args: argparse.Namespace) -> None:
-    """Fail before any work when ``--json``, ``--plot`` or ``--out`` cannot be written."""
-    json_path = getattr(args, "json", None)
-    if json_path is not None and json_path.is_dir():
-        raise InputError(f"--json {json_path} is a directory")
-    for option in ("plot", "out"):
-        folder = getattr(args, option, None)
-        if folder is not None and folder.exists() and not folder.is_dir():
-            raise InputError(f"--{option} {folder} exists and is not a directory")
+    """Fail before any work when an output option cannot be written.
+
+    ``--json`` and ``--checkpoint`` must name a writable regular file or a new file in a
+    writable (or creatable) folder; ``--plot`` and ``--out`` a writable or creatable folder.
+    Symbolic links are followed; devices, FIFOs and directories are refused.
+    """
+    from derand.results import check_output_dir, check_output_file
+
+    for option in OUTPUT_FILES:
+        path = getattr(args, option, None)
+        if path is not None:
+            check_output_file(path, f"--{option}")
+    for option in OUTPUT_DIRS:
+        path = getattr(args, option, None)
+        if path is not None:
+            check_output_dir(path, f"--{option}")
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file-system error: the path(s) it names and the reason.
+
+    Examples
+    --------
+    >>> describe_os_error(IsADirectoryError(errno.EISDIR, "Is a directory", "data"))
+    'data: is a directory'
+    """
+    reason = exc.strerror or (exc.args[0] if exc.args else type(exc).__name__)
+    reason = str(reason)
+    if exc.errno == errno.ENOTDIR:
+        reason = "a component of the path is not a directory"
+    reason = reason[:1].lower() + reason[1:]
+    names = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return one_line(f"{' -> '.join(names)}: {reason}" if names else reason)
 
 
 def save_outputs(
     args: argparse.Namespace, document: Mapping[str, Any], figures: Callable[[], Mapping[str, Any]]
 ) -> list[Path]:
     """Write ``--json`` and ``--plot`` outputs atomically; returns the paths written."""
+    from derand.results import save_figure, write_json
+
     written: list[Path] = []
     if args.json is not None:
         written.append(write_json(args.json, document))

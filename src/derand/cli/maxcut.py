@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import warnings
 
 from derand.cli.common import (
+    EXIT_INTERRUPTED,
     HelpFormatter,
     add_common_options,
     envelope,
+    positive_float,
     positive_int,
-    progress,
     save_outputs,
     say,
 )
@@ -20,16 +19,20 @@ from derand.errors import InputError
 PAPER_OPTIMUM = 41.0  # the authors' instance; verified by the exact solver in the tests
 
 DESCRIPTION = """\
-Max-Cut: low-rank SDP (mixing method), a certified upper bound from the dual, then
-hyperplane rounding -- by default the paper's derandomized rounding (closed-form E[cut],
-exact gradients, sigma -> 0) -- and optional local search. GRAPH is a file (Gset/rudy
-'n m' + 'i j w' 1-based, or an edge list 'u v [w]' 0-based), 'paper' (the authors'
-15-node graph), or a generator: gnp:n=200,p=0.1,seed=1 | regular:n=100,d=3,seed=0 |
-torus:rows=20,cols=20,seed=0 (gnp/regular take weights=one|pm1).
+Max-Cut: low-rank SDP (mixing method), an upper bound proven by a sparse LDL^T of the dual
+certificate, the paper's derandomized hyperplane rounding (closed-form E[cut], exact
+gradients, sigma -> 0; its cut is at least the Goemans-Williamson expectation), then a
+compiled local search (warm-started simulated annealing + Breakout Local Search) within a
+time budget. Ctrl-C keeps the best cut so far with its bound, writes --json and exits 130.
+GRAPH is a file (Gset/rudy 'n m' + 'i j w' 1-based, or an edge list 'u v [w]' 0-based),
+'paper' (the authors' 15-node graph), gset:G1 .. gset:G81 (shipped with derand), or a
+generator: gnp:n=200,p=0.1,seed=1 | regular:n=100,d=3,seed=0 | torus:rows=20,cols=20,seed=0
+(each takes weights=one|pm1|uniform|normal).
 
 examples:
   derand maxcut paper --exact
-  derand maxcut G1.txt --json results/g1.json --plot results
+  derand maxcut gset:G1 --json results/g1.json --plot results
+  derand maxcut gset:G81 --time-limit 120 --threads 2
   derand maxcut gnp:n=300,p=0.05,seed=3 --rounding score
 """
 
@@ -56,15 +59,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--local-search",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="polish with 1-flip + tabu search (reported separately)",
+        help="polish the rounded cut (reported separately as the final cut)",
+    )
+    parser.add_argument(
+        "--search",
+        choices=("sa", "bls", "tabu", "greedy"),
+        default="sa",
+        help="polishing: annealing + Breakout Local Search, BLS, tabu, or 1-flip",
+    )
+    parser.add_argument(
+        "--search-moves",
+        type=positive_int,
+        help="budget of each search run: sweeps for sa, flips otherwise (default: by size)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=positive_float,
+        metavar="SECONDS",
+        help="wall-time budget of the whole run (default: fixed budgets, deterministic)",
+    )
+    parser.add_argument(
+        "--threads", type=positive_int, default=1, help="independent search runs at once"
+    )
+    parser.add_argument(
+        "--prove",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="prove the upper bound by a sparse LDL^T (else the Lanczos bound)",
     )
     parser.add_argument("--exact", action="store_true", help="exact optimum (n <= 26)")
     parser.add_argument("--rank", type=positive_int, help="SDP rank p (default ~sqrt(2n))")
     parser.add_argument(
         "--score-steps", type=positive_int, default=5000, help="steps of --rounding score"
-    )
-    parser.add_argument(
-        "--tabu-moves", type=int, help="tabu search moves (0: 1-flip only; default ~10n)"
     )
     parser.add_argument(
         "--format",
@@ -78,81 +104,116 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the graph, solve, print a summary, write JSON and figures."""
+    """Load the graph, solve, print a summary, write JSON and figures.
+
+    Exit codes: 0, 2 for bad input, 130 after Ctrl-C (the JSON of the best cut so far is still
+    written), 1 when the derandomized cut falls below the GW expectation (a broken guarantee).
+    """
+    import dataclasses
+    import sys
+    import warnings
+
+    from tqdm import tqdm
+
     from derand.figures.maxcut import plot_maxcut
     from derand.maxcut.graph import load_graph
-    from derand.maxcut.solve import solve_maxcut
+    from derand.maxcut.solve import MAX_SAMPLES, solve_maxcut
 
-    if args.tabu_moves is not None and args.tabu_moves < 0:
-        raise InputError(f"--tabu-moves must be >= 0, got {args.tabu_moves}")
+    if args.samples > MAX_SAMPLES:
+        raise InputError(f"--samples must be <= {MAX_SAMPLES}, got {args.samples}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         graph = load_graph(args.graph, fmt=args.format)
     for w in caught:
         say(args, f"warning: {w.message}")
-    with progress(args, 1, "maxcut") as update:
+    if args.rank is not None and args.rank > graph.n:
+        raise InputError(f"--rank must be <= n = {graph.n}, got {args.rank}")
+    bar = tqdm(
+        total=1000, desc="maxcut", file=sys.stderr, delay=1.0, leave=False, dynamic_ncols=True,
+        disable=args.quiet or not sys.stderr.isatty(),
+        bar_format="{desc}{percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
+    )  # fmt: skip
 
-        def stage_cb(_stage: str, done: int, total: int) -> None:
-            update(done, total)
+    def stage_cb(stage: str, done: int, total: int) -> None:
+        bar.set_description(stage, refresh=False)
+        bar.update(int(1000 * done / max(1, total)) - bar.n)
 
+    def progress_cb(best: float, bound: float, _seconds: float) -> None:
+        gap = 100.0 * (bound - best) / abs(bound) if bound else 0.0
+        bar.set_postfix_str(f"best cut {best:g}, gap <= {gap:.3f}%")
+
+    try:
         result = solve_maxcut(
-            graph,
-            rounding=args.rounding,
-            samples=args.samples,
-            local=args.local_search,
-            exact=args.exact,
-            seed=args.seed,
-            rank=args.rank,
-            score_steps=args.score_steps,
-            tabu_moves=args.tabu_moves,
-            callback=stage_cb,
-        )
+            graph, rounding=args.rounding, samples=args.samples, local=args.local_search,
+            search=args.search, threads=args.threads, time_limit=args.time_limit,
+            exact=args.exact, seed=args.seed, rank=args.rank, score_steps=args.score_steps,
+            search_moves=args.search_moves, prove=args.prove, callback=stage_cb,
+            progress=progress_cb,
+        )  # fmt: skip
+    finally:
+        bar.close()
     parameters = {
         "graph": args.graph,
         "format": args.format,
         "rounding": args.rounding,
         "samples": args.samples,
         "local_search": args.local_search,
+        "search": args.search,
+        "search_moves": args.search_moves,
+        "time_limit": args.time_limit,
+        "threads": args.threads,
+        "prove": args.prove,
         "exact": args.exact,
         "rank": args.rank,
         "score_steps": args.score_steps,
-        "tabu_moves": args.tabu_moves,
     }
     document = envelope("maxcut", args, parameters, dataclasses.asdict(result))
     optimum = args.optimum if args.optimum is not None else result.exact_cut
     if optimum is None and args.graph == "paper":
         optimum = PAPER_OPTIMUM
-    for path in save_outputs(args, document, lambda: plot_maxcut(result, optimum)):
+    plots = (lambda: {}) if result.interrupted else (lambda: plot_maxcut(result, optimum))
+    for path in save_outputs(args, document, plots):
         say(args, f"wrote {path}")
     r = result
     say(args, f"graph {r.name}: n = {r.n}, m = {r.m}")
+    kind = "proven bound" if r.bound_proven else "Lanczos bound (not proven)"
     say(
         args,
-        f"SDP value {r.sdp_value:.4f} <= SDP <= certified bound {r.upper_bound:.4f} "
+        f"SDP value {r.sdp_value:.4f} <= SDP <= {kind} {r.upper_bound:.4f} "
         f"(rank {r.sdp_rank}, {r.sdp_sweeps} sweeps)",
     )
+    if not r.bound_proven:
+        say(args, f"bound: {r.bound_note}")
     gw_line = f"GW expectation {r.gw_expected:.2f}"
     if r.gw_ratio_bound is not None:
         gw_line += f" (>= 0.878 x SDP = {r.gw_ratio_bound:.2f})"
     say(args, gw_line + f"; best of {r.random_samples} random hyperplanes {r.random_best:g}")
-    check = "holds" if r.guarantee_holds else "VIOLATED"
-    say(
-        args,
-        f"{r.rounding} cut {r.derandomized_cut:g} (>= GW expectation: {check})",
-    )
+    broken = r.rounding == "derandomized" and not r.guarantee_holds and not r.interrupted
+    if r.rounding == "derandomized":
+        check = "holds" if r.guarantee_holds else "VIOLATED"
+        say(args, f"derandomized cut {r.derandomized_cut:g} (>= GW expectation: {check})")
+    else:
+        say(args, f"{r.rounding} cut {r.derandomized_cut:g} (no guarantee for this rounding)")
     if r.local_search:
-        say(args, f"after local search {r.final_cut:g}")
+        say(args, f"after local search ({r.search}, {r.threads} thread(s)) {r.final_cut:g}")
     if r.exact_cut is not None:
         say(args, f"exact optimum {r.exact_cut:g}")
     say(
         args,
-        f"final cut {r.final_cut:g}, within {100 * r.optimality_gap:.3f}% of the bound "
-        f"(guaranteed gap)",
+        f"final cut {r.final_cut:g}, within {100 * r.optimality_gap:.3f}% of the "
+        f"{'proven' if r.bound_proven else 'Lanczos'} bound",
     )
     s = r.seconds
     say(
         args,
-        f"time: sdp {s['sdp']:.2f} s, rounding {s['rounding']:.2f} s, "
+        f"time: sdp+bound {s['sdp']:.2f} s, rounding {s['rounding']:.2f} s, "
         f"local search {s['local_search']:.2f} s, total {s['total']:.2f} s",
     )
+    if r.interrupted:
+        print("derand maxcut: interrupted; kept the best cut so far", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if broken:
+        print("derand maxcut: error: the derandomized cut is below the GW expectation",
+              file=sys.stderr)  # fmt: skip
+        return 1
     return 0

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from derand.cli.common import HelpFormatter, positive_int, progress, say
-from derand.reproduce import EXPERIMENTS, ReproduceConfig, reproduce
+from derand.cli.common import HelpFormatter, bounded_int, progress, say
 
 DESCRIPTION = """\
 Run every figure of the paper (toy Figures 1-2, NN Figure 3, MAXCUT Figures 4-5, JL Figures
@@ -31,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--quick", action="store_true", help="reduced sizes, a few minutes")
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
-    parser.add_argument("--seeds", type=positive_int, default=3, help="seeds per experiment")
+    parser.add_argument("--seeds", type=bounded_int(1, 100), default=3, help="seeds per experiment")
     parser.add_argument("--gset-dir", type=Path, help="Gset folder for the extra MAXCUT runs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     parser.set_defaults(func=run)
@@ -39,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     """Run everything and say where the report is."""
+    from derand.reproduce import EXPERIMENTS, ReproduceConfig, reproduce
+
     config = ReproduceConfig(
         out=args.out, quick=args.quick, seeds=args.seeds, gset_dir=args.gset_dir
     )

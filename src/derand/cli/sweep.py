@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from derand.cli.common import EXIT_INTERRUPTED, HelpFormatter, positive_int, progress, say
-from derand.sweep import BACKENDS, load_spec, run_sweep
+from derand.cli.common import EXIT_INTERRUPTED, HelpFormatter, bounded_int, progress, say
+from derand.sweep import BACKENDS
 
 DESCRIPTION = """\
 Run every cell of a TOML sweep spec (grid of parameters x seeds over one command), each cell
 one call of the library function behind that command, and gather one CSV table and a
 markdown summary (mean and std over seeds per grid point). Finished cells are kept under
 OUT/cells/: a rerun skips them; failed cells are recorded with their error and retried on
-the next run; Ctrl-C keeps what finished.
+the next run. Ctrl-C stops at once: finished cells are kept, the cells running at that
+moment are recorded as interrupted (a rerun runs them again), and no worker outlives the
+sweep, even when it is killed.
 
 spec format:
   command = "nn"          # a sweepable command
@@ -22,6 +24,8 @@ spec format:
   preset = "multi-index"
   [grid]                  # lists; the sweep is their Cartesian product
   lam = [1e-4, 1e-3]
+Values are TOML values of the parameter's type: booleans are true/false, not strings.
+At most 100000 cells (grid points x seeds).
 
 examples:
   derand sweep examples/sweep_nn.toml --out results/sweep
@@ -42,13 +46,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--backend", choices=BACKENDS, default="local", help="where cells run")
     parser.add_argument("--address", help="Ray cluster address (default: start a local one)")
     parser.add_argument("--out", type=Path, default=Path("results/sweep"), help="output folder")
-    parser.add_argument("--workers", type=positive_int, help="parallel cells (default: CPUs)")
+    parser.add_argument(
+        "--workers", type=bounded_int(1, 1024), help="parallel cells (default: CPUs)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep and print where the table is."""
+    from derand.sweep import load_spec, run_sweep
+
     spec = load_spec(args.spec)
     with progress(args, len(spec.cells()), "cells") as callback:
         outcome = run_sweep(
@@ -66,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     )
     say(args, f"wrote {outcome.results_csv} and {outcome.summary_md}")
     if outcome.interrupted:
-        say(args, "interrupted: finished cells are kept; rerun to continue")
+        say(
+            args,
+            f"interrupted: finished cells are kept, {outcome.stopped} running cell(s) recorded "
+            "as interrupted; rerun to continue",
+        )
         return EXIT_INTERRUPTED
     return 1 if outcome.failed else 0

@@ -5,20 +5,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-import numpy as np
-
 from derand.cli.common import (
     HelpFormatter,
     add_common_options,
+    bounded_int,
     envelope,
     positive_float,
-    positive_int,
     progress,
     save_outputs,
     say,
 )
 from derand.errors import InputError
-from derand.figures.toy import plot_toy, run_toy
 
 DESCRIPTION = """\
 Global minimiser of E[(ReLU^3(w x + b) - 1)^2] + lam w^2, x ~ N(0, 1), over a log grid of lam,
@@ -41,18 +38,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--lam-min", type=positive_float, default=1e-4, help="smallest lam")
     parser.add_argument("--lam-max", type=positive_float, default=10.0, help="largest lam")
-    parser.add_argument("--num", type=positive_int, default=41, help="lam values (log-spaced)")
-    parser.add_argument("--grid", type=positive_int, default=301, help="grid points per axis")
+    parser.add_argument(
+        "--num", type=bounded_int(1, 1000), default=41, help="lam values (log-spaced)"
+    )
+    parser.add_argument(
+        "--grid", type=bounded_int(11, 4001), default=301, help="grid points per axis"
+    )
     add_common_options(parser, device=False)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the toy sweep, print a summary, write JSON and figures."""
+    import numpy as np
+
+    from derand.figures.toy import plot_toy, run_toy
+
     if args.lam_min > args.lam_max:
         raise InputError(f"--lam-min {args.lam_min} is larger than --lam-max {args.lam_max}")
-    if args.grid < 11:
-        raise InputError(f"--grid must be >= 11, got {args.grid}")
     lams = np.geomspace(args.lam_min, args.lam_max, args.num)
     with progress(args, args.num, "toy") as callback:
         result = run_toy(lams, grid_size=args.grid, callback=callback)

@@ -10,39 +10,50 @@ X @ components_.T``) and the same exact certificate as :class:`~derand.jl.Derand
 - :class:`PCAJL`: the top-k principal directions with the best scalar rescaling.
 
 Random projections are used as drawn (``rescale=False``), as scikit-learn does; with
-``rescale=True`` they also get the best scalar rescaling.
+``rescale=True`` they also get the best scalar rescaling. Either way every fitted baseline
+reports ``rescaled_max_distortion_``, its certified max distortion after the best scalar
+rescaling — the fair comparison with PCA and :class:`~derand.jl.DerandomizedJL`, which are
+always rescaled. For :class:`BestOfGaussianJL` it is that of the draw that is best after
+rescaling (what ``rescale=True`` would return).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator
 from sklearn.random_projection import GaussianRandomProjection, SparseRandomProjection
 from sklearn.utils import check_random_state
 
-from derand.errors import InputError
-from derand.jl.distortion import DistortionReport, best_rescaling, pairwise_ratio_ranges
+from derand.jl.distortion import best_rescaling
 from derand.jl.estimator import (
     ProjectionMixin,
     certify,
+    identity_embedding,
+    resolve_components,
     top_directions,
     training_points,
     validate_fit_input,
+    warn_if_not_reducing,
 )
+from derand.jl.methods import MAX_DRAWS
+from derand.jl.pairs import Denominators, PairData, default_workers, ratio_ranges
+from derand.limits import check_count, require_memory
 
 Array = NDArray[np.float64]
 
 _DRAW_BATCH = 16
 
 
-class _CertifiedProjection(ProjectionMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class _CertifiedProjection(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
     """Shared plumbing: validation, rescaling, the certificate and ``transform``."""
 
-    n_components: int
+    n_components: int | str
+    eps: float
     objective: str
     rescale: bool
 
@@ -60,17 +71,23 @@ class _CertifiedProjection(ProjectionMixin, TransformerMixin, BaseEstimator):  #
     ) -> _CertifiedProjection:
         """Build the projection on X and certify it over all training pairs (or norms)."""
         start = time.perf_counter()
-        Xa = validate_fit_input(self, X, self.n_components, self.objective)
+        Xa = validate_fit_input(self, X, self.objective)
+        n, d = Xa.shape
+        k = resolve_components(self.n_components, getattr(self, "eps", 0.1), n, d)
+        self.n_components_ = k
         Xu = training_points(Xa, self.objective)
-        P = self._propose(Xu, int(self.n_components), callback)
+        if warn_if_not_reducing(k, d) and isinstance(self, PCAJL):
+            P = identity_embedding(k, d)
+        else:
+            P = self._propose(Xu, k, callback)
+        options = self._certify_options()
         if self.rescale:
-            raw = certify(Xu, P, self.objective, quantiles=(), n_worst=0)
-            scale, _ = best_rescaling(raw.min_signed, raw.max_signed)
-            P = scale * P
+            raw = certify(Xu, P, self.objective, quantiles=(), n_worst=0, **options)
+            if raw.max_signed > -1.0:
+                scale, _ = best_rescaling(raw.min_signed, raw.max_signed)
+                P = scale * P
         self.components_ = np.asarray(P, dtype=np.float64)
-        self.distortion_: DistortionReport = certify(Xu, self.components_, self.objective)
-        self.max_distortion_ = self.distortion_.max_distortion
-        self.mean_distortion_ = self.distortion_.mean_distortion
+        self._set_certificate(certify(Xu, self.components_, self.objective, **options))
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
@@ -83,15 +100,23 @@ class GaussianJL(_CertifiedProjection):
 
     def __init__(
         self,
-        n_components: int = 20,
+        n_components: int | str = 20,
         *,
+        eps: float = 0.1,
         objective: str = "pairs",
         rescale: bool = False,
+        n_jobs: int | None = None,
+        backend: str = "local",
+        address: str | None = None,
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.n_components = n_components
+        self.eps = eps
         self.objective = objective
         self.rescale = rescale
+        self.n_jobs = n_jobs
+        self.backend = backend
+        self.address = address
         self.random_state = random_state
 
     def _propose(self, X: Array, k: int, callback: Callable[[int, int], None] | None) -> Array:
@@ -105,15 +130,23 @@ class SparseJL(_CertifiedProjection):
 
     def __init__(
         self,
-        n_components: int = 20,
+        n_components: int | str = 20,
         *,
+        eps: float = 0.1,
         objective: str = "pairs",
         rescale: bool = False,
+        n_jobs: int | None = None,
+        backend: str = "local",
+        address: str | None = None,
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.n_components = n_components
+        self.eps = eps
         self.objective = objective
         self.rescale = rescale
+        self.n_jobs = n_jobs
+        self.backend = backend
+        self.address = address
         self.random_state = random_state
 
     def _propose(self, X: Array, k: int, callback: Callable[[int, int], None] | None) -> Array:
@@ -131,68 +164,92 @@ class BestOfGaussianJL(_CertifiedProjection):
 
     def __init__(
         self,
-        n_components: int = 20,
+        n_components: int | str = 20,
         *,
+        eps: float = 0.1,
         n_draws: int = 100,
         objective: str = "pairs",
         rescale: bool = False,
+        n_jobs: int | None = None,
+        backend: str = "local",
+        address: str | None = None,
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.n_components = n_components
+        self.eps = eps
         self.n_draws = n_draws
         self.objective = objective
         self.rescale = rescale
+        self.n_jobs = n_jobs
+        self.backend = backend
+        self.address = address
         self.random_state = random_state
 
     def _propose(self, X: Array, k: int, callback: Callable[[int, int], None] | None) -> Array:
-        if not isinstance(self.n_draws, (int, np.integer)) or self.n_draws < 1:
-            raise InputError(f"n_draws must be an integer >= 1, got {self.n_draws!r}")
+        n_draws = check_count(self.n_draws, "n_draws", low=1, high=MAX_DRAWS)
         rng = check_random_state(self.random_state)
+        require_memory(8.0 * _DRAW_BATCH * (k * X.shape[1] + X.shape[0] * k), "the draws")
+        dens = Denominators(PairData.from_points(X)) if self.objective == "pairs" else None
         best: Array | None = None
         best_value = np.inf
-        values: list[float] = []
-        n_draws = int(self.n_draws)
+        raw_values: list[float] = []
+        rescaled_values: list[float] = []
         done = 0
         while done < n_draws:
             batch = min(_DRAW_BATCH, n_draws - done)
-            Ps = np.stack([rng.standard_normal((k, X.shape[1])) / np.sqrt(k) for _ in range(batch)])
-            for P, value in zip(Ps, self._draw_values(X, Ps), strict=True):
-                values.append(value)
+            Ps = [rng.standard_normal((k, X.shape[1])) / np.sqrt(k) for _ in range(batch)]
+            lo, hi = self._ranges(X, Ps, dens)
+            raw = np.maximum(hi - 1.0, 1.0 - lo)
+            rescaled = (hi - lo) / (hi + lo)
+            for P, value in zip(Ps, rescaled if self.rescale else raw, strict=True):
                 if value < best_value:
-                    best, best_value = P, value
+                    best, best_value = P, float(value)
+            raw_values += raw.tolist()
+            rescaled_values += rescaled.tolist()
             done += batch
             if callback is not None:
                 callback(done, n_draws)
         assert best is not None
-        self.draw_distortions_ = np.asarray(values)
+        self.draw_distortions_ = np.asarray(raw_values)
+        self.draw_rescaled_distortions_ = np.asarray(rescaled_values)
         return best  # fit() rescales it when ``rescale``
 
-    def _draw_values(self, X: Array, Ps: Array) -> list[float]:
-        """Certified max distortion of each draw (after rescaling if ``rescale``)."""
-        if self.objective == "pairs":
-            ranges = pairwise_ratio_ranges(X, Ps)
-        else:
-            ranges = np.array(
-                [
-                    [1.0 + r.min_signed, 1.0 + r.max_signed]
-                    for r in (certify(X, P, "norms", quantiles=(), n_worst=0) for P in Ps)
-                ]
-            )
-        lo, hi = ranges[:, 0], ranges[:, 1]
-        if self.rescale:
-            return [float(v) for v in (hi - lo) / (hi + lo)]
-        return [float(v) for v in np.maximum(hi - 1.0, 1.0 - lo)]
+    def _ranges(self, X: Array, Ps: list[Array], dens: Denominators | None) -> tuple[Array, Array]:
+        """Exact ratio ranges (lo, hi) of each draw, in one pass over the pairs."""
+        if dens is not None:
+            workers = self._certify_options()["workers"] or default_workers()
+            ranges = ratio_ranges(dens, Ps, workers=workers)
+            return ranges[:, 0], ranges[:, 1]
+        norms = np.einsum("nd,nd->n", X, X)
+        r = np.stack([np.einsum("nk,nk->n", X @ P.T, X @ P.T) / norms for P in Ps])
+        return r.min(axis=1), r.max(axis=1)
+
+    def _set_certificate(self, report: Any) -> None:
+        super()._set_certificate(report)
+        self.rescaled_max_distortion_ = float(np.min(self.draw_rescaled_distortions_))
 
 
 class PCAJL(_CertifiedProjection):
     """Top-k principal directions of the centred data, with the best scalar rescaling."""
 
     def __init__(
-        self, n_components: int = 20, *, objective: str = "pairs", rescale: bool = True
+        self,
+        n_components: int | str = 20,
+        *,
+        eps: float = 0.1,
+        objective: str = "pairs",
+        rescale: bool = True,
+        n_jobs: int | None = None,
+        backend: str = "local",
+        address: str | None = None,
     ) -> None:
         self.n_components = n_components
+        self.eps = eps
         self.objective = objective
         self.rescale = rescale
+        self.n_jobs = n_jobs
+        self.backend = backend
+        self.address = address
 
     def _propose(self, X: Array, k: int, callback: Callable[[int, int], None] | None) -> Array:
         work = X - X.mean(axis=0) if self.objective == "pairs" else X

@@ -5,13 +5,18 @@ For points x_1..x_n in R^d and a projection ``P`` (k x d, the matrix applied by
 
     D_ij = ||P u_ij||^2 - 1,   u_ij = (x_i - x_j) / ||x_i - x_j||,   i < j.
 
-:func:`pairwise_distortion` computes every D_ij exactly, streamed in row blocks so that memory
-stays bounded whatever n is. Inside a block it uses Gram matrices,
-``||P(x_i - x_j)||^2 = |y_i|^2 + |y_j|^2 - 2 y_i.y_j`` with ``y = P x`` (after centring the
-data), and recomputes from the explicit differences every pair where this formula could lose
-more than about 1e-10 relative accuracy to cancellation. The result is therefore a
-certificate: ``max_distortion`` is the maximum over all training pairs, up to float64
-rounding. Nothing is claimed for points outside the data.
+:func:`pairwise_distortion` computes every D_ij exactly, streamed in square tiles of pairs
+(:mod:`derand.jl.pairs`) so that memory stays O(tile^2 + n (d + k)) whatever n is: Gram
+blocks of the centred data give most pairs, and every pair where that formula could lose
+accuracy to cancellation is recomputed from its explicit difference. The data and the
+projection are first rescaled by powers of two (exact), so values near the ends of the
+float64 range neither overflow nor underflow. The absolute error of each D_ij is about
+1e-10 ||P||^2 or less: ``max_distortion`` is a certificate over all training pairs. Nothing
+is claimed for points outside the data; :func:`cross_distortion` measures the pairs between
+two sets (training x held-out).
+
+The tiles can run on threads or, with ``backend="ray"``, as Ray tasks on a cluster
+(:mod:`derand.jl.distributed`); the result is the same bit for bit.
 
 The authors' code measures a different quantity, the distortion of the points' own norms,
 ``||P x_i||^2 / ||x_i||^2 - 1``; :func:`norm_distortion` computes it under that name.
@@ -22,30 +27,29 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 from numpy.typing import ArrayLike, NDArray
-from torch import Tensor
 
 from derand.errors import InputError
+from derand.jl.pairs import (
+    EXACT_QUANTILE_LIMIT,
+    PairData,
+    Projected,
+    TileResults,
+    certify_tiles,
+    default_workers,
+    plan_tiles,
+    reduce_tiles,
+    tile_pairs,
+)
+from derand.limits import require_memory
 
 Array = NDArray[np.float64]
 
-DEFAULT_BLOCK_ENTRIES = 4_000_000
-"""Pairs handled per block (about 32 MB per float64 temporary)."""
-
-CANCELLATION_TOL = 1e-6
-"""Pairs with ``||x_i - x_j||^2 < tol * (|x_i|^2 + |x_j|^2)`` are recomputed from differences
-(float64; in float32, used only inside the optimiser, the threshold is 1e4 * eps ~ 1.2e-3)."""
-
-EXACT_QUANTILE_LIMIT = 10_000_000
-"""Up to this many pairs quantiles are exact; above it a histogram of width 1e-5 is used."""
-
-_HIST_WIDTH = 1e-5
-_HIST_MAX = 4.0
+BACKENDS = ("local", "ray")
 
 DEFAULT_QUANTILES = (0.5, 0.9, 0.99, 0.999)
 
@@ -72,7 +76,7 @@ class DistortionReport:
     quantiles : dict
         Quantiles of ``|D|`` keyed by the probability as a string.
     quantiles_exact : bool
-        False when a histogram (bin width 1e-5) was used (more than 1e7 terms).
+        False when a histogram (relative bin width 1.2e-4) was used (more than 1e7 terms).
     worst : list
         ``[i, j, D_ij]`` for the largest ``|D|`` (for ``"norms"``, ``j == i``), indices into
         the de-duplicated data, worst first.
@@ -162,149 +166,111 @@ def dense_pairwise_distortions(X: ArrayLike, P: ArrayLike) -> tuple[Array, NDArr
     return num / den - 1.0, np.stack([i, j], axis=1)
 
 
-@dataclass
-class _Block:
-    """Pairs (row0 + p, col0 + q) for q >= p of a block; ``ratio`` = ||P u||^2."""
-
-    row0: int
-    col0: int
-    ratio: Tensor
-    valid: Tensor
-
-
-def _rows_per_block(n: int, block_entries: int) -> int:
-    return max(1, min(n, block_entries // max(n, 1)))
-
-
-def iter_pair_ratios(
-    X: Tensor, P: Tensor, Y: Tensor, *, block_entries: int = DEFAULT_BLOCK_ENTRIES
-) -> Iterator[_Block]:
-    """Stream ``||P(x_i - x_j)||^2 / ||x_i - x_j||^2`` over all pairs i < j in row blocks.
-
-    ``X`` (n x d) must be centred data without duplicate rows, ``P`` (k x d) the projection and
-    ``Y = X P^T``, all of one dtype. Pairs whose Gram-matrix formula could suffer cancellation
-    are recomputed from the explicit differences.
-    """
-    n = X.shape[0]
-    tol = max(CANCELLATION_TOL, 1e4 * torch.finfo(X.dtype).eps)
-    xx = (X * X).sum(1)
-    yy = (Y * Y).sum(1)
-    rows = _rows_per_block(n, block_entries)
-    for a in range(0, n - 1, rows):
-        b = min(a + rows, n - 1)
-        c0 = a + 1
-        den = xx[a:b, None] + xx[None, c0:] - 2.0 * (X[a:b] @ X[c0:].T)
-        num = yy[a:b, None] + yy[None, c0:] - 2.0 * (Y[a:b] @ Y[c0:].T)
-        p = torch.arange(b - a, device=X.device)[:, None]
-        q = torch.arange(n - c0, device=X.device)[None, :]
-        valid = q >= p
-        scale = xx[a:b, None] + xx[None, c0:]
-        risky = valid & (den < tol * scale)
-        if bool(risky.any()):
-            pi, qi = torch.nonzero(risky, as_tuple=True)
-            diff = X[a + pi] - X[c0 + qi]
-            dy = diff @ P.T
-            den[pi, qi] = (diff * diff).sum(1)
-            num[pi, qi] = (dy * dy).sum(1)
-        ratio = num / torch.where(valid, den, torch.ones_like(den))
-        yield _Block(row0=a, col0=c0, ratio=ratio, valid=valid)
-
-
-def pairwise_ratio_ranges(
-    X: ArrayLike,
-    projections: ArrayLike,
+def _run_tiles(
+    data: PairData,
+    proj: Projected,
+    tiles: Sequence[tuple[int, int, int, int]],
     *,
-    block_entries: int = DEFAULT_BLOCK_ENTRIES,
-    device: str | torch.device = "cpu",
-) -> Array:
-    """Exact ``(min, max)`` of ``||P_b u_ij||^2`` over all pairs i < j, for many projections.
+    n_worst: int,
+    keep_values: bool,
+    workers: int,
+    backend: str,
+    address: str | None,
+    callback: Callable[[int, int], None] | None,
+) -> list[TileResults]:
+    """Certificate partials of ``tiles`` on this machine's threads or as Ray tasks."""
+    total = sum(tile_pairs(t) for t in tiles)
+    if backend == "ray":
+        from derand.jl.distributed import certify_tiles_ray
 
-    One streamed pass over the pairs serves every ``P_b``: the differences' norms are computed
-    once per block (with the same cancellation handling as :func:`pairwise_distortion`).
+        return certify_tiles_ray(
+            data, proj, tiles, n_worst=n_worst, keep_values=keep_values, workers=workers,
+            address=address, callback=callback, total=total,
+        )  # fmt: skip
+    done = 0
 
-    Parameters
-    ----------
-    X : array_like, shape (n, d)
-        Points without duplicate rows (see :func:`drop_duplicates`).
-    projections : array_like, shape (B, k, d)
-        The projections.
+    def tick(pairs: int) -> None:
+        nonlocal done
+        done += pairs
+        if callback is not None:
+            callback(done, total)
 
-    Returns
-    -------
-    ndarray, shape (B, 2)
-        Per projection the smallest and largest ratio; its max distortion is
-        ``max(hi - 1, 1 - lo)``.
-    """
-    Xa = as_points(X)
-    Pa = np.asarray(projections, dtype=np.float64)
-    if Pa.ndim != 3 or Pa.shape[2] != Xa.shape[1]:
-        raise InputError(f"projections must have shape (B, k, {Xa.shape[1]}), got {Pa.shape}")
-    Xt = torch.as_tensor(Xa - Xa.mean(axis=0), dtype=torch.float64, device=device)
-    Pt = torch.as_tensor(Pa, dtype=torch.float64, device=device)
-    Y = torch.einsum("nd,bkd->bnk", Xt, Pt)
-    yy = (Y * Y).sum(2)
-    xx = (Xt * Xt).sum(1)
-    n = Xt.shape[0]
-    lo = np.full(Pa.shape[0], np.inf)
-    hi = np.full(Pa.shape[0], -np.inf)
-    rows = _rows_per_block(n, block_entries)
-    for a in range(0, n - 1, rows):
-        b = min(a + rows, n - 1)
-        c0 = a + 1
-        den = xx[a:b, None] + xx[None, c0:] - 2.0 * (Xt[a:b] @ Xt[c0:].T)
-        p = torch.arange(b - a, device=Xt.device)[:, None]
-        q = torch.arange(n - c0, device=Xt.device)[None, :]
-        valid = q >= p
-        risky = valid & (den < CANCELLATION_TOL * (xx[a:b, None] + xx[None, c0:]))
-        pi, qi = torch.nonzero(risky, as_tuple=True)
-        diff = Xt[a + pi] - Xt[c0 + qi]
-        den[pi, qi] = (diff * diff).sum(1)
-        den = torch.where(valid, den, torch.ones_like(den))
-        for j in range(Pa.shape[0]):
-            num = yy[j, a:b, None] + yy[j, None, c0:] - 2.0 * (Y[j, a:b] @ Y[j, c0:].T)
-            if pi.numel():
-                num[pi, qi] = ((diff @ Pt[j].T) ** 2).sum(1)
-            ratio = num / den
-            lo[j] = min(lo[j], float(torch.where(valid, ratio, math.inf).min()))
-            hi[j] = max(hi[j], float(torch.where(valid, ratio, -math.inf).max()))
-    return np.stack([lo, hi], axis=1)
+    return [
+        certify_tiles(
+            data, proj, tiles, n_worst=n_worst, keep_values=keep_values, workers=workers,
+            callback=tick,
+        )
+    ]  # fmt: skip
 
 
-def _prepare(
-    X: ArrayLike, P: ArrayLike, dedupe: bool, device: str | torch.device
-) -> tuple[Tensor, Tensor, Tensor, int, int]:
-    Xa = as_points(X)
-    Pa = as_projection(P, Xa.shape[1])
-    dropped = 0
-    if dedupe:
-        Xu, keep = drop_duplicates(Xa, warn=True)
-        dropped = Xa.shape[0] - keep.size
-        Xa = Xu
-        if Xa.shape[0] < 2:
-            raise InputError("all points are equal: no pair has a direction")
-    Xc = Xa - Xa.mean(axis=0)
-    Xt = torch.as_tensor(Xc, dtype=torch.float64, device=device)
-    Pt = torch.as_tensor(Pa, dtype=torch.float64, device=device)
-    return Xt, Pt, Xt @ Pt.T, dropped, Xa.shape[1]
+def _check_backend(backend: str, address: str | None, workers: int | None) -> int:
+    if backend not in BACKENDS:
+        raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if address is not None and backend != "ray":
+        raise InputError("an address is only used by the ray backend")
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise InputError(f"workers must be an integer >= 1, got {workers!r}")
+    return int(workers)
 
 
-def _quantiles_from(values: list[Tensor], probs: Sequence[float]) -> dict[str, float]:
-    allv = torch.cat(values).cpu().numpy()
-    qs = np.quantile(allv, list(probs)) if allv.size else np.zeros(len(probs))
-    return {str(p): float(v) for p, v in zip(probs, qs, strict=True)}
+def _certify(
+    data: PairData,
+    P: Array,
+    tiles: list[tuple[int, int, int, int]],
+    *,
+    d: int,
+    dropped: int,
+    quantiles: Sequence[float],
+    n_worst: int,
+    workers: int | None,
+    backend: str,
+    address: str | None,
+    callback: Callable[[int, int], None] | None,
+    start: float,
+) -> DistortionReport:
+    """Run the tiles and reduce them into a report."""
+    nworkers = _check_backend(backend, address, workers)
+    total = sum(tile_pairs(t) for t in tiles)
+    keep_values = total <= EXACT_QUANTILE_LIMIT
+    require_memory(
+        (8.0 * total if keep_values else 0.0) + 8.0 * data.raw.size * 2,
+        f"the certificate of {total} pairs",
+    )
+    proj = Projected.from_projection(data, P)
+    parts = _run_tiles(
+        data, proj, tiles, n_worst=max(0, n_worst), keep_values=keep_values, workers=nworkers,
+        backend=backend, address=address, callback=callback,
+    )  # fmt: skip
+    raw = data.raw
+    n = data.n
 
+    def signed(i: int, j: int) -> float:
+        diff = raw[i] - raw[j]
+        top = float(np.max(np.abs(diff)))
+        diff = diff / top
+        return float((proj.P @ diff) @ (proj.P @ diff) / (diff @ diff) * proj.ratio_scale - 1.0)
 
-def _quantiles_from_hist(
-    hist: Array, total: int, maximum: float, probs: Sequence[float]
-) -> dict[str, float]:
-    """Quantiles from a histogram of width ``_HIST_WIDTH`` (bin centres; capped at the max)."""
-    cum = np.cumsum(hist)
-    out: dict[str, float] = {}
-    for prob in probs:
-        target = prob * total
-        idx = int(np.searchsorted(cum, target))
-        out[str(prob)] = maximum if idx >= hist.size else min((idx + 0.5) * _HIST_WIDTH, maximum)
-    return out
+    summary = reduce_tiles(parts, n, total, quantiles, max(0, n_worst), signed)
+    max_abs = max(abs(summary.min_signed), abs(summary.max_signed)) if total else 0.0
+    return DistortionReport(
+        objective="pairs",
+        n=n,
+        d=d,
+        k=int(P.shape[0]),
+        pairs=total,
+        max_distortion=max_abs,
+        mean_distortion=summary.sum_abs / total if total else 0.0,
+        mean_signed=summary.sum_signed / total if total else 0.0,
+        min_signed=summary.min_signed,
+        max_signed=summary.max_signed,
+        quantiles=summary.quantiles,
+        quantiles_exact=summary.quantiles_exact,
+        worst=[[int(i), int(j), float(v)] for i, j, v in summary.worst],
+        duplicates_dropped=dropped,
+        seconds=time.perf_counter() - start,
+    )
 
 
 def pairwise_distortion(
@@ -314,8 +280,10 @@ def pairwise_distortion(
     dedupe: bool = True,
     quantiles: Sequence[float] = DEFAULT_QUANTILES,
     n_worst: int = 10,
-    block_entries: int = DEFAULT_BLOCK_ENTRIES,
-    device: str | torch.device = "cpu",
+    tile: int | None = None,
+    workers: int | None = None,
+    backend: str = "local",
+    address: str | None = None,
     callback: Callable[[int, int], None] | None = None,
 ) -> DistortionReport:
     """Exact distortion ``||P u_ij||^2 - 1`` over all pairs i < j (paper §5.2, JL).
@@ -329,92 +297,122 @@ def pairwise_distortion(
     dedupe : bool
         Drop duplicate rows first. With ``False`` the caller guarantees there are none.
     quantiles : sequence of float
-        Probabilities for the quantiles of ``|D|``.
+        Probabilities for the quantiles of ``|D|`` (exact up to 10^7 pairs, else from a
+        histogram with relative bin width 1.2e-4).
     n_worst : int
         How many worst pairs to return.
-    block_entries : int
-        Pairs per block; memory is O(block_entries + n (d + k)).
-    device : str or torch.device
-        Torch device for the computation.
+    tile : int, optional
+        Rows per tile (default 2048, smaller for small n); memory is O(tile^2 + n (d + k)).
+    workers : int, optional
+        Threads (local) or CPUs (a Ray instance started here); default: this process's CPUs.
+    backend : {"local", "ray"}
+        ``"ray"`` runs the tiles as Ray tasks, on the cluster at ``address`` or on a local
+        instance bound to 127.0.0.1; the report is identical bit for bit.
+    address : str, optional
+        Address of an existing Ray cluster.
     callback : callable, optional
-        ``callback(done, total)`` after each block (``done`` counts pairs).
+        ``callback(done, total)`` as pairs are finished.
 
     Returns
     -------
     DistortionReport
         ``max_distortion`` is exact over all training pairs (up to float64 rounding): a
         certificate for these points and nothing more.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
+    >>> rep = pairwise_distortion(X, np.array([[1.0, 0.0]]))
+    >>> rep.pairs, rep.max_distortion    # the pair (0, 2) is orthogonal to P: D = -1
+    (3, 1.0)
     """
     start = time.perf_counter()
-    Xt, Pt, Yt, dropped, d = _prepare(X, P, dedupe, device)
-    k = Pt.shape[0]
-    n = Xt.shape[0]
-    total = n * (n - 1) // 2
-    exact_q = total <= EXACT_QUANTILE_LIMIT
-    kept: list[Tensor] = []
-    hist = np.zeros(int(_HIST_MAX / _HIST_WIDTH), dtype=np.float64)
-    s_abs = 0.0
-    s_signed = 0.0
-    lo, hi = math.inf, -math.inf
-    worst_v = torch.empty(0, dtype=torch.float64)
-    worst_i = torch.empty(0, dtype=torch.int64)
-    worst_j = torch.empty(0, dtype=torch.int64)
-    done = 0
-    for block in iter_pair_ratios(Xt, Pt, Yt, block_entries=block_entries):
-        D = block.ratio - 1.0
-        Dv = D[block.valid]
-        absv = Dv.abs()
-        s_abs += float(absv.sum())
-        s_signed += float(Dv.sum())
-        lo = min(lo, float(Dv.min()))
-        hi = max(hi, float(Dv.max()))
-        if exact_q:
-            kept.append(absv)
-        else:
-            h, _ = np.histogram(absv.cpu().numpy(), bins=hist.size, range=(0.0, _HIST_MAX))
-            hist += h
-        if n_worst > 0:
-            masked = torch.where(block.valid, D.abs(), torch.full_like(D, -1.0)).flatten()
-            m = min(n_worst, masked.numel())
-            v, idx = torch.topk(masked, m)
-            cols = D.shape[1]
-            vi = block.row0 + idx // cols
-            vj = block.col0 + idx % cols
-            signed = D.flatten()[idx]
-            keep = v >= 0
-            worst_v = torch.cat([worst_v, signed[keep].cpu()])
-            worst_i = torch.cat([worst_i, vi[keep].cpu()])
-            worst_j = torch.cat([worst_j, vj[keep].cpu()])
-            order = torch.argsort(worst_v.abs(), descending=True)[:n_worst]
-            worst_v, worst_i, worst_j = worst_v[order], worst_i[order], worst_j[order]
-        done += int(Dv.numel())
-        if callback is not None:
-            callback(done, total)
-    q = (
-        _quantiles_from(kept, quantiles)
-        if exact_q
-        else _quantiles_from_hist(hist, total, max(abs(lo), abs(hi)), quantiles)
-    )
-    return DistortionReport(
-        objective="pairs",
-        n=n,
-        d=d,
-        k=k,
-        pairs=total,
-        max_distortion=max(abs(lo), abs(hi)),
-        mean_distortion=s_abs / total,
-        mean_signed=s_signed / total,
-        min_signed=lo,
-        max_signed=hi,
-        quantiles=q,
-        quantiles_exact=exact_q,
-        worst=[
-            [int(i), int(j), float(v)]
-            for i, j, v in zip(worst_i.tolist(), worst_j.tolist(), worst_v.tolist(), strict=True)
-        ],
-        duplicates_dropped=dropped,
-        seconds=time.perf_counter() - start,
-    )
+    Xa = as_points(X)
+    Pa = as_projection(P, Xa.shape[1])
+    dropped = 0
+    if dedupe:
+        Xu, keep = drop_duplicates(Xa, warn=True)
+        dropped = Xa.shape[0] - keep.size
+        Xa = Xu
+        if Xa.shape[0] < 2:
+            raise InputError("all points are equal: no pair has a direction")
+    data = PairData.from_points(Xa)
+    side = tile if tile is not None else _default_tile(data.n)
+    return _certify(
+        data, Pa, plan_tiles(data.n, side), d=Xa.shape[1], dropped=dropped, quantiles=quantiles,
+        n_worst=n_worst, workers=workers, backend=backend, address=address, callback=callback,
+        start=start,
+    )  # fmt: skip
+
+
+def _default_tile(n: int) -> int:
+    return int(min(2048, max(256, math.ceil(n / 8))))
+
+
+def cross_distortion(
+    X_a: ArrayLike,
+    X_b: ArrayLike,
+    P: ArrayLike,
+    *,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    n_worst: int = 10,
+    tile: int | None = None,
+    workers: int | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    callback: Callable[[int, int], None] | None = None,
+) -> DistortionReport:
+    """Exact distortion over all pairs (a, b) with a from ``X_a`` and b from ``X_b``.
+
+    The generalisation check of a fitted embedding: ``X_a`` the training points and ``X_b``
+    held-out points. Duplicates within each set, and points of ``X_b`` equal to a point of
+    ``X_a``, are dropped with a warning. ``worst`` indexes ``j`` into the kept rows of
+    ``X_b`` offset by the kept rows of ``X_a`` (i.e. into ``vstack([X_a, X_b])``).
+
+    Returns
+    -------
+    DistortionReport
+        ``pairs`` = n_a * n_b; ``n`` = n_a + n_b.
+
+    Examples
+    --------
+    >>> A = np.array([[0.0, 0.0], [1.0, 0.0]])
+    >>> B = np.array([[0.0, 1.0]])
+    >>> cross_distortion(A, B, np.eye(2)).max_distortion
+    0.0
+    """
+    start = time.perf_counter()
+    A = as_points(X_a, name="X_a", min_points=1)
+    B = as_points(X_b, name="X_b", min_points=1)
+    if A.shape[1] != B.shape[1]:
+        raise InputError(f"X_a has {A.shape[1]} features but X_b has {B.shape[1]}")
+    Pa = as_projection(P, A.shape[1])
+    A, _ = drop_duplicates(A, warn=True)
+    B, _ = drop_duplicates(B, warn=True)
+    seen = {row.tobytes() for row in A + 0.0}  # + 0.0 turns -0.0 into 0.0
+    fresh = np.array([row.tobytes() not in seen for row in B + 0.0], dtype=bool)
+    shared = int((~fresh).sum())
+    if shared:
+        B = B[fresh]
+        warnings.warn(
+            f"dropped {shared} held-out point(s) equal to a training point",
+            UserWarning,
+            stacklevel=2,
+        )
+    if B.shape[0] == 0:
+        raise InputError("every held-out point equals a training point")
+    nA, nB = A.shape[0], B.shape[0]
+    data = PairData.from_points(np.vstack([A, B]))
+    side = tile if tile is not None else _default_tile(nA + nB)
+    tiles = [
+        (i0, min(i0 + side, nA), j0, min(j0 + side, nA + nB))
+        for i0 in range(0, nA, side)
+        for j0 in range(nA, nA + nB, side)
+    ]
+    return _certify(
+        data, Pa, tiles, d=A.shape[1], dropped=shared, quantiles=quantiles, n_worst=n_worst,
+        workers=workers, backend=backend, address=address, callback=callback, start=start,
+    )  # fmt: skip
 
 
 def norm_distortion(

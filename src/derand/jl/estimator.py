@@ -3,11 +3,12 @@
 The paper's recipe: put a Gaussian distribution on projection matrices, A = M + sigma G, and
 optimise (M, sigma) until sigma vanishes; the deterministic M that remains is the embedding.
 Here ``P = M + sigma G / sqrt(k)`` (so that M = 0, sigma = 1 is scikit-learn's
-``GaussianRandomProjection``), the objective is a smoothed log-ratio range over an active set
-of the most extreme pairs (see :mod:`derand.jl.optimise`), and the final matrix gets the best
-scalar rescaling. The fitted ``max_distortion_`` is computed exactly over all pairs of the
-(de-duplicated) training points — a certificate for those points; nothing is guaranteed for
-points not seen in ``fit``.
+``GaussianRandomProjection``), the objective is the closed-form expectation over G of a smooth
+maximum of the distortions over an active set of the most extreme pairs (see
+:mod:`derand.jl.optimise`), and the final matrix gets the best scalar rescaling. The fitted
+``max_distortion_`` is computed exactly over all pairs of the (de-duplicated) training points
+— a certificate for those points; nothing is guaranteed for points not seen in ``fit``
+(measure them with :meth:`DerandomizedJL.score` or :func:`derand.jl.holdout_distortion`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
+import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.exceptions import DataDimensionalityWarning
+from sklearn.random_projection import johnson_lindenstrauss_min_dim
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from derand.device import resolve_device
 from derand.errors import InputError
 from derand.jl.distortion import (
     DistortionReport,
@@ -34,44 +36,116 @@ from derand.jl.distortion import (
     norm_distortion,
     pairwise_distortion,
 )
-from derand.jl.optimise import FitOutcome, optimise_projection
+from derand.jl.optimise import SIGMA_MODES, FitSettings, optimise_projection
+from derand.jl.pairs import PairData, default_workers, power_of_two_scale
+from derand.limits import check_count, check_finite, require_memory
 
 Array = NDArray[np.float64]
 
 OBJECTIVES = ("pairs", "norms")
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+MAX_COMPONENTS = 1_000_000
+"""Largest target dimension accepted (a k x d float64 matrix is allocated)."""
+
+LARGE_PAIRS = 50_000_000
+"""Above this many pairs an exact pass is costly (minutes at 10^9 pairs): with
+``max_rounds="auto"`` the fit makes at most :data:`LARGE_ROUNDS` of them, and selects the
+active pairs in float32 (the final certificate is float64 in any case)."""
+
+LARGE_ROUNDS = 6
 
 
-def validate_fit_input(
-    estimator: BaseEstimator, X: ArrayLike, n_components: int, objective: str
-) -> Array:
-    """Validate X for fitting (2-d, finite, >= 2 samples, k < d); raises ``InputError``."""
-    try:
-        arr = validate_data(estimator, X, dtype=np.float64, ensure_min_samples=2)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    d = arr.shape[1]
-    if not isinstance(n_components, (int, np.integer)) or isinstance(n_components, bool):
-        raise InputError(f"n_components must be an integer, got {n_components!r}")
-    if n_components < 1:
-        raise InputError(f"n_components must be >= 1, got {n_components}")
-    if n_components >= d:
-        raise InputError(
-            f"n_components = {n_components} must be smaller than n_features = {d} "
-            "(an embedding into k >= d dimensions needs no projection)"
-        )
+def _dense(X: Any) -> Any:
+    """Sparse input as a dense array, after checking that it fits in memory."""
+    if sp.issparse(X):
+        n, d = X.shape
+        require_memory(8.0 * n * d, f"a dense copy of the sparse input ({n} x {d})")
+        return X.toarray()
+    return X
+
+
+def validate_fit_input(estimator: BaseEstimator, X: ArrayLike, objective: str) -> Array:
+    """Validate X for fitting (2-d, finite, >= 2 samples; sparse is densified).
+
+    Returns
+    -------
+    ndarray
+        X as float64. Errors are :class:`~derand.errors.InputError`.
+    """
     if objective not in OBJECTIVES:
         raise InputError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-    return np.asarray(arr, dtype=np.float64)
+    try:
+        arr = validate_data(
+            estimator, X, accept_sparse=["csr", "csc", "coo"], dtype=np.float64,
+            ensure_min_samples=2,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return np.asarray(_dense(arr), dtype=np.float64)
+
+
+def resolve_components(n_components: int | str, eps: float, n_samples: int, n_features: int) -> int:
+    """The target dimension: an integer, or ``"auto"`` via ``johnson_lindenstrauss_min_dim``.
+
+    Returns
+    -------
+    int
+        k >= 1. With ``"auto"``, k is the Johnson–Lindenstrauss bound for ``n_samples``
+        points at distortion ``eps`` and must not exceed ``n_features``.
+    """
+    if isinstance(n_components, str):
+        if n_components != "auto":
+            raise InputError(f"n_components must be an integer or 'auto', got {n_components!r}")
+        e = check_finite(eps, "eps", low=0.0, high=1.0)
+        if not 0 < e < 1:
+            raise InputError(f"eps must be in (0, 1), got {e}")
+        k = int(johnson_lindenstrauss_min_dim(n_samples=n_samples, eps=e))
+        if k > n_features:
+            raise InputError(
+                f"eps = {e} and n_samples = {n_samples} give a target dimension of {k}, "
+                f"larger than n_features = {n_features}; choose n_components or a larger eps"
+            )
+        return k
+    return check_count(n_components, "n_components", low=1, high=MAX_COMPONENTS)
+
+
+def identity_embedding(k: int, d: int) -> Array:
+    """The exact embedding for k >= d: the identity on the first d coordinates.
+
+    Returns
+    -------
+    ndarray of shape (k, d)
+        Rows d..k-1 are zero; every distortion is 0.
+
+    Examples
+    --------
+    >>> identity_embedding(3, 2)
+    array([[1., 0.],
+           [0., 1.],
+           [0., 0.]])
+    """
+    out = np.zeros((k, d))
+    out[:d, :d] = np.eye(d)
+    return out
+
+
+def warn_if_not_reducing(k: int, d: int) -> bool:
+    """Warn (as scikit-learn's random projections do) when k >= d; True in that case."""
+    if k < d:
+        return False
+    warnings.warn(
+        f"n_components = {k} >= n_features = {d}: the dimensionality is not reduced; "
+        "the identity embeds the data exactly (distortion 0)",
+        DataDimensionalityWarning,
+        stacklevel=3,
+    )
+    return True
 
 
 def training_points(X: Array, objective: str) -> Array:
     """The points the certificate runs over: de-duplicated (pairs) or non-zero (norms)."""
     if objective == "pairs":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            Xu, _ = drop_duplicates(X, warn=False)
+        Xu, _ = drop_duplicates(X, warn=False)
         dropped = X.shape[0] - Xu.shape[0]
         if Xu.shape[0] < 2:
             raise InputError("all points are equal: no pair has a direction")
@@ -82,12 +156,12 @@ def training_points(X: Array, objective: str) -> Array:
                 stacklevel=3,
             )
         return Xu
-    norms = np.linalg.norm(X, axis=1)
-    if not np.any(norms > 0):
+    nonzero = np.any(X != 0, axis=1)
+    if not np.any(nonzero):
         raise InputError("all points are zero: the norms objective is undefined")
-    if np.any(norms == 0):
+    if not np.all(nonzero):
         warnings.warn("dropped zero point(s): they have no direction", UserWarning, stacklevel=3)
-    return np.asarray(X[norms > 0], dtype=np.float64)
+    return np.asarray(X[nonzero], dtype=np.float64)
 
 
 def top_directions(X: Array, k: int) -> Array:
@@ -96,18 +170,29 @@ def top_directions(X: Array, k: int) -> Array:
     Computed from the eigendecomposition of the smaller Gram matrix (``X X^T`` or ``X^T X``),
     which is much cheaper than a full SVD when one side is small; accurate enough for PCA
     directions (the certificate is computed exactly afterwards in any case).
+
+    Returns
+    -------
+    ndarray of shape (k, d)
+        Orthonormal rows (as many as the rank), then zero rows.
+
+    Examples
+    --------
+    >>> top_directions(np.array([[3.0, 0.0], [-3.0, 0.0], [0.0, 1.0]]), 1)
+    array([[1., 0.]])
     """
     n, d = X.shape
     out = np.zeros((k, d))
+    Xs = np.asarray(X, dtype=np.float64) * power_of_two_scale(X)
     if n <= d:
-        w, U = np.linalg.eigh(X @ X.T)
+        w, U = np.linalg.eigh(Xs @ Xs.T)
         order = np.argsort(w)[::-1][:k]
         w, U = w[order], U[:, order]
         keep = w > 1e-12 * max(float(w[0]), 1e-300)
-        V = (X.T @ U[:, keep]) / np.sqrt(w[keep])
+        V = (Xs.T @ U[:, keep]) / np.sqrt(w[keep])
         out[: int(keep.sum())] = V.T
     else:
-        w, V = np.linalg.eigh(X.T @ X)
+        w, V = np.linalg.eigh(Xs.T @ Xs)
         order = np.argsort(w)[::-1][:k]
         w, V = w[order], V[:, order]
         keep = w > 1e-12 * max(float(w[0]), 1e-300)
@@ -122,22 +207,94 @@ def certify(X: Array, P: Array, objective: str, **kwargs: Any) -> DistortionRepo
     return norm_distortion(X, P)
 
 
-class ProjectionMixin:
-    """``transform(X) = X @ components_.T`` for every fitted linear embedding of derand.jl."""
+class ProjectionMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):  # type: ignore[misc]
+    """``transform(X) = X @ components_.T`` for every fitted linear embedding of derand.jl.
+
+    Also gives ``get_feature_names_out`` and ``set_output`` (scikit-learn), the best scalar
+    rescaling of the certified range (``rescaled_max_distortion_``) and :meth:`score`.
+    """
 
     components_: Array
+    distortion_: DistortionReport
+    objective: str
+    n_jobs: int | None
+    backend: str
+    address: str | None
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _certify_options(self) -> dict[str, Any]:
+        """Where the exact passes run: ``workers``, ``backend``, ``address``."""
+        workers = None if self.n_jobs is None else check_count(self.n_jobs, "n_jobs", high=4096)
+        return {"workers": workers, "backend": self.backend, "address": self.address}
+
+    @property
+    def _n_features_out(self) -> int:
+        return int(self.components_.shape[0])
 
     def transform(self, X: ArrayLike) -> Array:
-        """Project: ``X @ components_.T``."""
+        """Project: ``X @ components_.T``.
+
+        Parameters
+        ----------
+        X : array_like or sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+        """
         check_is_fitted(self, "components_")
         try:
-            arr = validate_data(self, X, dtype=np.float64, reset=False)
+            arr = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=False)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         return np.asarray(arr @ self.components_.T, dtype=np.float64)
 
+    def _set_certificate(self, report: DistortionReport) -> None:
+        self.distortion_ = report
+        self.max_distortion_ = report.max_distortion
+        self.mean_distortion_ = report.mean_distortion
+        self.rescaled_max_distortion_ = rescaled_distortion(report)
+        top = float(np.linalg.norm(self.components_, 2)) if self.components_.size else 0.0
+        self.stretch_bound_ = top * top - 1.0
 
-class DerandomizedJL(ProjectionMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    def score(self, X: ArrayLike, y: object = None) -> float:
+        """Minus the exact max distortion over all pairs of X (higher is better).
+
+        Use held-out points to measure generalisation; the pairs of X are certified as in
+        ``fit`` (duplicates dropped).
+
+        Returns
+        -------
+        float
+            ``-max |D_ij|`` over the pairs (or norms) of X.
+        """
+        check_is_fitted(self, "components_")
+        try:
+            arr = validate_data(
+                self, X, accept_sparse=["csr", "csc", "coo"], dtype=np.float64, reset=False
+            )
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        dense = np.asarray(_dense(arr), dtype=np.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            points = training_points(dense, self.objective)
+        report = certify(points, self.components_, self.objective, quantiles=(), n_worst=0)
+        return -report.max_distortion
+
+
+def rescaled_distortion(report: DistortionReport) -> float:
+    """Max distortion of a report's projection after the best scalar rescaling."""
+    if report.max_signed <= -1.0:
+        return 1.0
+    return best_rescaling(report.min_signed, report.max_signed)[1]
+
+
+class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
     """Derandomized Johnson–Lindenstrauss embedding with an exact distortion certificate.
 
     Implements the paper's §5.2 (JL): optimise a Gaussian distribution over projections,
@@ -145,117 +302,201 @@ class DerandomizedJL(ProjectionMixin, TransformerMixin, BaseEstimator):  # type:
     by the best scalar. ``transform(X) = X @ components_.T``.
 
     Guarantee: ``max_distortion_`` is ``max_{i<j} | ||P u_ij||^2 - 1 |`` over *all* pairs of
-    distinct training points, computed exactly (float64, chunked), with
+    distinct training points, computed exactly (float64, streamed), with
     ``u_ij = (x_i - x_j) / ||x_i - x_j||``. Nothing is guaranteed for unseen points.
 
     Parameters
     ----------
-    n_components : int
-        Target dimension k (1 <= k < n_features).
+    n_components : int or "auto"
+        Target dimension k. ``"auto"``: the Johnson–Lindenstrauss bound
+        ``johnson_lindenstrauss_min_dim(n_samples, eps)``. With k >= n_features a warning is
+        given and the identity (padded with zero rows) embeds the data exactly.
+    eps : float
+        Distortion used by ``n_components="auto"``.
     objective : {"pairs", "norms"}
         ``"pairs"``: the JL distortion of all pairwise differences (default). ``"norms"``: the
         authors' variant, the distortion of the points' own norms.
+    sigma : {"objective", "schedule", "none"}
+        How sigma reaches 0. ``"objective"`` (default): trained jointly with M on the exact
+        expectation plus ``sigma_penalty * sigma^2``; it falls by itself (the paper's
+        mechanism). ``"schedule"``: fixed per round on a geometric path from ``sigma0`` to
+        ``sigma_final``. ``"none"``: sigma = 0 throughout (the deterministic problem).
     n_iter : int
-        Optimisation steps (Adam).
-    n_samples : int
-        Gaussian samples G per step.
-    lr : float
-        Adam learning rate (cosine-decayed to a tenth).
+        Budget of L-BFGS iterations over all rounds.
+    inner_iter : int
+        L-BFGS iterations per round (between exact passes over all pairs).
+    patience : int
+        Stop after this many rounds without a better certified max (once tau is final).
+    tau0, tau_final, tau_decay : float
+        Temperature of the smooth max relative to the current max distortion: starts at
+        ``tau0``, multiplied by ``tau_decay`` each round down to ``tau_final``. A larger
+        ``tau_final`` optimises a softer maximum (see the README's generalisation table).
     sigma0, sigma_final : float
-        Initial noise level and the level a geometric cap brings sigma to by the last step
-        (sigma = min(trained value, cap); in practice the cap binds).
-    tau0, tau_final : float
-        Temperature of the smooth max, annealed geometrically.
+        Initial sigma, and the end of the ``"schedule"`` path.
+    sigma_penalty : float
+        lambda in ``+ lambda sigma^2`` (``"objective"`` mode).
     init : {"pca", "gaussian"}
         Initial M: the top principal directions, or one Gaussian draw (``G / sqrt(k)``).
     active_size : int
-        Extreme pairs (half largest, half smallest ratios) taken at each exact re-scan; the
-        active set keeps at most twice this many.
-    rescan_every : int
-        Steps between exact re-scans over all pairs.
-    dtype : {"float32", "float64"}
-        Working precision of the optimisation (the certificate is always float64).
+        Most terms kept in the active set.
+    scan_size : int
+        Most extreme terms (each way) taken from every exact pass.
+    cap_gain : bool
+        Also put the largest gain of M over *all* directions, ``||M||_op^2``, into the
+        maximum. Then ``stretch_bound_`` (which bounds ``D`` for every pair, seen or not)
+        stays close to the certified maximum: unseen pairs cannot be stretched much more than
+        the training pairs (they can still be shrunk more).
+    max_rounds : int, "auto" or None
+        Most rounds (each ends with an exact pass over all pairs). ``"auto"``: no limit up to
+        5·10^7 pairs; above, 6 rounds (tau then falls faster) with the passes that select the
+        active pairs in float32. ``None``: no limit. With a limit the fit also stops after two
+        rounds without a better certified max.
+    n_jobs : int or None
+        Threads for the exact passes (default: the CPUs of this process). The result does not
+        depend on it.
+    backend : {"local", "ray"}
+        Where the final certificate's tiles run: threads here, or Ray tasks (identical result).
+    address : str or None
+        An existing Ray cluster for ``backend="ray"`` (default: a local instance).
     random_state : int, RandomState or None
-        Seed of the Gaussian samples and of ``init="gaussian"``.
-    device : str
-        ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        Seed of ``init="gaussian"`` (the rest of the fit is deterministic).
 
     Attributes
     ----------
     components_ : ndarray of shape (n_components, n_features)
         The deterministic projection (rescaled M).
+    n_components_ : int
+        The target dimension used.
     max_distortion_ : float
         Certified max distortion over the training pairs (or norms).
     mean_distortion_ : float
         Mean ``|D|`` over the same terms.
+    rescaled_max_distortion_ : float
+        Equal to ``max_distortion_`` (the fit already applies the best rescaling).
+    stretch_bound_ : float
+        ``||components_||_op^2 - 1``: no pair of any points, training or new, has
+        ``D_ij`` above it (a bound on stretching only).
     distortion_ : DistortionReport
         The full certificate report.
-    history_ : dict of lists
-        Per step: ``iteration``, ``objective``, ``max_distortion`` (active set, lower bound),
-        ``sigma``, ``active_size``; and ``certified_iteration`` / ``certified_max_distortion``
-        at the exact re-scans.
+    history_ : dict
+        Per L-BFGS iteration: ``iteration``, ``objective``, ``max_distortion`` (active set, a
+        lower bound), ``sigma``, ``active_size``; per round: ``certified_iteration``,
+        ``certified_max_distortion``, ``certified_sigma``, ``tau``; ``sigma_mode`` and why the
+        fit ``stopped``.
     sigma_ : float
-        sigma at the last step.
+        sigma at the last iteration.
     interrupted_ : bool
         True if Ctrl-C stopped the optimisation (the best M so far was kept and certified).
-    fit_seconds_ : float
-        Wall time of ``fit``.
+    fit_seconds_, optimise_seconds_, certify_seconds_ : float
+        Wall time of ``fit`` and of its two parts.
+    n_iter_ : int
+        L-BFGS iterations run.
     n_features_in_ : int
         Number of input features.
 
     References
     ----------
     Tsikouras et al., "A Derandomization Framework for Structure Discovery", ICLR 2026, §5.2.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X = load_digits().data[:200]
+    >>> est = DerandomizedJL(n_components=10).fit(X)
+    >>> est.transform(X).shape
+    (200, 10)
+    >>> bool(est.max_distortion_ < 1.0)
+    True
     """
 
     def __init__(
         self,
-        n_components: int = 20,
+        n_components: int | str = 20,
         *,
+        eps: float = 0.1,
         objective: str = "pairs",
-        n_iter: int = 1500,
-        n_samples: int = 4,
-        lr: float = 0.01,
+        sigma: str = "objective",
+        n_iter: int = 3000,
+        inner_iter: int = 60,
+        patience: int = 6,
+        tau0: float = 0.1,
+        tau_final: float = 0.001,
+        tau_decay: float = 0.8,
         sigma0: float = 0.3,
         sigma_final: float = 1e-6,
-        tau0: float = 0.05,
-        tau_final: float = 0.002,
+        sigma_penalty: float = 0.01,
         init: str = "pca",
-        active_size: int = 8000,
-        rescan_every: int = 25,
-        dtype: str = "float32",
+        active_size: int = 30000,
+        scan_size: int = 3000,
+        cap_gain: bool = False,
+        max_rounds: int | str | None = "auto",
+        n_jobs: int | None = None,
+        backend: str = "local",
+        address: str | None = None,
         random_state: int | np.random.RandomState | None = None,
-        device: str = "cpu",
     ) -> None:
         self.n_components = n_components
+        self.eps = eps
         self.objective = objective
+        self.sigma = sigma
         self.n_iter = n_iter
-        self.n_samples = n_samples
-        self.lr = lr
-        self.sigma0 = sigma0
-        self.sigma_final = sigma_final
+        self.inner_iter = inner_iter
+        self.patience = patience
         self.tau0 = tau0
         self.tau_final = tau_final
+        self.tau_decay = tau_decay
+        self.sigma0 = sigma0
+        self.sigma_final = sigma_final
+        self.sigma_penalty = sigma_penalty
         self.init = init
         self.active_size = active_size
-        self.rescan_every = rescan_every
-        self.dtype = dtype
+        self.scan_size = scan_size
+        self.cap_gain = cap_gain
+        self.max_rounds = max_rounds
+        self.n_jobs = n_jobs
+        self.backend = backend
+        self.address = address
         self.random_state = random_state
-        self.device = device
 
-    def _check_params(self) -> None:
-        for name in ("n_iter", "n_samples", "active_size", "rescan_every"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise InputError(f"{name} must be an integer >= 1, got {value!r}")
-        for name in ("lr", "sigma0", "sigma_final", "tau0", "tau_final"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise InputError(f"{name} must be a finite number > 0, got {value!r}")
+    def _settings(self, n_terms: int = 0) -> FitSettings:
+        """Validated optimiser settings for a fit over ``n_terms`` terms."""
+        if self.sigma not in SIGMA_MODES:
+            raise InputError(f"sigma must be one of {', '.join(SIGMA_MODES)}, got {self.sigma!r}")
         if self.init not in ("pca", "gaussian"):
             raise InputError(f"init must be 'pca' or 'gaussian', got {self.init!r}")
-        if self.dtype not in _DTYPES:
-            raise InputError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        tau0 = check_finite(self.tau0, "tau0", low=1e-12, high=10.0)
+        tau_final = check_finite(self.tau_final, "tau_final", low=1e-12, high=10.0)
+        if tau_final > tau0:
+            raise InputError(f"tau_final = {tau_final} must not exceed tau0 = {tau0}")
+        decay = check_finite(self.tau_decay, "tau_decay", low=1e-3, high=0.999)
+        large = n_terms > LARGE_PAIRS
+        if self.max_rounds == "auto":
+            rounds: int | None = LARGE_ROUNDS if large else None
+        elif self.max_rounds is None:
+            rounds = None
+        else:
+            rounds = check_count(self.max_rounds, "max_rounds", low=1, high=100_000)
+        sigma0 = check_finite(self.sigma0, "sigma0", low=0.0, high=1e3)
+        sigma_final = check_finite(self.sigma_final, "sigma_final", low=1e-300, high=1e3)
+        if sigma0 <= 0 and self.sigma != "none":
+            raise InputError("sigma0 must be > 0 unless sigma='none'")
+        return FitSettings(
+            n_iter=check_count(self.n_iter, "n_iter", low=1, high=10_000_000),
+            inner_iter=check_count(self.inner_iter, "inner_iter", low=1, high=100_000),
+            patience=check_count(self.patience, "patience", low=1, high=100_000),
+            tau0=tau0,
+            tau_final=tau_final,
+            tau_decay=decay,
+            sigma=self.sigma,
+            sigma0=sigma0,
+            sigma_final=sigma_final,
+            sigma_penalty=check_finite(self.sigma_penalty, "sigma_penalty", low=0.0, high=1e6),
+            active_size=check_count(self.active_size, "active_size", low=2, high=50_000_000),
+            scan_size=check_count(self.scan_size, "scan_size", low=1, high=50_000_000),
+            max_rounds=rounds,
+            scan_dtype="float32" if large else "float64",
+            cap_gain=bool(self.cap_gain),
+        )
 
     def fit(
         self,
@@ -268,58 +509,58 @@ class DerandomizedJL(ProjectionMixin, TransformerMixin, BaseEstimator):  # type:
 
         Parameters
         ----------
-        X : array_like of shape (n_samples, n_features)
+        X : array_like or sparse matrix of shape (n_samples, n_features)
             Training points (finite; duplicates are dropped with a warning).
         y : ignored
         callback : callable, optional
-            ``callback(done, total)`` after each optimisation step.
+            ``callback(done, total)`` after each L-BFGS iteration. A KeyboardInterrupt
+            raised in it (or by Ctrl-C) stops the optimisation; the best certified M is kept.
 
         Returns
         -------
         self
         """
         start = time.perf_counter()
-        self._check_params()
-        Xa = validate_fit_input(self, X, self.n_components, self.objective)
+        self._settings()  # parameters are checked before the data
+        Xa = validate_fit_input(self, X, self.objective)
+        n, d = Xa.shape
+        k = resolve_components(self.n_components, self.eps, n, d)
+        options = self._certify_options()
+        workers = options["workers"]
+        self.n_components_ = k
         Xu = training_points(Xa, self.objective)
-        device = resolve_device(self.device)
-        dtype = _DTYPES[self.dtype]
-        k = int(self.n_components)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(0, 2**31 - 1))
-        generator = torch.Generator(device=device).manual_seed(seed)
-        if self.objective == "pairs":
-            work = Xu - Xu.mean(axis=0)
+        n_u = Xu.shape[0]
+        settings = self._settings(n_u * (n_u - 1) // 2 if self.objective == "pairs" else n_u)
+        self.interrupted_ = False
+        self.optimise_seconds_ = 0.0
+        ratio_range: tuple[float, float] | None = None
+        if warn_if_not_reducing(k, d):
+            M = identity_embedding(k, d)
+            self.history_: dict[str, Any] = {"sigma_mode": self.sigma, "stopped": "k >= d"}
+            self.sigma_ = 0.0
+            self.n_iter_ = 0
         else:
-            work = Xu / np.linalg.norm(Xu, axis=1, keepdims=True)
-        M0 = self._initial(work, k, rng)
-        outcome: FitOutcome = optimise_projection(
-            torch.as_tensor(work, dtype=dtype, device=device),
-            torch.as_tensor(M0, dtype=dtype, device=device),
-            objective=self.objective,
-            n_iter=int(self.n_iter),
-            n_samples=int(self.n_samples),
-            lr=float(self.lr),
-            sigma0=float(self.sigma0),
-            sigma_final=float(self.sigma_final),
-            tau0=float(self.tau0),
-            tau_final=float(self.tau_final),
-            active_size=int(self.active_size),
-            rescan_every=int(self.rescan_every),
-            generator=generator,
-            callback=callback,
-        )
-        M = outcome.M
-        raw = certify(Xu, M, self.objective, quantiles=(), n_worst=0, device=device)
-        scale, _ = best_rescaling(raw.min_signed, raw.max_signed)
-        self.components_ = np.asarray(scale * M, dtype=np.float64)
-        self.distortion_ = certify(Xu, self.components_, self.objective, device=device)
-        self.max_distortion_ = self.distortion_.max_distortion
-        self.mean_distortion_ = self.distortion_.mean_distortion
-        self.history_ = outcome.history.as_dict()
-        self.sigma_ = self.history_["sigma"][-1] if self.history_["sigma"] else self.sigma0
-        self.interrupted_ = outcome.interrupted
-        self.n_iter_ = len(self.history_["iteration"])
+            rng = check_random_state(self.random_state)
+            data = PairData.from_points(Xu)
+            work = data.centred if self.objective == "pairs" else data.raw
+            M0 = self._initial(work, k, rng)
+            outcome = optimise_projection(
+                Xu, M0, objective=self.objective, settings=settings,
+                workers=workers or default_workers(), callback=callback,
+            )  # fmt: skip
+            M = outcome.M
+            ratio_range = outcome.ratio_range
+            self.history_ = outcome.history.as_dict()
+            self.sigma_ = self.history_["sigma"][-1] if self.history_["sigma"] else settings.sigma0
+            self.interrupted_ = outcome.interrupted
+            self.n_iter_ = len(self.history_["iteration"])
+            self.optimise_seconds_ = outcome.seconds
+        t0 = time.perf_counter()
+        if ratio_range is not None:
+            M = math.sqrt(2.0 / (ratio_range[0] + ratio_range[1])) * M
+        self.components_ = np.asarray(M, dtype=np.float64)
+        self._set_certificate(certify(Xu, self.components_, self.objective, **options))
+        self.certify_seconds_ = time.perf_counter() - t0
         self.fit_seconds_ = time.perf_counter() - start
         return self
 

@@ -1,20 +1,40 @@
 """The derandomization loop for JL (paper §5.2): optimise (M, sigma) of P = M + sigma G / sqrt(k).
 
-The objective on a set of unit vectors u (normalised pair differences, or the points for the
-authors' ``norms`` variant) is scale free: with ratios r(u) = ||P u||^2,
+For a unit vector u (a normalised pair difference, or a point for the authors' ``norms``
+variant) the ratio ``R_u = ||P u||^2`` of the random projection is sigma^2 / k times a
+noncentral chi-square with k degrees of freedom and noncentrality ``k m_u / sigma^2``,
+``m_u = ||M u||^2``. Its log moment generating function is therefore closed form,
 
-    F_tau(P) = tau * logsumexp(log r / tau) + tau * logsumexp(-log r / tau),
+    log E exp(t R_u) = t m_u / (1 - a) - (k / 2) log(1 - a),     a = 2 t sigma^2 / k < 1,
 
-a smooth version of log(max r / min r), averaged over a few Gaussian samples G. Because the
-best scalar rescaling of P turns a ratio range [lo, hi] into the max distortion
-(hi - lo) / (hi + lo), minimising F minimises the max distortion. sigma is
-``min(exp(rho), cap_t)``: a trained log-noise ``rho`` under a geometric cap that reaches
-``sigma_final`` at the last step, so sigma -> 0 whatever the gradient says (in our runs the cap
-binds: the trained value does not fall faster). The result is the deterministic M.
+and so is the objective minimised here, the *exact* expectation over G of an exponential
+smooth maximum of the distortions ``|R_u - 1|`` over a set of terms,
 
-For pairs, the objective runs over an *active set* of the most extreme pairs, re-scanned
-exactly over all pairs every ``rescan_every`` steps (violators are added); the best M seen at
-an exact re-scan is kept, so an interrupted run still returns a certified matrix.
+    Phi_tau(M, sigma) = tau log E_G sum_u [exp((R_u - 1) / tau) + exp((1 - R_u) / tau)]
+                        + lambda sigma^2,
+
+an upper bound on ``E_G max_u |R_u - 1|`` (Jensen) that is tight as sigma and tau go to 0. No
+projection is sampled. Its derivative in sigma^2 is positive once tau < 2 m_u / k, so sigma
+falls by itself when it is trained jointly with M (``sigma="objective"``, the paper's
+mechanism); ``sigma="schedule"`` instead fixes sigma per round on a geometric path to
+``sigma_final`` and ``sigma="none"`` optimises the deterministic M alone (sigma = 0).
+
+The terms live in an *active set* of the most extreme pairs. Each round minimises Phi with
+L-BFGS at a temperature tau relative to the current distortion, then one exact pass over all
+pairs (:func:`derand.jl.pairs.scan_pairs`) certifies the new M, brings in the pairs with the
+most extreme ratios and rescales M by the best scalar; pairs whose weight can no longer matter
+leave the set. tau falls geometrically; the loop stops after ``patience`` rounds without a
+better certified M, or when the iteration budget is spent. With ``max_rounds`` (large
+problems, where one pass over 10^9 pairs takes minutes) tau falls fast enough to reach its
+final value in that many rounds and two rounds without progress end the fit; the passes may
+then select pairs in float32. The best M certified at a pass is returned, so an interrupted
+run still returns a certified matrix. With ``cap_gain`` the largest gain of M over all
+directions, ``||M||_op^2``, is one more upper term of the maximum.
+
+Objective and gradient are computed in the space of the points an active set touches: with
+``Y = X_A M^T``, ``m_u = ||y_i - y_j||^2 / ||x_i - x_j||^2`` and the gradient is
+``Z^T X_A`` for a per-point sum ``Z``, so a step costs O(n_A d k + |A| k) rather than
+O(|A| d k).
 """
 
 from __future__ import annotations
@@ -23,15 +43,206 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import numpy as np
-import torch
+from numba import njit
 from numpy.typing import NDArray
-from torch import Tensor
+from scipy.optimize import minimize
 
-from derand.jl.distortion import DEFAULT_BLOCK_ENTRIES, iter_pair_ratios
+from derand.errors import InputError
+from derand.jl.pairs import Denominators, PairData, ScanResult, one_blas_thread, scan_pairs
+from derand.limits import require_memory
 
 Array = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+SIGMA_MODES = ("objective", "schedule", "none")
+
+_A_START_MAX = 0.5
+"""Largest a = 2 sigma^2 / (k tau) a round may start from (the expectation is finite for
+a < 1); a trained sigma above it is brought down to it when tau falls (counted in
+``history.sigma_restarts``)."""
+
+_A_MAX = 0.99
+"""a = 2 sigma^2 / (k tau) is kept below this while sigma is trained (the expectation is
+finite for a < 1); beyond it the objective continues as a steep quadratic wall."""
+
+_WALL = 1e6
+
+_LBFGS_MEMORY = 10
+_EXACT = 1e-13
+"""A certified max distortion this small is an isometry up to float64 rounding: stop."""
+_TAU_MIN = 1e-12
+"""Smallest temperature: below it float64 cannot resolve the exponents of ratios near 1."""
+
+_NEGLIGIBLE = 60.0
+"""A term whose exponent is this far below the largest has weight < 1e-26: skipped."""
+
+
+def log_mgf(m: Array, sigma: float, k: int, t: float) -> Array:
+    """``log E exp(t ||(M + sigma G / sqrt(k)) u||^2)`` for unit u with ``||M u||^2 = m``.
+
+    ``||(M + sigma G / sqrt(k)) u||^2`` is sigma^2 / k times a noncentral chi-square with k
+    degrees of freedom and noncentrality ``k m / sigma^2``, whose moment generating function is
+    closed form. Finite for ``2 t sigma^2 / k < 1``.
+
+    Returns
+    -------
+    ndarray
+        The log moment generating function at ``t`` for each ``m``.
+
+    Examples
+    --------
+    >>> float(log_mgf(np.array([1.0]), 0.0, 5, 2.0)[0])  # sigma = 0: deterministic, t * m
+    2.0
+    """
+    a = 2.0 * t * sigma * sigma / k
+    if a >= 1.0:
+        raise InputError(f"the moment generating function is infinite for 2 t sigma^2 / k = {a}")
+    return np.asarray(t * m / (1.0 - a) - 0.5 * k * math.log1p(-a), dtype=np.float64)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _exponents(  # pragma: no cover - numba
+    Y: Array,
+    first: IntArray,
+    second: IntArray,
+    inv_den: Array,
+    tau: float,
+    a: float,
+    k: int,
+    m: Array,
+    z: Array,
+    diff: Array,
+) -> tuple[float, float, float]:
+    """Ratios ``m`` of the active terms, their differences ``diff = y_i - y_j`` and the
+    exponentials ``z`` (upper, lower interleaved) of the expected exponential terms, shifted
+    so that the largest exponent is 0 (negligible ones are 0); returns (largest exponent,
+    min m, max m)."""
+    n_u = first.shape[0]
+    kk = Y.shape[1]
+    half = 0.5 * k * tau
+    inv_tau = 1.0 / tau
+    up_c = -half * math.log1p(-a) - 1.0
+    lo_c = 1.0 - half * math.log1p(a)
+    inv_up = 1.0 / (1.0 - a)
+    inv_lo = 1.0 / (1.0 + a)
+    mmin = math.inf
+    mmax = -math.inf
+    for u in range(n_u):
+        i = first[u]
+        j = second[u]
+        s = 0.0
+        for t in range(kk):
+            v = Y[i, t] - Y[j, t]
+            diff[u, t] = v
+            s += v * v
+        mu = s * inv_den[u]
+        m[u] = mu
+        mmin = min(mmin, mu)
+        mmax = max(mmax, mu)
+    zmax = max((mmax * inv_up + up_c) * inv_tau, (lo_c - mmin * inv_lo) * inv_tau)
+    for u in range(n_u):
+        zp = (m[u] * inv_up + up_c) * inv_tau - zmax
+        zm = (lo_c - m[u] * inv_lo) * inv_tau - zmax
+        z[2 * u] = math.exp(zp) if zp > -_NEGLIGIBLE else 0.0
+        z[2 * u + 1] = math.exp(zm) if zm > -_NEGLIGIBLE else 0.0
+    return zmax, mmin, mmax
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _backward(  # pragma: no cover - numba
+    diff: Array,
+    first: IntArray,
+    second: IntArray,
+    inv_den: Array,
+    tau: float,
+    a: float,
+    k: int,
+    m: Array,
+    e: Array,
+    inv_total: float,
+    Z: Array,
+) -> float:
+    """Gradient of ``tau * log sum e`` with respect to the rows of ``Y`` (into ``Z``) from
+    the exponentials ``e`` (weights ``e * inv_total``) and the differences ``diff``; returns
+    the derivative in ``a``.
+    ``first`` must be sorted (the rows of a point are then summed before one write)."""
+    kk = Z.shape[1]
+    half = 0.5 * k * tau
+    inv_up = 1.0 / (1.0 - a)
+    inv_lo = 1.0 / (1.0 + a)
+    cutoff = math.exp(-_NEGLIGIBLE)
+    for r in range(Z.shape[0]):
+        for t in range(kk):
+            Z[r, t] = 0.0
+    acc = np.zeros(kk)
+    current = -1
+    dA = 0.0
+    for u in range(first.shape[0]):
+        ep = e[2 * u]
+        em = e[2 * u + 1]
+        if ep < cutoff and em < cutoff:
+            continue
+        wp = ep * inv_total
+        wm = em * inv_total
+        mu = m[u]
+        dA += wp * (mu * inv_up * inv_up + half * inv_up) + wm * (
+            mu * inv_lo * inv_lo - half * inv_lo
+        )
+        coef = 2.0 * (wp * inv_up - wm * inv_lo) * inv_den[u]
+        i = first[u]
+        j = second[u]
+        if i != current:
+            if current >= 0:
+                for t in range(kk):
+                    Z[current, t] += acc[t]
+                    acc[t] = 0.0
+            current = i
+        for t in range(kk):
+            v = coef * diff[u, t]
+            acc[t] += v
+            Z[j, t] -= v
+    if current >= 0:
+        for t in range(kk):
+            Z[current, t] += acc[t]
+    return dA
+
+
+class ActiveSet:
+    """Terms of the objective: pairs (i, j) of rows of ``points`` (in the points they touch).
+
+    Parameters
+    ----------
+    points : ndarray (N, d)
+        The points the pairs index (centred data; for ``norms`` the raw points and the origin).
+    pairs : ndarray (m, 2)
+        The active pairs.
+    """
+
+    def __init__(self, points: Array, pairs: IntArray, inv_den: Array | None = None) -> None:
+        seen = np.zeros(points.shape[0], dtype=bool)
+        seen[pairs.ravel()] = True
+        used = np.flatnonzero(seen)
+        local = np.cumsum(seen) - 1
+        inverse = local[pairs.ravel()]
+        self.pairs = pairs
+        self.X = np.ascontiguousarray(points[used])
+        self.first = np.ascontiguousarray(inverse[0::2], dtype=np.int64)
+        self.second = np.ascontiguousarray(inverse[1::2], dtype=np.int64)
+        if inv_den is None:
+            diff = points[pairs[:, 0]] - points[pairs[:, 1]]
+            inv_den = 1.0 / np.einsum("ij,ij->i", diff, diff)
+        self.inv_den = inv_den
+        self.size = int(pairs.shape[0])
+
+    def ratios(self, M: Array) -> Array:
+        """``||M u||^2`` of every active term."""
+        Y = self.X @ M.T
+        diff = Y[self.first] - Y[self.second]
+        return np.asarray(np.einsum("ij,ij->i", diff, diff) * self.inv_den, dtype=np.float64)
 
 
 @dataclass
@@ -39,9 +250,11 @@ class FitHistory:
     """Per-iteration record of a fit (what Figures 6 and 7 plot).
 
     ``max_distortion`` is that of the deterministic part M (best scalar rescaling) over the
-    active set, a lower bound between re-scans; ``certified_*`` are exact over all pairs.
+    active set, a lower bound between exact passes; ``certified_*`` are exact over all terms,
+    one per round. ``sigma`` is the noise level of the sampler at each iteration.
     """
 
+    sigma_mode: str = "objective"
     iteration: list[int] = field(default_factory=list)
     objective: list[float] = field(default_factory=list)
     max_distortion: list[float] = field(default_factory=list)
@@ -49,109 +262,92 @@ class FitHistory:
     active_size: list[int] = field(default_factory=list)
     certified_iteration: list[int] = field(default_factory=list)
     certified_max_distortion: list[float] = field(default_factory=list)
+    certified_sigma: list[float] = field(default_factory=list)
+    tau: list[float] = field(default_factory=list)
+    sigma_restarts: int = 0
+    scan_dtype: str = "float64"
+    stopped: str = ""
 
-    def as_dict(self) -> dict[str, list[float] | list[int]]:
+    def as_dict(self) -> dict[str, Any]:
         """Plain lists, JSON ready."""
-        return {k: list(v) for k, v in vars(self).items()}
+        return {k: (list(v) if isinstance(v, list) else v) for k, v in vars(self).items()}
 
 
 @dataclass
 class FitOutcome:
-    """The best deterministic projection found (unscaled) and how the fit went."""
+    """The best deterministic projection found (unscaled), how the fit went, and its cost."""
 
     M: Array
+    ratio_range: tuple[float, float]
     history: FitHistory
     interrupted: bool
     seconds: float
+    scan_seconds: float
+    evaluations: int
 
 
-def sample_projections(
-    M: Tensor, sigma: Tensor | float, n_samples: int, generator: torch.Generator
-) -> Tensor:
-    """Draw ``n_samples`` projections ``P = M + sigma G / sqrt(k)``, G with i.i.d. N(0, 1).
+@dataclass(frozen=True)
+class FitSettings:
+    """Parameters of :func:`optimise_projection` (see :class:`~derand.jl.DerandomizedJL`)."""
 
-    At M = 0, sigma = 1 this is the Gaussian JL distribution (entries N(0, 1/k)), and for a
-    unit u, ``E ||P u||^2 = ||M u||^2 + sigma^2``. Returns shape (n_samples, k, d).
+    n_iter: int = 3000
+    inner_iter: int = 60
+    patience: int = 6
+    tau0: float = 0.1
+    tau_final: float = 0.001
+    tau_decay: float = 0.8
+    sigma: str = "objective"
+    sigma0: float = 0.3
+    sigma_final: float = 1e-6
+    sigma_penalty: float = 0.01
+    active_size: int = 30000
+    scan_size: int = 3000
+    max_rounds: int | None = None
+    scan_dtype: str = "float64"
+    cap_gain: bool = False
+
+
+class Terms:
+    """The terms a fit runs over and the exact pass over all of them.
+
+    ``"pairs"``: all pairs of the (duplicate-free) points; ``"norms"``: the points themselves,
+    written as pairs with an extra origin row.
     """
-    k, d = M.shape
-    G = torch.randn((n_samples, k, d), generator=generator, dtype=M.dtype, device=M.device)
-    P: Tensor = M.unsqueeze(0) + sigma * G / math.sqrt(k)
-    return P
 
-
-def scan_extremes(
-    X: Tensor, M: Tensor, m: int, *, block_entries: int = DEFAULT_BLOCK_ENTRIES
-) -> tuple[Tensor, Tensor, float, float]:
-    """Exact pass over all pairs: the ``m`` largest and ``m`` smallest ratios' pairs.
-
-    Returns ``(pairs (<= 2m, 2) int64, log ratios of those pairs, min ratio, max ratio)``.
-    """
-    Y = X @ M.T
-    hi_v: Tensor | None = None
-    hi_p = lo_p = torch.empty((0, 2), dtype=torch.int64)
-    lo_v: Tensor | None = None
-    rmin, rmax = math.inf, -math.inf
-    for block in iter_pair_ratios(X, M, Y, block_entries=block_entries):
-        R = block.ratio
-        cols = R.shape[1]
-        big = torch.where(block.valid, R, torch.full_like(R, -math.inf)).flatten()
-        small = torch.where(block.valid, R, torch.full_like(R, math.inf)).flatten()
-        cnt = int(block.valid.sum())
-        mm = min(m, cnt)
-        ib = _top_indices(big, mm, largest=True)
-        is_ = _top_indices(small, mm, largest=False)
-        vb, vs = big[ib], small[is_]
-        rmax = max(rmax, float(vb.max()))
-        rmin = min(rmin, float(vs.min()))
-        pb = torch.stack([block.row0 + ib // cols, block.col0 + ib % cols], 1).cpu()
-        ps = torch.stack([block.row0 + is_ // cols, block.col0 + is_ % cols], 1).cpu()
-        if hi_v is None or lo_v is None:
-            hi_v, hi_p, lo_v, lo_p = vb.cpu(), pb, vs.cpu(), ps
+    def __init__(self, X: Array, objective: str, workers: int, scan_dtype: str = "float64") -> None:
+        self.objective = objective
+        self.workers = workers
+        self.data = PairData.from_points(X)
+        n = self.data.n
+        if objective == "pairs":
+            self.points = self.data.centred
+            scan_data = (
+                self.data
+                if scan_dtype == "float64"
+                else PairData.from_points(X, dtype=np.dtype(scan_dtype).type)
+            )
+            self.dens: Denominators | None = Denominators(scan_data, _tile_for(n))
         else:
-            hv, hp = torch.cat([hi_v, vb.cpu()]), torch.cat([hi_p, pb])
-            order = torch.topk(hv, min(m, hv.numel())).indices
-            hi_v, hi_p = hv[order], hp[order]
-            lv, lp = torch.cat([lo_v, vs.cpu()]), torch.cat([lo_p, ps])
-            order = torch.topk(lv, min(m, lv.numel()), largest=False).indices
-            lo_v, lo_p = lv[order], lp[order]
-    assert hi_v is not None and lo_v is not None
-    pairs = torch.cat([hi_p, lo_p])
-    return pairs, torch.log(torch.cat([hi_v, lo_v])), rmin, rmax
+            self.points = np.vstack([self.data.raw, np.zeros((1, X.shape[1]))])
+            self.dens = None
+            self._inv_norm = 1.0 / np.einsum("nd,nd->n", self.data.raw, self.data.raw)
+
+    def scan(self, M: Array, m: int) -> ScanResult:
+        """Exact ratio range of ``M`` over all terms and the ``m`` most extreme each way."""
+        if self.dens is not None:
+            return scan_pairs(self.dens, M, m, workers=self.workers)
+        Y = self.data.raw @ M.T
+        r = np.einsum("nk,nk->n", Y, Y) * self._inv_norm
+        order = np.argsort(r, kind="stable")
+        pick = np.unique(np.concatenate([order[:m], order[-m:]])) if m else order[:0]
+        origin = self.data.n
+        pairs = np.stack([pick, np.full(pick.size, origin)], axis=1).astype(np.int64)
+        return ScanResult(pairs=pairs, ratios=r[pick], rmin=float(r.min()), rmax=float(r.max()))
 
 
-def _top_indices(flat: Tensor, m: int, *, largest: bool) -> Tensor:
-    """Indices of the ``m`` largest (smallest) entries, in no particular order.
-
-    On the CPU ``numpy.argpartition`` is several times faster than ``torch.topk`` here.
-    """
-    if flat.device.type != "cpu":
-        return torch.topk(flat, m, largest=largest).indices
-    a = flat.detach().numpy()
-    if m >= a.size:
-        return torch.arange(a.size)
-    idx = np.argpartition(a, a.size - m)[a.size - m :] if largest else np.argpartition(a, m)[:m]
-    return torch.from_numpy(idx)
-
-
-def _unit_differences(X: Tensor, pairs: Tensor) -> Tensor:
-    diff = X[pairs[:, 0]] - X[pairs[:, 1]]
-    unit: Tensor = diff / diff.norm(dim=1, keepdim=True)
-    return unit
-
-
-def _merge_active(X: Tensor, M: Tensor, old: Tensor, new: Tensor, capacity: int) -> Tensor:
-    """Union of two pair sets, keeping at most ``capacity`` of the most extreme ratios."""
-    n = int(X.shape[0])
-    keys = torch.unique(torch.cat([old, new]) @ torch.tensor([n, 1], dtype=old.dtype))
-    both: Tensor = torch.stack([keys // n, keys % n], dim=1)
-    if both.shape[0] <= capacity:
-        return both
-    U = _unit_differences(X, both)
-    logr = torch.log(((U @ M.T) ** 2).sum(1))
-    centre = 0.5 * (logr.max() + logr.min())
-    keep = torch.topk((logr - centre).abs(), capacity).indices
-    kept: Tensor = both[keep]
-    return kept
+def _tile_for(n: int) -> int:
+    """Tile side: 2048, smaller for small n so that the diagonal tiles waste little."""
+    return int(min(2048, max(256, math.ceil(n / 8))))
 
 
 def range_distortion(rmin: float, rmax: float) -> float:
@@ -160,96 +356,301 @@ def range_distortion(rmin: float, rmax: float) -> float:
 
 
 def optimise_projection(
-    X: Tensor,
-    M0: Tensor,
+    X: Array,
+    M0: Array,
     *,
     objective: str,
-    n_iter: int,
-    n_samples: int,
-    lr: float,
-    sigma0: float,
-    sigma_final: float,
-    tau0: float,
-    tau_final: float,
-    active_size: int,
-    rescan_every: int,
-    generator: torch.Generator,
+    settings: FitSettings,
+    workers: int = 1,
     callback: Callable[[int, int], None] | None = None,
-    block_entries: int = DEFAULT_BLOCK_ENTRIES,
 ) -> FitOutcome:
-    """Minimise the smoothed log-ratio range of ``P = M + sigma G / sqrt(k)`` (see module doc).
+    """Minimise the closed-form expected smooth max distortion (module doc) from ``M0``.
 
-    ``X`` is centred, duplicate-free data (``"pairs"``) or the unit points (``"norms"``), in the
-    working dtype. Returns the best deterministic M found, judged exactly over all terms.
+    Parameters
+    ----------
+    X : ndarray (n, d)
+        Duplicate-free points (``"pairs"``) or non-zero points (``"norms"``), finite.
+    M0 : ndarray (k, d)
+        Initial deterministic part.
+    objective : {"pairs", "norms"}
+        The terms.
+    settings : FitSettings
+        Iteration budget, temperatures, sigma mode, active-set sizes.
+    workers : int
+        Threads for the exact passes.
+    callback : callable, optional
+        ``callback(iterations_done, n_iter)`` after each L-BFGS iteration; a
+        KeyboardInterrupt raised anywhere stops the fit and keeps the best certified M.
+
+    Returns
+    -------
+    FitOutcome
+        The best M certified at an exact pass (before the final rescaling), the history, and
+        the time spent.
     """
+    if settings.sigma not in SIGMA_MODES:
+        raise InputError(f"sigma must be one of {', '.join(SIGMA_MODES)}, got {settings.sigma!r}")
     start = time.perf_counter()
-    M = M0.clone().requires_grad_(True)
-    rho = torch.tensor(math.log(sigma0), dtype=X.dtype, device=X.device, requires_grad=True)
-    opt = torch.optim.Adam([M, rho], lr=lr)
-    history = FitHistory()
-    half = max(1, active_size // 2)
+    d = X.shape[1]
+    k = int(M0.shape[0])
+    require_memory(
+        8.0 * (settings.active_size * (3 * k + 6) + 2 * settings.active_size * (d + k)),
+        f"an active set of {settings.active_size} pairs in d = {d}",
+    )
+    terms = Terms(X, objective, workers, settings.scan_dtype)
+    history = FitHistory(sigma_mode=settings.sigma, scan_dtype=settings.scan_dtype)
+    scan_seconds = 0.0
+    evaluations = 0
 
-    def exact_range(Mc: Tensor) -> tuple[float, float, Tensor | None]:
-        if objective == "norms":
-            r = ((X @ Mc.T) ** 2).sum(1)
-            return float(r.min()), float(r.max()), None
-        pairs, _, lo, hi = scan_extremes(X, Mc, half, block_entries=block_entries)
-        return lo, hi, pairs
+    def exact(M: Array) -> ScanResult:
+        nonlocal scan_seconds
+        t0 = time.perf_counter()
+        result = terms.scan(M, settings.scan_size)
+        scan_seconds += time.perf_counter() - t0
+        if not (math.isfinite(result.rmin) and math.isfinite(result.rmax)) or result.rmax <= 0:
+            raise InputError("fit: the projection's pair ratios are not finite (exact pass)")
+        return result
 
-    with torch.no_grad():
-        lo, hi, pairs = exact_range(M0)
-    best_value = range_distortion(lo, hi)
-    best_M = M0.detach().clone()
+    M = np.array(M0, dtype=np.float64)
+    scanned = exact(M)
+    value = range_distortion(scanned.rmin, scanned.rmax)
+    best_value, best_M = value, M.copy()
+    best_range = (scanned.rmin, scanned.rmax)
+    M *= math.sqrt(2.0 / (scanned.rmin + scanned.rmax))
+    active = ActiveSet(terms.points, scanned.pairs)
+    sigma = settings.sigma0 if settings.sigma != "none" else 0.0
+    tau_rel = settings.tau0
     history.certified_iteration.append(0)
-    history.certified_max_distortion.append(best_value)
-    active = pairs
-    U = X if objective == "norms" else _unit_differences(X, active)  # type: ignore[arg-type]
+    history.certified_max_distortion.append(value)
+    history.certified_sigma.append(sigma)
+    done = 0
+    stall = 0
     interrupted = False
+    decay = settings.tau_decay
+    if settings.max_rounds is not None and settings.max_rounds > 1:
+        decay = min(
+            decay, (settings.tau_final / settings.tau0) ** (1.0 / (settings.max_rounds - 1))
+        )
+    rounds_nominal = max(
+        1, math.ceil(math.log(settings.tau_final / settings.tau0) / math.log(decay))
+    )
+    round_index = 0
     try:
-        for it in range(1, n_iter + 1):
-            frac = (it - 1) / max(1, n_iter - 1)
-            tau = tau0 * (tau_final / tau0) ** frac
-            cap = sigma0 * (sigma_final / sigma0) ** frac
-            lr_now = lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * frac)))
-            for group in opt.param_groups:
-                group["lr"] = lr_now
-            sigma = torch.minimum(rho.exp(), torch.tensor(cap, dtype=X.dtype, device=X.device))
-            P = sample_projections(M, sigma, n_samples, generator)
-            logr = torch.log((torch.matmul(U, P.transpose(1, 2)) ** 2).sum(2))  # (s, m)
-            smooth = tau * torch.logsumexp(logr / tau, dim=1) + tau * torch.logsumexp(
-                -logr / tau, dim=1
-            )
-            loss = smooth.mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                det = torch.log(((U @ M.T) ** 2).sum(1))
-                active_max = range_distortion(float(det.min().exp()), float(det.max().exp()))
-            history.iteration.append(it)
-            history.objective.append(float(loss.detach()))
-            history.max_distortion.append(active_max)
-            history.sigma.append(float(sigma.detach()))
-            history.active_size.append(int(U.shape[0]))
-            if it % rescan_every == 0 or it == n_iter:
-                with torch.no_grad():
-                    Mc = M.detach()
-                    lo, hi, new_pairs = exact_range(Mc)
-                    value = range_distortion(lo, hi)
-                    history.certified_iteration.append(it)
-                    history.certified_max_distortion.append(value)
-                    if value < best_value:
-                        best_value, best_M = value, Mc.clone()
-                    if objective == "pairs" and new_pairs is not None and active is not None:
-                        active = _merge_active(X, Mc, active, new_pairs, 2 * active_size)
-                        U = _unit_differences(X, active)
-            if callback is not None:
-                callback(it, n_iter)
+        with one_blas_thread():
+            while done < settings.n_iter:
+                if best_value <= _EXACT:
+                    history.stopped = "distortion 0 up to rounding"
+                    break
+                tau = max(best_value * tau_rel, _TAU_MIN)
+                if settings.sigma == "schedule":
+                    frac = min(1.0, round_index / rounds_nominal)
+                    sigma = settings.sigma0 * (settings.sigma_final / settings.sigma0) ** frac
+                step = _Step(active, k, tau, settings, sigma, history, done)
+                budget = min(settings.inner_iter, settings.n_iter - done)
+                x0 = step.start(M)
+                result = minimize(
+                    step.value_and_grad,
+                    x0,
+                    jac=True,
+                    method="L-BFGS-B",
+                    callback=partial(_after_iteration, step, callback, settings.n_iter),
+                    options={"maxiter": budget, "maxfun": 4 * budget, "maxcor": _LBFGS_MEMORY},
+                )
+                evaluations += step.evaluations
+                done = step.done
+                M, sigma = step.unpack(result.x)
+                if not np.all(np.isfinite(M)):
+                    raise InputError("fit: the optimiser produced a non-finite projection")
+                scanned = exact(M)
+                value = range_distortion(scanned.rmin, scanned.rmax)
+                history.certified_iteration.append(done)
+                history.certified_max_distortion.append(value)
+                history.certified_sigma.append(sigma)
+                history.tau.append(tau)
+                stall = 0 if value < best_value * (1.0 - 1e-3) else stall + 1
+                if value < best_value:
+                    best_value, best_M = value, M.copy()
+                    best_range = (scanned.rmin, scanned.rmax)
+                M = M * math.sqrt(2.0 / (scanned.rmin + scanned.rmax))
+                tau_rel = max(tau_rel * decay, settings.tau_final)
+                active = _next_active(terms.points, active, scanned.pairs, M, settings, tau_rel)
+                round_index += 1
+                if settings.max_rounds is not None and stall >= min(2, settings.patience):
+                    history.stopped = "no better certified max for 2 rounds (a large problem)"
+                    break
+                if stall >= settings.patience and tau_rel <= settings.tau_final:
+                    history.stopped = f"no better certified max for {settings.patience} rounds"
+                    break
+                if best_value <= _EXACT:
+                    history.stopped = "distortion 0 up to rounding"
+                    break
+                if settings.max_rounds is not None and round_index >= settings.max_rounds:
+                    history.stopped = f"{settings.max_rounds} rounds (exact passes) done"
+                    break
+            else:
+                history.stopped = f"iteration budget {settings.n_iter} spent"
     except KeyboardInterrupt:
         interrupted = True
+        history.stopped = "interrupted"
     return FitOutcome(
-        M=best_M.detach().cpu().numpy().astype(np.float64),
+        M=best_M,
+        ratio_range=best_range,
         history=history,
         interrupted=interrupted,
         seconds=time.perf_counter() - start,
+        scan_seconds=scan_seconds,
+        evaluations=evaluations,
     )
+
+
+def _after_iteration(
+    step: _Step, callback: Callable[[int, int], None] | None, total: int, _x: object = None
+) -> None:
+    step.record()
+    if callback is not None:
+        callback(step.done, total)
+
+
+def _next_active(
+    points: Array,
+    active: ActiveSet,
+    new: IntArray,
+    M: Array,
+    settings: FitSettings,
+    tau_rel: float,
+) -> ActiveSet:
+    """Union of the active set and the scan's extremes, without terms that cannot matter.
+
+    A term stays when its distortion (at the rescaled M) is within ``_NEGLIGIBLE`` tau of
+    the largest; at most ``active_size`` terms, the most extreme first.
+    """
+    width = np.int64(points.shape[0])
+    flat = np.unique(
+        np.concatenate(
+            [active.pairs[:, 0] * width + active.pairs[:, 1], new[:, 0] * width + new[:, 1]]
+        )
+    )
+    keys = np.stack([flat // width, flat % width], axis=1)
+    act = ActiveSet(points, keys)
+    dist = np.abs(act.ratios(M) - 1.0)
+    top = float(dist.max())
+    keep = np.flatnonzero(dist >= top * (1.0 - _NEGLIGIBLE * tau_rel))
+    order = keep[np.argsort(-dist[keep], kind="stable")[: settings.active_size]]
+    return ActiveSet(points, keys[order], act.inv_den[order])
+
+
+class _Step:
+    """One round's objective over an active set, in the variables ``[vec(M), sigma]``."""
+
+    def __init__(
+        self,
+        act: ActiveSet,
+        k: int,
+        tau: float,
+        settings: FitSettings,
+        sigma: float,
+        history: FitHistory,
+        done: int,
+    ) -> None:
+        self.act = act
+        self.k = k
+        self.d = act.X.shape[1]
+        self.tau = tau
+        self.settings = settings
+        self.trained = settings.sigma == "objective"
+        self.history = history
+        self.done = done
+        self.evaluations = 0
+        self.half = 0.5 * k * tau
+        self.a_fixed = 0.0
+        if settings.sigma != "none":
+            a = sigma * sigma / self.half
+            if a > _A_START_MAX:
+                a = _A_START_MAX
+                history.sigma_restarts += 1
+            self.a_fixed = a
+        self._Z = np.empty((act.X.shape[0], k))
+        self._m = np.empty(act.size)
+        self._e = np.empty(2 * act.size)
+        self._diff = np.empty((act.size, k))
+        self._last: tuple[float, float, float, float] = (math.nan, 0.0, 1.0, 1.0)
+
+    def start(self, M: Array) -> Array:
+        """Initial variables for L-BFGS: ``vec(M)``, and sigma when it is trained."""
+        flat = M.ravel()
+        if not self.trained:
+            return flat
+        return np.concatenate([flat, [math.sqrt(self.a_fixed * self.half)]])
+
+    def _a(self, x: Array) -> float:
+        """a = sigma^2 / (k tau / 2); the trained variable is a signed sigma (Phi is even)."""
+        if not self.trained:
+            return self.a_fixed
+        sigma = float(x[-1])
+        return sigma * sigma / self.half
+
+    def unpack(self, x: Array) -> tuple[Array, float]:
+        """(M, sigma) from the variables."""
+        M = np.array(x[: self.k * self.d].reshape(self.k, self.d))
+        return M, math.sqrt(min(self._a(x), _A_MAX) * self.half)
+
+    def value_and_grad(self, x: Array) -> tuple[float, Array]:
+        """Phi and its gradient (``[dPhi/dM, dPhi/dsigma]``)."""
+        M = x[: self.k * self.d].reshape(self.k, self.d)
+        a_raw = self._a(x)
+        a = min(a_raw, _A_MAX)  # beyond: a quadratic wall (the expectation is infinite at 1)
+        act = self.act
+        Y = np.ascontiguousarray(act.X @ M.T)
+        zmax, mmin, mmax = _exponents(
+            Y, act.first, act.second, act.inv_den, self.tau, a, self.k, self._m, self._e,
+            self._diff,
+        )  # fmt: skip
+        total = float(self._e.sum())
+        # the largest gain of M over all directions, ||M||_op^2, as one more upper term
+        gain = None
+        top = zmax
+        if self.settings.cap_gain:
+            U, S, Vt = np.linalg.svd(M, full_matrices=False)
+            m_g = float(S[0] ** 2)
+            z_g = (m_g / (1.0 - a) - self.half * math.log1p(-a) - 1.0) / self.tau
+            top = max(zmax, z_g)
+            gain = (m_g, math.exp(z_g - top), U[:, 0] * S[0], Vt[0])
+        shrink = math.exp(zmax - top)
+        lse = shrink * total + (gain[1] if gain is not None else 0.0)
+        dA = _backward(
+            self._diff, act.first, act.second, act.inv_den, self.tau, a, self.k, self._m,
+            self._e, shrink / lse, self._Z,
+        )  # fmt: skip
+        val = self.tau * (top + math.log(lse))
+        lam = self.settings.sigma_penalty
+        val += lam * a * self.half
+        grad = self._Z.T @ act.X
+        if gain is not None:
+            m_g, g, u_s, v = gain
+            w = g / lse
+            grad += (2.0 * w / (1.0 - a)) * np.outer(u_s, v)
+            dA += w * (m_g / (1.0 - a) ** 2 + self.half / (1.0 - a))
+        grad_M = grad.ravel()
+        self.evaluations += 1
+        self._last = (val, a, mmin, mmax)
+        if not (math.isfinite(val) and np.all(np.isfinite(grad_M))):
+            raise InputError("fit: the objective is not finite (optimiser step)")
+        if not self.trained:
+            return val, grad_M
+        sigma = float(x[-1])
+        dA += lam * self.half
+        if a_raw > _A_MAX:
+            val += _WALL * (a_raw - _A_MAX) ** 2
+            dA = 2.0 * _WALL * (a_raw - _A_MAX)
+        return val, np.concatenate([grad_M, [dA * 2.0 * sigma / self.half]])
+
+    def record(self) -> None:
+        """Append the last evaluation to the history (one L-BFGS iteration)."""
+        self.done += 1
+        val, a, mmin, mmax = self._last
+        h = self.history
+        h.iteration.append(self.done)
+        h.objective.append(val)
+        h.max_distortion.append(range_distortion(mmin, mmax))
+        h.sigma.append(math.sqrt(a * self.half))
+        h.active_size.append(self.act.size)

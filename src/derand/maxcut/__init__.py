@@ -1,13 +1,28 @@
-"""Max-Cut by derandomized Goemans-Williamson rounding with a certified bound (DESIGN.md s2)."""
+"""Max-Cut by derandomized Goemans-Williamson rounding with a proven bound (paper, Max-Cut).
 
+Quick start::
+
+    import networkx as nx
+    from derand.maxcut import solve_maxcut
+
+    result = solve_maxcut(nx.petersen_graph(), time_limit=5)
+    S, T = result.sides()
+    print(result.final_cut, result.upper_bound, result.bound_proven)
+"""
+
+from derand.maxcut.bound import ProvenBound, check_psd, prove_bound
 from derand.maxcut.exact import ExactResult, exact_maxcut
 from derand.maxcut.graph import (
+    GSET_NAMES,
     Graph,
+    as_graph,
     from_edges,
     from_networkx,
     from_scipy,
     gnp,
+    gset_best_known,
     load_graph,
+    load_gset,
     paper_graph,
     random_regular,
     read_edgelist,
@@ -24,18 +39,23 @@ from derand.maxcut.rounding import (
     gw_expectation,
     score_function_rounding,
 )
-from derand.maxcut.sdp import SDPResult, dual_bound, solve_sdp
+from derand.maxcut.sdp import SDPResult, dual_bound, dual_vector, solve_sdp
 from derand.maxcut.solve import MaxCutResult, solve_maxcut
 
 __all__ = [
+    "GSET_NAMES",
     "ExactResult",
     "Graph",
     "LocalSearchResult",
     "MaxCutResult",
+    "ProvenBound",
     "SDPResult",
+    "as_graph",
     "best_of_random",
+    "check_psd",
     "derandomized_rounding",
     "dual_bound",
+    "dual_vector",
     "exact_maxcut",
     "expected_cut",
     "expected_cut_and_grad",
@@ -43,10 +63,13 @@ __all__ = [
     "from_networkx",
     "from_scipy",
     "gnp",
+    "gset_best_known",
     "gw_expectation",
     "load_graph",
+    "load_gset",
     "local_search",
     "paper_graph",
+    "prove_bound",
     "random_regular",
     "read_edgelist",
     "read_rudy",

@@ -8,7 +8,7 @@ cross term is one matrix product per block, so there is no Python loop over 2^n.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,7 +26,7 @@ class ExactResult:
     """The maximum cut and one maximising partition (+-1 per node, node 0 on the +1 side)."""
 
     cut: float
-    partition: NDArray[np.int8]
+    partition: NDArray[np.int8] = field(repr=False)
 
 
 def _signs(k: int) -> NDArray[np.float64]:
@@ -52,6 +52,17 @@ def exact_maxcut(
     ------
     InputError
         If ``graph.n > MAX_EXACT_N``.
+
+    Returns
+    -------
+    ExactResult
+        The maximum cut and a maximising partition.
+
+    Examples
+    --------
+    >>> from derand.maxcut import paper_graph
+    >>> exact_maxcut(paper_graph()).cut
+    41.0
     """
     n = graph.n
     if n > MAX_EXACT_N:

@@ -8,23 +8,27 @@ warning (they never contribute to a cut).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from derand.errors import InputError
+from derand.limits import check_count, check_finite, check_seed, require_memory
 
 __all__ = [
     "Graph",
+    "as_graph",
     "from_edges",
     "from_networkx",
     "from_scipy",
     "gnp",
+    "gset_best_known",
     "load_graph",
+    "load_gset",
     "paper_graph",
     "paper_graph_torch",
     "parse_spec",
@@ -34,6 +38,10 @@ __all__ = [
     "torus",
     "write_rudy",
 ]
+
+
+MAX_NODES = 2**40
+"""Largest node count accepted (ids must also fit in int64)."""
 
 
 @dataclass(frozen=True)
@@ -53,9 +61,9 @@ class Graph:
     """
 
     n: int
-    u: NDArray[np.int64]
-    v: NDArray[np.int64]
-    w: NDArray[np.float64]
+    u: NDArray[np.int64] = field(repr=False)
+    v: NDArray[np.int64] = field(repr=False)
+    w: NDArray[np.float64] = field(repr=False)
     name: str = "graph"
 
     @property
@@ -96,18 +104,34 @@ def from_edges(
     *,
     name: str = "graph",
     lines: NDArray[np.int64] | None = None,
+    duplicates: Literal["error", "sum"] = "error",
 ) -> Graph:
     """Validate and build a :class:`Graph` from 0-based edge arrays.
 
-    Self-loops are dropped with a warning. Duplicate edges (in either orientation), ids out of
-    ``[0, n)`` and non-finite weights raise :class:`InputError`; when ``lines`` (source line
-    numbers, one per edge) is given, the message names the line.
+    Self-loops are dropped with a warning. Ids out of ``[0, n)`` and non-finite weights raise
+    :class:`InputError`; when ``lines`` (source line numbers, one per edge) is given, the
+    message names the line. Duplicate edges (in either orientation) raise too, or, with
+    ``duplicates="sum"``, are merged into one edge carrying the summed weight (with a warning).
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = from_edges(3, np.array([0, 1]), np.array([1, 2]), np.array([1.0, 2.5]))
+    >>> g.n, g.m, g.total_weight()
+    (3, 2, 3.5)
     """
-    if n < 1:
-        raise InputError(f"a graph needs at least one node, got n = {n}")
-    uu = np.asarray(u, dtype=np.int64).ravel()
-    vv = np.asarray(v, dtype=np.int64).ravel()
-    ww = np.ones(uu.shape, dtype=np.float64) if w is None else np.asarray(w, np.float64).ravel()
+    n = check_count(n, "number of nodes", high=MAX_NODES)
+    require_memory(64.0 * n, f"a graph with {n} nodes")
+    try:
+        uu = np.asarray(u, dtype=np.int64).ravel()
+        vv = np.asarray(v, dtype=np.int64).ravel()
+        ww = np.ones(uu.shape, np.float64) if w is None else np.asarray(w, np.float64).ravel()
+    except (OverflowError, TypeError, ValueError) as exc:
+        raise InputError(f"edges must be integer ids and real weights ({exc})") from None
     if not (uu.shape == vv.shape == ww.shape):
         raise InputError("edge arrays u, v, w have different lengths")
     line_of = lines
@@ -131,18 +155,30 @@ def from_edges(
         if lines is not None:
             lines = lines[keep]
     lo, hi = np.minimum(uu, vv), np.maximum(uu, vv)
-    key = lo * n + hi
-    order = np.argsort(key, kind="stable")
-    dup = np.flatnonzero(np.diff(key[order]) == 0)
-    if dup.size:
-        k = int(order[dup[0] + 1])
-        raise InputError(f"{where(k)}duplicate edge ({lo[k]}, {hi[k]})")
-    return Graph(n=int(n), u=lo[order], v=hi[order], w=ww[order], name=name)
+    order = np.lexsort((hi, lo))
+    lo, hi, ww = lo[order], hi[order], ww[order]
+    same = (np.diff(lo) == 0) & (np.diff(hi) == 0)
+    if same.any():
+        if duplicates != "sum":
+            k = int(order[np.flatnonzero(same)[0] + 1])
+            raise InputError(f"{where(k)}duplicate edge ({min(uu[k], vv[k])}, {max(uu[k], vv[k])})")
+        first = np.concatenate([[True], ~same])
+        group = np.cumsum(first) - 1
+        summed = np.zeros(int(group[-1]) + 1)
+        np.add.at(summed, group, ww)
+        warnings.warn(f"summed the weights of {int(same.sum())} repeated edge(s)", stacklevel=2)
+        lo, hi, ww = lo[first], hi[first], summed
+        if not np.all(np.isfinite(ww)):
+            raise InputError("summed edge weights overflow")
+    return Graph(n=int(n), u=lo, v=hi, w=ww, name=name)
 
 
 def _numbers(path: Path) -> list[tuple[int, list[str]]]:
     """Non-empty, non-comment lines of a text file as (1-based line number, tokens)."""
     try:
+        if path.is_dir():
+            raise InputError(f"{path} is a directory, not a graph file")
+        require_memory(40.0 * path.stat().st_size, f"reading {path}")
         text = path.read_text()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -158,9 +194,12 @@ def _numbers(path: Path) -> list[tuple[int, list[str]]]:
 
 def _parse_int(tok: str, lineno: int, what: str) -> int:
     try:
-        return int(tok)
+        value = int(tok)
     except ValueError:
         raise InputError(f"line {lineno}: {what} {tok!r} is not an integer") from None
+    if not -MAX_NODES <= value <= MAX_NODES:
+        raise InputError(f"line {lineno}: {what} {tok} is out of range (|id| <= 2**40)")
+    return value
 
 
 def _parse_float(tok: str, lineno: int) -> float:
@@ -181,11 +220,30 @@ def read_rudy(path: str | Path) -> Graph:
     InputError
         On a missing or malformed header, a wrong edge count, non-numbers, NaN/inf, ids out of
         range or duplicate edges; the message names the line.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "g.txt"
+    >>> _ = path.write_text("3 2\\n1 2 1\\n2 3 -1\\n")
+    >>> read_rudy(path).w.tolist()
+    [1.0, -1.0]
     """
     path = Path(path)
     rows = _numbers(path)
+    try:
+        return _rudy(path, rows)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def _rudy(path: Path, rows: list[tuple[int, list[str]]]) -> Graph:
     if not rows:
-        raise InputError(f"{path} is empty")
+        raise InputError("the file is empty")
     lineno, head = rows[0]
     if len(head) != 2:
         raise InputError(f"line {lineno}: header must be 'n m', got {' '.join(head)!r}")
@@ -215,11 +273,30 @@ def read_edgelist(path: str | Path) -> Graph:
     """Read a plain edge list: lines ``u v [w]`` (0-based ids, weight 1 if absent, ``#`` comments).
 
     ``n`` is one more than the largest id. Errors name the line, as in :func:`read_rudy`.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "g.edges"
+    >>> _ = path.write_text("0 1\\n1 2 2.5\\n")
+    >>> read_edgelist(path).total_weight()
+    3.5
     """
     path = Path(path)
     rows = _numbers(path)
+    try:
+        return _edgelist(path, rows)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def _edgelist(path: Path, rows: list[tuple[int, list[str]]]) -> Graph:
     if not rows:
-        raise InputError(f"{path} has no edges")
+        raise InputError("the file has no edges")
     m = len(rows)
     u = np.empty(m, np.int64)
     v = np.empty(m, np.int64)
@@ -240,7 +317,20 @@ def read_edgelist(path: str | Path) -> Graph:
 
 
 def write_rudy(graph: Graph, path: str | Path) -> Path:
-    """Write ``graph`` in rudy format (1-based ids); weights written with ``repr`` precision."""
+    """Write ``graph`` in rudy format (1-based ids); weights written with ``repr`` precision.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = write_rudy(torus(3, 3), pathlib.Path(tempfile.mkdtemp()) / "t.txt")
+    >>> read_rudy(path).m
+    18
+    """
     path = Path(path)
     lines = [f"{graph.n} {graph.m}"]
     lines += [
@@ -252,33 +342,122 @@ def write_rudy(graph: Graph, path: str | Path) -> Path:
 
 
 def from_scipy(matrix: Any, *, name: str = "sparse") -> Graph:
-    """A graph from a square scipy.sparse (or dense) adjacency matrix; uses the upper triangle.
+    """A graph from a square scipy.sparse matrix or dense array of edge weights.
 
-    Raises :class:`InputError` if the matrix is not square or not symmetric.
+    A symmetric matrix is an undirected graph (``w_ij = A_ij``, upper triangle). A matrix
+    that is not symmetric is read as a directed graph and symmetrised with a warning:
+    ``w_ij = A_ij + A_ji``, since a cut separates both arcs. The diagonal is ignored.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from_scipy(np.array([[0, 2.0], [2.0, 0]])).w.tolist()
+    [2.0]
     """
-    a = sp.csr_matrix(matrix, dtype=np.float64)
-    if a.shape[0] != a.shape[1]:
+    try:
+        a = sp.csr_matrix(matrix, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"cannot read the adjacency matrix as real numbers ({exc})") from None
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise InputError(f"adjacency matrix must be square, got {a.shape}")
+    if a.nnz and not np.all(np.isfinite(a.data)):
+        raise InputError("adjacency matrix has NaN or infinite entries")
     if a.nnz and abs(a - a.T).max() > 1e-12 * max(1.0, abs(a).max()):
-        raise InputError("adjacency matrix is not symmetric")
+        warnings.warn("adjacency matrix is not symmetric: read as directed, A + A^T", stacklevel=2)
+        a = sp.csr_matrix(a + a.T)
     upper = sp.triu(a, k=1).tocoo()
-    return from_edges(a.shape[0], upper.row, upper.col, upper.data, name=name)
+    keep = upper.data != 0
+    return from_edges(
+        max(1, a.shape[0]), upper.row[keep], upper.col[keep], upper.data[keep], name=name
+    )
 
 
 def from_networkx(g: Any, *, weight: str = "weight", name: str = "networkx") -> Graph:
-    """A graph from a networkx graph; nodes are relabelled ``0..n-1`` in iteration order."""
+    """A graph from a networkx graph; node ``k`` is the ``k``-th of ``g.nodes()``.
+
+    Directed graphs are symmetrised (``w_uv`` + ``w_vu``, both arcs cross a cut) and repeated
+    edges of multigraphs summed, each with a warning. Missing weights count 1.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from_networkx(nx.cycle_graph(4)).m
+    4
+    """
     index = {node: k for k, node in enumerate(g.nodes())}
     edges = list(g.edges(data=True))
     u = np.array([index[a] for a, _, _ in edges], np.int64)
     v = np.array([index[b] for _, b, _ in edges], np.int64)
-    w = np.array([float(d.get(weight, 1.0)) for _, _, d in edges], np.float64)
-    return from_edges(max(len(index), 1), u, v, w, name=name)
+    try:
+        w = np.array([float(d.get(weight, 1.0)) for _, _, d in edges], np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"edge attribute {weight!r} must be a number ({exc})") from None
+    if g.is_directed():
+        warnings.warn("directed graph: symmetrised, opposite arcs summed", stacklevel=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the symmetrisation warning above says it all
+        graph = from_edges(max(len(index), 1), u, v, w, name=name, duplicates="sum")
+    if g.is_multigraph() and not g.is_directed() and graph.m < len(edges):
+        warnings.warn(
+            f"summed the weights of {len(edges) - graph.m} repeated edge(s)", stacklevel=2
+        )
+    return graph
+
+
+def as_graph(obj: Any, *, weight: str = "weight") -> tuple[Graph, list[Any] | None]:
+    """Accept a :class:`Graph`, a networkx graph, or a scipy.sparse / dense adjacency matrix.
+
+    Returns
+    -------
+    (Graph, list or None)
+        The graph and its node labels in index order (``None`` when the labels are
+        ``0 .. n-1``).
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> g, labels = as_graph(nx.path_graph(["a", "b", "c"]))
+    >>> g.m, labels
+    (2, ['a', 'b', 'c'])
+    """
+    if isinstance(obj, Graph):
+        return obj, None
+    if hasattr(obj, "nodes") and hasattr(obj, "edges") and hasattr(obj, "is_directed"):
+        labels = list(obj.nodes())
+        graph = from_networkx(obj, weight=weight, name=str(getattr(obj, "name", "") or "networkx"))
+        return graph, labels
+    if sp.issparse(obj) or isinstance(obj, np.ndarray):
+        return from_scipy(obj), None
+    raise InputError(
+        f"expected a Graph, a networkx graph or an adjacency matrix, got {type(obj).__name__}"
+    )
 
 
 def gnp(n: int, p: float, *, seed: int = 0, weights: str = "one") -> Graph:
-    """Erdos-Renyi G(n, p); ``weights`` is ``"one"`` or ``"pm1"`` (uniform random signs)."""
-    if n < 2 or not 0.0 <= p <= 1.0:
-        raise InputError(f"gnp needs n >= 2 and 0 <= p <= 1, got n = {n}, p = {p}")
+    """Erdos-Renyi G(n, p); ``weights`` is one of :data:`WEIGHTS`.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> gnp(10, 0.5, seed=1).n
+    10
+    """
+    _check_weights(weights)
+    n = check_count(n, "gnp: n", low=2, high=MAX_NODES)
+    p = check_finite(p, "gnp: p", low=0.0, high=1.0)
+    seed = check_seed(seed, "gnp: seed")
+    require_memory(40.0 * n * (n - 1) / 2, f"gnp with n = {n}")
     rng = np.random.default_rng(seed)
     iu, ju = np.triu_indices(n, k=1)
     keep = rng.random(iu.shape[0]) < p
@@ -288,9 +467,24 @@ def gnp(n: int, p: float, *, seed: int = 0, weights: str = "one") -> Graph:
 
 
 def random_regular(n: int, d: int, *, seed: int = 0, weights: str = "one") -> Graph:
-    """A random d-regular simple graph (configuration model with restarts)."""
-    if d < 1 or d >= n or (n * d) % 2:
-        raise InputError(f"regular graph needs 1 <= d < n and n*d even, got n = {n}, d = {d}")
+    """A random d-regular simple graph (configuration model with restarts).
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> random_regular(10, 3).m
+    15
+    """
+    _check_weights(weights)
+    n = check_count(n, "regular: n", low=2, high=MAX_NODES)
+    d = check_count(d, "regular: d", low=1, high=n - 1)
+    seed = check_seed(seed, "regular: seed")
+    if (n * d) % 2:
+        raise InputError(f"regular graph needs n*d even, got n = {n}, d = {d}")
+    require_memory(80.0 * n * d, f"a {d}-regular graph on {n} nodes")
     rng = np.random.default_rng(seed)
     for _ in range(1000):
         stubs = rng.permutation(np.repeat(np.arange(n), d))
@@ -303,18 +497,40 @@ def random_regular(n: int, d: int, *, seed: int = 0, weights: str = "one") -> Gr
     raise InputError(f"could not sample a simple {d}-regular graph on {n} nodes")
 
 
-def torus(rows: int, cols: int, *, seed: int = 0) -> Graph:
-    """A 2-D toroidal grid ``rows x cols`` with uniform random +-1 weights (like Gset G48+)."""
-    if rows < 3 or cols < 3:
-        raise InputError(f"torus needs rows, cols >= 3, got {rows} x {cols}")
+def torus(rows: int, cols: int, *, seed: int = 0, weights: str = "pm1") -> Graph:
+    """A 2-D toroidal grid ``rows x cols``, by default with random +-1 weights (like Gset G48).
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> torus(3, 4).m
+    24
+    """
+    _check_weights(weights)
+    rows = check_count(rows, "torus: rows", low=3, high=MAX_NODES)
+    cols = check_count(cols, "torus: cols", low=3, high=MAX_NODES)
+    seed = check_seed(seed, "torus: seed")
+    require_memory(160.0 * rows * cols, f"a {rows} x {cols} torus")
     rng = np.random.default_rng(seed)
     idx = np.arange(rows * cols).reshape(rows, cols)
     right = np.roll(idx, -1, axis=1)
     down = np.roll(idx, -1, axis=0)
     u = np.concatenate([idx.ravel(), idx.ravel()])
     v = np.concatenate([right.ravel(), down.ravel()])
-    w = _weights(rng, u.shape[0], "pm1")
+    w = _weights(rng, u.shape[0], weights)
     return from_edges(rows * cols, u, v, w, name=f"torus({rows}x{cols},seed={seed})")
+
+
+WEIGHTS = ("one", "pm1", "uniform", "normal")
+"""Weight kinds of the generators: 1, random signs, U(0, 1), standard normal."""
+
+
+def _check_weights(kind: str) -> None:
+    if kind not in WEIGHTS:
+        raise InputError(f"weights must be one of {', '.join(WEIGHTS)}, got {kind!r}")
 
 
 def _weights(rng: np.random.Generator, m: int, kind: str) -> NDArray[np.float64]:
@@ -322,7 +538,11 @@ def _weights(rng: np.random.Generator, m: int, kind: str) -> NDArray[np.float64]
         return np.ones(m)
     if kind == "pm1":
         return rng.choice(np.array([-1.0, 1.0]), size=m)
-    raise InputError(f"weights must be 'one' or 'pm1', got {kind!r}")
+    if kind == "uniform":
+        return rng.random(m)
+    if kind == "normal":
+        return rng.standard_normal(m)
+    raise InputError(f"weights must be one of {', '.join(WEIGHTS)}, got {kind!r}")
 
 
 # Upper-triangle edges of the authors' instance, precomputed from ``torch.manual_seed(42)``;
@@ -342,6 +562,15 @@ def paper_graph() -> Graph:
 
     Identical to :func:`paper_graph_torch`: ``torch.manual_seed(42)``,
     ``A = rand(15, 15) < 0.6``, diagonal zeroed, upper triangle symmetrised.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> paper_graph().m
+    62
     """
     u = np.array(_PAPER_U.split(), np.int64)
     v = np.array(_PAPER_V.split(), np.int64)
@@ -349,7 +578,18 @@ def paper_graph() -> Graph:
 
 
 def paper_graph_torch() -> Graph:
-    """The authors' construction, run through torch (slow to import; used to verify)."""
+    """The authors' construction, run through torch (slow to import; used to verify).
+
+    Returns
+    -------
+    Graph
+        Equal to :func:`paper_graph` (a test checks it).
+
+    Examples
+    --------
+    >>> paper_graph_torch().m  # doctest: +SKIP
+    62
+    """
     import torch
 
     gen = torch.Generator().manual_seed(42)  # same stream as torch.manual_seed(42)
@@ -362,12 +602,22 @@ def paper_graph_torch() -> Graph:
 _SPEC_KEYS = {
     "gnp": {"n", "p", "seed", "weights"},
     "regular": {"n", "d", "seed", "weights"},
-    "torus": {"rows", "cols", "seed"},
+    "torus": {"rows", "cols", "seed", "weights"},
 }
 
 
 def parse_spec(spec: str) -> Graph:
-    """A generated graph from ``kind:key=value,...``, e.g. ``gnp:n=200,p=0.1,seed=1``."""
+    """A generated graph from ``kind:key=value,...``, e.g. ``gnp:n=200,p=0.1,seed=1``.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> parse_spec("regular:n=10,d=3,seed=2").m
+    15
+    """
     kind, _, rest = spec.partition(":")
     if kind not in _SPEC_KEYS:
         raise InputError(f"unknown generator {kind!r}; expected one of {sorted(_SPEC_KEYS)}")
@@ -402,23 +652,98 @@ def parse_spec(spec: str) -> Graph:
         return gnp(get_int("n"), p, seed=seed, weights=weights)
     if kind == "regular":
         return random_regular(get_int("n"), get_int("d"), seed=seed, weights=weights)
-    return torus(get_int("rows"), get_int("cols"), seed=seed)
+    return torus(get_int("rows"), get_int("cols"), seed=seed, weights=params.get("weights", "pm1"))
+
+
+GSET_NAMES = tuple([f"G{k}" for k in range(1, 68)] + ["G70", "G72", "G77", "G81"])
+"""The 71 Gset instances shipped with derand (see ``derand/maxcut/data/README.md``)."""
+
+
+def load_gset(name: str) -> Graph:
+    """One of the 71 Gset instances shipped inside the package (``"G1"`` ... ``"G81"``).
+
+    Helmberg & Rendl's benchmark, generated with rudy; provenance and licence in
+    ``derand/maxcut/data/README.md``. No download: the instances are in the wheel.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> g = load_gset("G1")
+    >>> g.n, g.m
+    (800, 19176)
+    """
+    if name not in GSET_NAMES:
+        raise InputError(
+            f"unknown Gset instance {name!r}; expected one of G1..G67, G70, G72, G77, G81"
+        )
+    from importlib.resources import files
+
+    with files("derand.maxcut").joinpath("data/gset.npz").open("rb") as fh:
+        data = np.load(fh)
+        counts = data[f"{name}_counts"]
+        v = data[f"{name}_v"].astype(np.int64)
+        w = np.where(data[f"{name}_w"], 1.0, -1.0)
+    u = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+    return Graph(n=int(counts.size), u=u, v=v, w=w, name=name)
+
+
+def gset_best_known() -> dict[str, dict[str, float | None]]:
+    """Best known cuts and published SDP values of the shipped Gset instances.
+
+    Returns
+    -------
+    dict
+        ``{"G1": {"n": 800, "m": 19176, "best_known": 11624.0, "sdp_value": 12083.2}, ...}``
+        (``sdp_value`` is ``None`` where no published value was found).
+
+    Examples
+    --------
+    >>> gset_best_known()["G1"]["best_known"]
+    11624.0
+    """
+    import csv
+    from importlib.resources import files
+
+    text = files("derand.maxcut").joinpath("data/gset_best_known.csv").read_text()
+    out: dict[str, dict[str, float | None]] = {}
+    for row in csv.DictReader(text.splitlines()):
+        out[row["instance"]] = {
+            "n": float(row["n"]),
+            "m": float(row["m"]),
+            "best_known": float(row["best_known"]),
+            "sdp_value": float(row["sdp_value"]) if row["sdp_value"] else None,
+        }
+    return out
 
 
 EDGELIST_SUFFIXES = (".edges", ".edgelist", ".el")
 
 
 def load_graph(source: str, *, fmt: str = "auto") -> Graph:
-    """Resolve a CLI graph argument: ``paper``, a generator spec, or a file path.
+    """Resolve a graph argument: ``paper``, ``gset:G1`` (shipped), a generator spec, or a file.
 
     ``fmt`` is ``rudy``, ``edgelist`` or ``auto``: files ending in ``.edges``, ``.edgelist`` or
     ``.el`` are edge lists; otherwise a file whose first data line has two tokens and whose
     other lines all have three (or whose line count matches the header) is rudy.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> load_graph("gset:G14").n, load_graph("torus:rows=3,cols=4").m
+    (800, 24)
     """
     if fmt not in ("auto", "rudy", "edgelist"):
         raise InputError(f"format must be auto, rudy or edgelist, got {fmt!r}")
     if source == "paper":
         return paper_graph()
+    if source.startswith("gset:"):
+        return load_gset(source[5:])
     if source.split(":", 1)[0] in _SPEC_KEYS and ":" in source:
         return parse_spec(source)
     path = Path(source)

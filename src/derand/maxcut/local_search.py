@@ -1,145 +1,477 @@
-"""Local search polishing of a +-1 partition: greedy 1-flip, then tabu search.
+"""Local search polishing of +-1 partitions: greedy 1-flip, tabu search, Breakout Local Search.
 
-A separate, optional stage (its result is reported apart from the derandomized cut). Both
-never return a worse cut than they are given.
+A separate stage after the rounding (its result is reported apart from the derandomized cut);
+it never returns a worse cut than it is given. The moves are compiled (:mod:`derand.maxcut.engine`,
+numba): a flip costs O(degree) and the best move is found in O(log n), for real-valued
+weights. Several runs -- one per starting partition -- go on a thread pool; each is
+deterministic for its seed and move budget, whichever thread executes it. Graphs with fewer
+than :data:`SMALL_N` nodes use a pure-numpy path (:mod:`derand.maxcut.moves`), which avoids
+importing and compiling numba for a few milliseconds of work.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from derand.errors import InputError
+from derand.limits import check_count, check_seed, require_memory
 from derand.maxcut.graph import Graph
+from derand.maxcut.moves import one_flip, tabu_search
 
-__all__ = ["LocalSearchResult", "local_search", "one_flip", "tabu_search"]
+__all__ = [
+    "METHODS",
+    "SMALL_N",
+    "LocalSearchResult",
+    "beta_range",
+    "default_moves",
+    "local_search",
+]
+
+METHODS = ("sa", "bls", "tabu", "greedy")
+Method = Literal["sa", "bls", "tabu", "greedy"]
+SMALL_N = 64
+"""Below this many nodes the numpy path runs (no numba import, no compilation)."""
+
+Progress = Callable[[float, float, float], None]
+"""``callback(best_cut, seconds, fraction_done)``; it may raise KeyboardInterrupt to stop."""
 
 
 @dataclass(frozen=True)
 class LocalSearchResult:
-    """A polished partition: ``cut >= start_cut`` always."""
+    """A polished partition; ``cut >= start_cut`` always.
+
+    Attributes
+    ----------
+    cut : float
+        Cut of ``partition``, recomputed exactly from the graph.
+    partition : ndarray of int8
+        The best +-1 vector found over all runs.
+    start_cut : float
+        Best cut among the starting partitions.
+    method : str
+        ``"sa"``, ``"bls"``, ``"tabu"`` or ``"greedy"``.
+    runs : int
+        Independent runs (one per starting partition).
+    moves : int
+        Flips made, all runs together.
+    seconds : float
+        Wall time.
+    interrupted : bool
+        True when Ctrl-C (KeyboardInterrupt) stopped the search; the best so far is kept.
+    trace : list of (float, float)
+        ``(seconds, best cut)`` each time the best cut improved.
+    """
 
     cut: float
-    partition: NDArray[np.int8]
+    partition: NDArray[np.int8] = field(repr=False)
     start_cut: float
-    flips: int
+    method: str
+    runs: int
+    moves: int
     seconds: float
+    interrupted: bool = False
+    trace: list[tuple[float, float]] = field(default_factory=list, repr=False)
 
 
-def one_flip(graph: Graph, s: NDArray[np.int8], *, max_rounds: int = 10_000) -> NDArray[np.int8]:
-    """Greedy 1-flip to a local optimum (no single flip improves the cut).
+def default_moves(graph: Graph, method: str = "sa") -> int:
+    """The default budget of one run, in flips (``bls``, ``tabu``) or sweeps (``sa``).
 
-    Each round flips, at once, an independent set of improving nodes (a node whose gain is the
-    largest among its improving neighbours), so a round never lowers the cut.
-    The gain of flipping ``i`` is ``s_i (A s)_i``.
+    ``bls``/``tabu``: ``2000 n`` flips, between 2e5 and 2e8. ``sa``: about ``1.6e9`` edge visits,
+    i.e. ``1.6e9 / (2 m + n)`` sweeps, between 2000 and 50000. ``greedy`` stops at its local
+    optimum whatever the budget.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from derand.maxcut import gnp
+    >>> default_moves(gnp(100, 0.1), "bls")
+    200000
     """
-    adj = graph.adjacency()
-    x = s.astype(np.float64).copy()
-    for _ in range(max_rounds):
-        gain = x * (adj @ x)
-        improving = gain > 1e-12
-        if not improving.any():
-            break
-        # keep i if gain_i beats every improving neighbour (ties broken by index)
-        key = np.where(improving, gain + np.arange(graph.n) * 1e-12, -np.inf)
-        eu, ev = graph.u, graph.v
-        lose = np.zeros(graph.n, bool)
-        both = improving[eu] & improving[ev]
-        lose[eu[both & (key[eu] < key[ev])]] = True
-        lose[ev[both & (key[ev] < key[eu])]] = True
-        flip = improving & ~lose
-        x[flip] = -x[flip]
-    return x.astype(np.int8)
+    if method == "greedy":
+        return graph.n * max(1, graph.m)
+    if method == "sa":
+        return int(np.clip(1.6e9 / (2 * graph.m + graph.n), 2000, 50000))
+    return int(min(2e8, max(200_000, 2000 * graph.n)))
 
 
-def tabu_search(
-    graph: Graph,
-    s: NDArray[np.int8],
-    *,
-    max_moves: int = 20_000,
-    tenure: int | None = None,
-    seed: int = 0,
-    time_limit: float | None = None,
-    callback: Callable[[int, int], None] | None = None,
-) -> NDArray[np.int8]:
-    """Tabu search with incremental gains: flip the best non-tabu node (or an aspiring one).
-
-    Flipped nodes are tabu for ``tenure`` moves (default ``clip(n/15, 30, 150) + U[0, 10)``).
-    Returns the best partition visited (never worse than ``s``). KeyboardInterrupt keeps the
-    best so far.
-    """
-    rng = np.random.default_rng(seed)
-    adj = graph.adjacency()
-    indptr, indices, data = adj.indptr, adj.indices, adj.data
-    x = s.astype(np.float64).copy()
-    gain = x * (adj @ x)
-    cut = graph.cut_value(x)
-    best_cut, best_x = cut, x.copy()
-    base = min(150, max(30, graph.n // 15)) if tenure is None else tenure
-    tabu_until = np.zeros(graph.n, np.int64)
-    start = time.perf_counter()
-    try:
-        for move in range(1, max_moves + 1):
-            allowed = np.where(tabu_until < move, gain, -np.inf)
-            i = int(np.argmax(allowed))
-            j = int(np.argmax(gain))
-            if gain[j] > 1e-12 and cut + gain[j] > best_cut + 1e-12:
-                i = j  # aspiration
-            if not np.isfinite(allowed[i]) and i != j:
-                break
-            lo, hi = indptr[i], indptr[i + 1]
-            nb = indices[lo:hi]
-            cut += gain[i]
-            x[i] = -x[i]
-            # gain_j = x_j sum_k w_jk x_k: neighbour j changes by 2 w_ij x_j x_i(new)
-            gain[nb] += 2.0 * data[lo:hi] * x[nb] * x[i]
-            gain[i] = -gain[i]
-            tabu_until[i] = move + base + int(rng.integers(0, 10))
-            if cut > best_cut + 1e-12:
-                best_cut, best_x = cut, x.copy()
-            if callback is not None and move % 1000 == 0:
-                callback(move, max_moves)
-            if time_limit is not None and move % 256 == 0:
-                if time.perf_counter() - start > time_limit:
-                    break
-    except KeyboardInterrupt:
-        pass
-    return best_x.astype(np.int8)
+def _starts(graph: Graph, starts: NDArray[Any]) -> NDArray[np.int8]:
+    s = np.asarray(starts)
+    if s.ndim == 1:
+        s = s[None, :]
+    if s.ndim != 2 or s.shape[1] != graph.n or s.shape[0] < 1:
+        raise InputError(f"starting partitions must have shape (runs, {graph.n}), got {s.shape}")
+    if not np.all((s == 1) | (s == -1)):
+        raise InputError("starting partitions must hold only +1 and -1")
+    return s.astype(np.int8)
 
 
 def local_search(
     graph: Graph,
-    s: NDArray[np.int8],
+    starts: NDArray[Any],
     *,
-    tabu_moves: int | None = None,
+    method: Method = "sa",
+    threads: int = 1,
+    max_moves: int | None = None,
     time_limit: float | None = None,
     seed: int = 0,
-    callback: Callable[[int, int], None] | None = None,
+    callback: Progress | None = None,
 ) -> LocalSearchResult:
-    """1-flip to a local optimum, then tabu search; returns the better partition.
+    """Polish one or several +-1 partitions; returns the best cut found.
 
-    ``tabu_moves`` defaults to ``max(10 n, 50000)`` capped at 200000 (0 disables tabu).
+    Parameters
+    ----------
+    graph : Graph
+    starts : ndarray, shape (n,) or (runs, n)
+        Starting partitions; one independent run each.
+    method : {"sa", "bls", "tabu", "greedy"}
+        Simulated annealing warm-started from ``starts`` (a geometric schedule from a
+        moderate temperature down to a cold one, then a short Breakout Local Search polish),
+        Breakout Local Search (Benlic & Hao 2013), tabu search, or steepest-ascent 1-flip.
+    threads : int
+        Runs executed at once (``<= runs`` are used).
+    max_moves : int, optional
+        Flips (sweeps for ``sa``) per run; default :func:`default_moves`. Without a time
+        limit, the result depends only on ``starts``, ``seed``, ``method``, ``max_moves`` and
+        the number of runs -- not on ``threads`` or the machine's speed.
+    time_limit : float, optional
+        Seconds; checked between chunks of moves (a few hundredths of a second apart). With
+        ``sa`` the cooling schedule is stretched to fill it (then ``max_moves`` only caps it).
+    seed : int
+        Seed of run ``k`` is ``seed + k``.
+    callback : callable, optional
+        ``callback(best_cut, seconds, fraction_done)`` between chunks; raising
+        KeyboardInterrupt there (or pressing Ctrl-C) stops the search and keeps the best.
+
+    Returns
+    -------
+    LocalSearchResult
+        ``cut >= start_cut``; ``cut`` is recomputed from the returned partition.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from derand.maxcut import torus
+    >>> g = torus(10, 10, seed=1)
+    >>> start = np.ones(g.n, np.int8)
+    >>> res = local_search(g, start, method="tabu", max_moves=5000)
+    >>> res.cut >= res.start_cut
+    True
     """
-    start = time.perf_counter()
-    start_cut = graph.cut_value(s)
-    x = one_flip(graph, s)
-    moves = min(200_000, max(10 * graph.n, 50_000)) if tabu_moves is None else tabu_moves
-    if moves > 0 and graph.m > 0:
-        remaining = None if time_limit is None else time_limit - (time.perf_counter() - start)
-        x = tabu_search(
-            graph, x, max_moves=moves, seed=seed, time_limit=remaining, callback=callback
-        )
-    cut = graph.cut_value(x)
-    if cut < start_cut:
-        x, cut = s.astype(np.int8), start_cut
-    flips = int(np.sum(x != s))
+    if method not in METHODS:
+        raise InputError(f"method must be one of {METHODS}, got {method!r}")
+    s = _starts(graph, starts)
+    threads = check_count(threads, "threads", high=1024)
+    seed = check_seed(seed)
+    if max_moves is not None:
+        max_moves = check_count(max_moves, "max_moves", low=0, high=10**13)
+    if max_moves is not None:
+        budget = max_moves
+    elif time_limit is not None and method != "greedy":
+        budget = 10**13  # the clock decides
+    else:
+        budget = default_moves(graph, method)
+    start_time = time.perf_counter()
+    start_cuts = [graph.cut_value(row) for row in s]
+    k0 = int(np.argmax(start_cuts))
+    if graph.m == 0 or budget == 0:
+        return LocalSearchResult(
+            cut=start_cuts[k0], partition=s[k0].copy(), start_cut=start_cuts[k0],
+            method=method, runs=len(s), moves=0, seconds=time.perf_counter() - start_time,
+        )  # fmt: skip
+    if graph.n < SMALL_N:
+        return _small(graph, s, start_cuts, method, budget, seed, start_time)
+    return _compiled(graph, s, start_cuts, method, budget, threads, time_limit, seed, callback)
+
+
+def _small(
+    graph: Graph,
+    s: NDArray[np.int8],
+    start_cuts: list[float],
+    method: str,
+    budget: int,
+    seed: int,
+    start_time: float,
+) -> LocalSearchResult:
+    """The numpy path for tiny graphs: 1-flip, then (unless greedy) a short tabu search."""
+    best_cut, best_x = -np.inf, s[0]
+    moves = min(budget, 40 * graph.n)
+    for k, row in enumerate(s):
+        x = one_flip(graph, row)
+        if method != "greedy":
+            x = tabu_search(graph, x, max_moves=moves, seed=seed + k)
+        c = graph.cut_value(x)
+        if c > best_cut:
+            best_cut, best_x = c, x
+    start = max(start_cuts)
+    if best_cut < start:
+        best_x, best_cut = s[int(np.argmax(start_cuts))], start
+    seconds = time.perf_counter() - start_time
+    return LocalSearchResult(
+        cut=float(best_cut), partition=best_x.astype(np.int8), start_cut=start, method=method,
+        runs=len(s), moves=moves * len(s), seconds=seconds, trace=[(seconds, float(best_cut))],
+    )  # fmt: skip
+
+
+def _params(graph: Graph, method: str) -> tuple[NDArray[np.float64], int]:
+    n = graph.n
+    scale = float(np.max(np.abs(graph.w)))
+    tol = 1e-9 * scale
+    if method == "tabu":
+        lo = int(np.clip(n // 15, 10, 150))
+        lo = max(1, min(lo, n // 4))
+        hi = lo + 10
+    else:  # BLS: gamma in [3, n/10]; L0 = 0.01 n, Lmax = 0.1 n, T = 1000, P0 = 0.8, Q = 0.5
+        lo, hi = 3, max(3, n // 10)
+    l0 = max(1, round(0.01 * n))
+    lmax = max(l0, round(0.1 * n))
+    params = np.array([tol, lo, hi, l0, lmax, 1000.0, 0.8, 0.5], np.float64)
+    return params, hi
+
+
+SA_START = 0.3
+"""Where the warm-started anneal begins, as a fraction of the way from the hot to the cold end
+of the (log-)temperature range: hot enough to leave the start's local optimum, cold enough to
+keep most of its structure."""
+POLISH_FRACTION = 0.05
+"""Share of a time limit kept for the Breakout Local Search polish after annealing."""
+
+
+def beta_range(graph: Graph) -> tuple[float, float]:
+    """Inverse temperatures of the anneal, in units of 1 / cut.
+
+    Hot: the largest possible move (``max_i sum_j |w_ij|``) is accepted with probability 1/2;
+    cold: the smallest (``min |w|``) with probability 1/100 -- the range dwave-samplers uses
+    by default, written for cut gains.
+
+    Returns
+    -------
+    (float, float)
+        ``(beta_hot, beta_cold)``.
+
+    Examples
+    --------
+    >>> from derand.maxcut import torus
+    >>> hot, cold = beta_range(torus(4, 4))
+    >>> bool(hot < cold)
+    True
+    """
+    absdeg = np.bincount(graph.u, np.abs(graph.w), graph.n) + np.bincount(
+        graph.v, np.abs(graph.w), graph.n
+    )
+    wmin = float(np.min(np.abs(graph.w[graph.w != 0]))) if np.any(graph.w != 0) else 1.0
+    hot = np.log(2.0) / max(float(absdeg.max()), 1e-300)
+    cold = np.log(100.0) / wmin
+    return float(hot), float(max(cold, hot))
+
+
+class _Tracker:
+    """Best cut over all runs, the trace, progress callbacks."""
+
+    def __init__(
+        self, graph: Graph, s: NDArray[np.int8], start_cuts: list[float], tol: float,
+        callback: Progress | None, start_time: float,
+    ) -> None:  # fmt: skip
+        self.graph = graph
+        k = int(np.argmax(start_cuts))
+        self.best_cut = float(start_cuts[k])
+        self.best_x = s[k].copy()
+        self.tol = tol
+        self.callback = callback
+        self.start_time = start_time
+        self.trace: list[tuple[float, float]] = [(0.0, self.best_cut)]
+        self.states: list[dict[str, NDArray[Any]]] = []
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start_time
+
+    def collect(self, fraction: float) -> None:
+        from derand.maxcut.engine import F_BEST
+
+        improved = False
+        for st in self.states:
+            c = float(st["fst"][F_BEST])  # tracked incrementally: may drift by rounding
+            if c > self.best_cut + self.tol:
+                x = st["best_x"].copy()
+                exact = self.graph.cut_value(x)
+                if exact > self.best_cut:
+                    self.best_cut, self.best_x, improved = exact, x, True
+        if improved:
+            self.trace.append((self.elapsed(), self.best_cut))
+        if self.callback is not None:
+            self.callback(self.best_cut, self.elapsed(), min(1.0, max(0.0, fraction)))
+
+
+def _compiled(
+    graph: Graph,
+    s: NDArray[np.int8],
+    start_cuts: list[float],
+    method: str,
+    budget: int,
+    threads: int,
+    time_limit: float | None,
+    seed: int,
+    callback: Progress | None,
+) -> LocalSearchResult:
+    from derand.maxcut import engine
+
+    start_time = time.perf_counter()
+    n, runs = graph.n, len(s)
+    # CSR + trees + per-run state; estimated before allocating
+    require_memory(16.0 * 2 * graph.m + runs * (80.0 * n + 64.0 * n), "local search")
+    adj = graph.adjacency()
+    csr = (adj.indptr.astype(np.int64), adj.indices.astype(np.int64), adj.data.astype(np.float64))
+    params, _ = _params(graph, method)
+    tracker = _Tracker(graph, s, start_cuts, float(params[0]), callback, start_time)
+    interrupted = False
+    moves = 0
+    pool = ThreadPoolExecutor(max_workers=max(1, min(threads, runs)))
+    try:
+        if method == "sa":
+            limit = None if time_limit is None else (1.0 - POLISH_FRACTION) * time_limit
+            moves += _anneal(engine, graph, csr, s, budget, pool, limit, seed, tracker)
+            polished = np.stack([st["best_x"] for st in tracker.states])
+            tracker.states = []
+            moves += _chunked(
+                engine, "bls", graph, csr, polished, 100 * n, pool, time_limit, seed, tracker
+            )
+        else:
+            moves += _chunked(
+                engine, method, graph, csr, s, budget, pool, time_limit, seed, tracker
+            )
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        pool.shutdown(wait=True)
+    tracker.callback = None
+    tracker.collect(1.0)  # a chunk that finished while we were interrupted may hold a better cut
+    best_x = tracker.best_x
+    cut = graph.cut_value(best_x)
+    start = max(start_cuts)
+    if cut < start:
+        best_x, cut = s[int(np.argmax(start_cuts))].copy(), start
+    trace = tracker.trace
+    if trace[-1][1] != cut:
+        trace.append((tracker.elapsed(), cut))
     return LocalSearchResult(
         cut=cut,
-        partition=x,
-        start_cut=start_cut,
-        flips=flips,
-        seconds=time.perf_counter() - start,
+        partition=best_x,
+        start_cut=start,
+        method=method,
+        runs=runs,
+        moves=moves,
+        seconds=tracker.elapsed(),
+        interrupted=interrupted,
+        trace=trace,
     )
+
+
+def _anneal(
+    engine: Any, graph: Graph, csr: tuple[NDArray[Any], ...], s: NDArray[np.int8], budget: int,
+    pool: ThreadPoolExecutor, time_limit: float | None, seed: int, tracker: _Tracker,
+) -> int:  # fmt: skip
+    """Anneal every start (one run each, in parallel); returns the flips made."""
+    n, runs = graph.n, len(s)
+    hot, cold = beta_range(graph)
+    b_start = hot * (cold / hot) ** SA_START
+    chunk = int(np.clip(2e6 / (2 * graph.m + n), 1, 2000))
+    for k in range(runs):
+        rng = np.random.default_rng([seed, k])
+        tracker.states.append({
+            "x": s[k].copy(), "best_x": s[k].copy(), "gain": np.zeros(n),
+            "rs": np.array([rng.integers(1, 2**63 - 1)], np.uint64),
+            "fst": np.array([0.0, -np.inf, 0.0]),
+        })  # fmt: skip
+    st0 = tracker.states[0]
+    engine.anneal_sweeps(*csr, st0["x"].copy(), st0["x"].copy(), st0["gain"].copy(),
+                         np.zeros(0), st0["rs"].copy(), st0["fst"].copy())  # fmt: skip
+    fixed = np.geomspace(b_start, cold, budget) if time_limit is None else None
+    beta, done, flips, rate = b_start, 0, 0, 0.0
+
+    def sweep(k: int, betas: NDArray[np.float64]) -> int:
+        st = tracker.states[k]
+        return int(engine.anneal_sweeps(
+            *csr, st["x"], st["best_x"], st["gain"], betas, st["rs"], st["fst"]
+        ))  # fmt: skip
+
+    while done < budget:
+        if fixed is not None:
+            betas = fixed[done : done + chunk]
+        else:
+            left = time_limit - tracker.elapsed() if time_limit is not None else 0.0
+            if left <= 0:
+                break
+            if rate <= 0:  # the first chunk (it may include loading the compiled code)
+                betas = np.full(1, b_start)
+            else:
+                remaining = int(min(budget - done, max(1.0, rate * left)))
+                betas = np.geomspace(beta, cold, remaining + 1)[1 : chunk + 1]
+        t_chunk = time.perf_counter()
+        futures = [pool.submit(sweep, k, betas) for k in range(runs)]
+        flips += sum(f.result() for f in futures)
+        # sweep rate of the latest chunk: follows the machine's load as it changes
+        rate = len(betas) / max(1e-9, time.perf_counter() - t_chunk)
+        done += len(betas)
+        beta = float(betas[-1])
+        frac = done / budget
+        if time_limit is not None:
+            frac = tracker.elapsed() / time_limit
+        tracker.collect(frac)
+        if fixed is None and beta >= cold:
+            break
+    return flips
+
+
+def _chunked(
+    engine: Any, method: str, graph: Graph, csr: tuple[NDArray[Any], ...],
+    s: NDArray[np.int8], budget: int, pool: ThreadPoolExecutor, time_limit: float | None,
+    seed: int, tracker: _Tracker,
+) -> int:  # fmt: skip
+    """Run the move engine (greedy, tabu or BLS) from every start; returns the flips made."""
+    n, runs = graph.n, len(s)
+    params, ten_hi = _params(graph, method)
+    code = engine.METHODS[method]
+    tracker.states = [engine.build_state(n, seed + k, s[k], ten_hi) for k in range(runs)]
+    avg_deg = 2.0 * graph.m / n
+    chunk = int(np.clip(2e6 / (avg_deg + 4.0), 2_000, 500_000))
+    done = [False] * runs
+
+    def step(k: int) -> bool:
+        st = tracker.states[k]
+        left = budget - int(st["ist"][engine.I_MOVES])
+        return bool(
+            engine.run_chunk(
+                code, *csr, st["x"], st["best_x"], st["gain"], st["tva"], st["tia"], st["tvb"],
+                st["tib"], st["pos"], st["tabu_until"], st["bhead"], st["bnode"], st["bnext"],
+                st["rprev"], st["rnext"], st["ist"], st["fst"], st["rs"], params,
+                min(chunk, left),
+            )
+        )  # fmt: skip
+
+    while True:
+        active = [
+            k for k in range(runs)
+            if not done[k] and int(tracker.states[k]["ist"][engine.I_MOVES]) < budget
+        ]  # fmt: skip
+        if not active:
+            break
+        if time_limit is not None and tracker.elapsed() >= time_limit:
+            break
+        futures = [(k, pool.submit(step, k)) for k in active]
+        for k, fut in futures:
+            done[k] = fut.result()
+        used = sum(int(st["ist"][engine.I_MOVES]) for st in tracker.states)
+        frac = used / max(1, budget * runs)
+        if time_limit is not None:
+            frac = max(frac, tracker.elapsed() / time_limit)
+        tracker.collect(frac)
+    return sum(int(st["ist"][engine.I_MOVES]) for st in tracker.states)

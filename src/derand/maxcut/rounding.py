@@ -1,6 +1,6 @@
 """Hyperplane rounding of an SDP solution: random, best-of-N, derandomized, score-function.
 
-DESIGN.md section 2 (paper, Max-Cut section). For ``s_i = sign(v_i . r)`` with
+Paper, Max-Cut section. For ``s_i = sign(v_i . r)`` with
 ``r ~ N(m, sigma^2 I)``, ``a_i = v_i . m / sigma`` and ``rho_ij = v_i . v_j``,
 
     P(s_i != s_j) = Phi(a_i) + Phi(a_j) - 2 Phi_2(a_i, a_j; rho_ij),
@@ -14,6 +14,7 @@ deterministic hyperplane ``sign(V mu)``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,7 +45,20 @@ _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
 def edge_correlations(graph: Graph, V: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``rho_e = v_u . v_v`` for each edge, clipped to ``[-1, 1]``."""
+    """``rho_e = v_u . v_v`` for each edge, clipped to ``[-1, 1]``.
+
+    Returns
+    -------
+    ndarray
+        One correlation per edge.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from derand.maxcut import from_edges
+    >>> edge_correlations(from_edges(2, np.array([0]), np.array([1])), np.eye(2)).tolist()
+    [0.0]
+    """
     out: NDArray[np.float64] = np.clip(np.einsum("ij,ij->i", V[graph.u], V[graph.v]), -1.0, 1.0)
     return out
 
@@ -53,6 +67,17 @@ def gw_expectation(graph: Graph, V: NDArray[np.float64]) -> float:
     """The GW expected cut ``sum_e w_e arccos(rho_e) / pi`` of a uniformly random hyperplane.
 
     For nonnegative weights it is ``>= 0.878 * sdp_objective(V)`` (Goemans-Williamson).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from derand.maxcut import paper_graph, solve_sdp
+    >>> g = paper_graph()
+    >>> 35 < gw_expectation(g, solve_sdp(g).V) < 41
+    True
     """
     return float(np.sum(graph.w * np.arccos(edge_correlations(graph, V))) / np.pi)
 
@@ -81,7 +106,21 @@ def expected_cut(
     rho: NDArray[np.float64] | None = None,
 ) -> float:
     """Closed-form ``E[cut(sign(V r))]`` for ``r ~ N(mu, I)`` (equivalently ``N(m, sigma^2 I)``
-    with ``mu = m / sigma``). Exact up to floating point (error ~1e-9 per edge)."""
+    with ``mu = m / sigma``). Exact up to floating point (error ~1e-9 per edge).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from derand.maxcut import paper_graph, solve_sdp
+    >>> g = paper_graph()
+    >>> V = solve_sdp(g).V
+    >>> bool(abs(expected_cut(g, V, np.zeros(V.shape[1])) - gw_expectation(g, V)) < 1e-6)
+    True
+    """
     value, _ = expected_cut_and_grad(graph, V, mu, rho=rho, grad=False)
     return value
 
@@ -99,6 +138,21 @@ def expected_cut_and_grad(
     Uses ``d Phi_2 / dh = phi(h) Phi((k - rho h) / sqrt(1 - rho^2))``, hence
     ``d P(s_i != s_j) / d a_i = phi(a_i) (1 - 2 Phi((a_j - rho a_i) / sqrt(1 - rho^2)))`` and
     ``grad = V^T (dE / da)``. ``rho`` is clipped to ``+-(1 - 1e-12)``.
+
+    Returns
+    -------
+    (float, ndarray)
+        ``E[cut]`` and its gradient (empty when ``grad=False``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from derand.maxcut import paper_graph, solve_sdp
+    >>> g = paper_graph()
+    >>> V = solve_sdp(g).V
+    >>> value, grad = expected_cut_and_grad(g, V, np.full(V.shape[1], 0.3))
+    >>> grad.shape == (V.shape[1],)
+    True
     """
     if rho is None:
         rho = edge_correlations(graph, V)
@@ -137,9 +191,9 @@ class RandomResult:
 
     best_cut: float
     mean_cut: float
-    partition: NDArray[np.int8]
+    partition: NDArray[np.int8] = field(repr=False)
     samples: int
-    cuts: NDArray[np.float64]
+    cuts: NDArray[np.float64] = field(repr=False)
 
 
 def best_of_random(
@@ -154,6 +208,18 @@ def best_of_random(
 
     One ``(n, p) @ (p, N)`` product per chunk, then one sparse product for the cuts.
     ``samples = 1`` is plain GW rounding, whose *expectation* is :func:`gw_expectation`.
+
+    Returns
+    -------
+    RandomResult
+        The best cut, its partition, the mean and every cut.
+
+    Examples
+    --------
+    >>> from derand.maxcut import paper_graph, solve_sdp
+    >>> g = paper_graph()
+    >>> best_of_random(g, solve_sdp(g).V, 100).best_cut <= 41
+    True
     """
     if samples < 1:
         raise InputError(f"samples must be >= 1, got {samples}")
@@ -206,14 +272,14 @@ class DerandResult:
     """
 
     cut: float
-    partition: NDArray[np.int8]
+    partition: NDArray[np.int8] = field(repr=False)
     gw_expected: float
     final_expected: float
     guarantee_holds: bool
     iterations: int
-    expected_trace: list[float] = field(default_factory=list)
-    cut_trace: list[float] = field(default_factory=list)
-    sigma_trace: list[float] = field(default_factory=list)
+    expected_trace: list[float] = field(default_factory=list, repr=False)
+    cut_trace: list[float] = field(default_factory=list, repr=False)
+    sigma_trace: list[float] = field(default_factory=list, repr=False)
 
 
 def _initial_direction(
@@ -248,9 +314,10 @@ def derandomized_rounding(
     max_iter: int = 300,
     sigma_min: float = 1e-3,
     seed: int = 0,
+    time_limit: float | None = None,
     callback: Callable[[int, int], None] | None = None,
 ) -> DerandResult:
-    """The paper's derandomized GW rounding with exact gradients (DESIGN.md section 2).
+    """The paper's derandomized GW rounding with exact gradients (paper, Max-Cut section).
 
     Starting from ``mu = 0`` (the GW expectation), ``E[cut](mu)`` is ascended with an
     L-BFGS direction and a backtracking line search that only accepts increases, so
@@ -271,10 +338,28 @@ def derandomized_rounding(
         ``E[cut]``.
     seed : int
         Only used if the Hessian at 0 has no positive direction (random first direction).
+    time_limit : float, optional
+        Seconds; the ascent stops after the iteration that passes it (``E[cut]`` has still
+        only increased, and the best deterministic cut is returned).
     callback : callable, optional
         ``callback(done, total)`` per iteration. KeyboardInterrupt stops the ascent and keeps
         the best partition so far.
+
+    Returns
+    -------
+    DerandResult
+        The partition, its cut, the GW expectation and the traces; ``guarantee_holds``
+        records the check ``cut >= gw_expected``.
+
+    Examples
+    --------
+    >>> from derand.maxcut import paper_graph, solve_sdp
+    >>> g = paper_graph()
+    >>> d = derandomized_rounding(g, solve_sdp(g).V)
+    >>> d.guarantee_holds and d.cut >= d.gw_expected
+    True
     """
+    start = time.perf_counter()
     rng = np.random.default_rng(seed)
     rho = edge_correlations(graph, V)
     gw = gw_expectation(graph, V)
@@ -375,6 +460,8 @@ def derandomized_rounding(
                 callback(iterations, max_iter)
             if sig_trace[-1] < sigma_min and c >= value - 1e-9 * max(1.0, abs(value)):
                 break
+            if time_limit is not None and time.perf_counter() - start > time_limit:
+                break
     except KeyboardInterrupt:
         pass
     return DerandResult(
@@ -395,11 +482,11 @@ class ScoreResult:
     """The authors' score-function (REINFORCE) rounding: final partition and traces."""
 
     cut: float
-    partition: NDArray[np.int8]
+    partition: NDArray[np.int8] = field(repr=False)
     steps: int
-    expected_trace: list[float] = field(default_factory=list)
-    cut_trace: list[float] = field(default_factory=list)
-    sigma_trace: list[float] = field(default_factory=list)
+    expected_trace: list[float] = field(default_factory=list, repr=False)
+    cut_trace: list[float] = field(default_factory=list, repr=False)
+    sigma_trace: list[float] = field(default_factory=list, repr=False)
 
 
 def score_function_rounding(
@@ -415,7 +502,7 @@ def score_function_rounding(
     record_every: int = 10,
     callback: Callable[[int, int], None] | None = None,
 ) -> ScoreResult:
-    """The authors' Monte Carlo method (DESIGN.md section 2), kept for comparison.
+    """The authors' Monte Carlo method (paper, Max-Cut section), kept for comparison.
 
     Maximises ``E[cut] - lam sigma^2`` over ``(m, sigma)`` with ``r ~ N(m, sigma^2 I)`` by
     stochastic gradient ascent on the score-function estimates
@@ -424,6 +511,18 @@ def score_function_rounding(
     ``lr_m`` / ``lr_sigma`` divided by 1.02 / 1.03 every 100 steps and ``sigma`` clamped to
     ``[1e-3, 1.5]``. The final partition is ``sign(V m)``. No guarantee: the estimator is
     noisy; the trace records ``E[cut]`` in closed form at ``(m, sigma)`` for comparison.
+
+    Returns
+    -------
+    ScoreResult
+        The final partition, its cut and the traces.
+
+    Examples
+    --------
+    >>> from derand.maxcut import paper_graph, solve_sdp
+    >>> g = paper_graph()
+    >>> score_function_rounding(g, solve_sdp(g).V, steps=100).cut <= 41
+    True
     """
     rng = np.random.default_rng(seed)
     p = V.shape[1]

@@ -4,6 +4,12 @@ Each finished cell is written at once to ``OUT/cells/<id>.json`` (atomically), s
 skips it and Ctrl-C loses only the cells in flight. A failing cell is recorded with its error
 and does not stop the others; reruns try failed cells again. At the end (also after Ctrl-C)
 all records of the spec's cells are gathered into ``results.csv`` and ``summary.md``.
+
+Ctrl-C stops a sweep at once: the cells running at that moment are killed and recorded as
+``interrupted`` (a rerun runs them again). Local workers live in their own process group, so
+a Ctrl-C at the terminal reaches only the sweep, which then stops them; and they watch their
+parent (``PR_SET_PDEATHSIG`` on Linux, plus a thread polling the parent's pid), so that they
+exit even when the sweep itself is killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -12,31 +18,44 @@ import csv
 import io
 import json
 import math
-import multiprocessing
 import os
+import signal
 import statistics
+import sys
+import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from derand.errors import InputError
 from derand.results import write_json, write_text
+from derand.sweep import BACKENDS
 from derand.sweep.runners import get_runner
 from derand.sweep.spec import Cell, SweepSpec
 
-BACKENDS = ("local", "ray")
 Record = dict[str, Any]
+
+PARENT_POLL_SECONDS = 0.5
+"""How often a worker checks that the sweep that started it is still alive."""
+
+
+def _one_thread() -> None:
+    """One core per cell: no oversubscription, and the same numbers on any machine.
+
+    torch is not imported for this: a worker of a command that does not use it (``maxcut``)
+    does not pay for its import; workers set ``OMP_NUM_THREADS=1`` before torch is loaded.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def run_cell(cell: Record) -> Record:
     """Run one cell in this process (a worker); never raises for a failing run."""
-    import torch
-
-    torch.set_num_threads(1)  # one core per cell: no oversubscription, same numbers anywhere
     start = time.perf_counter()
     record: Record = {
         "cell": cell["id"],
@@ -48,7 +67,9 @@ def run_cell(cell: Record) -> Record:
         "metrics": {},
     }
     try:
-        record["metrics"] = get_runner(cell["command"]).run(cell["params"], cell["seed"])
+        runner = get_runner(cell["command"])
+        _one_thread()
+        record["metrics"] = runner.run(cell["params"], cell["seed"])
     except Exception as exc:  # a failed cell is a result, not a crash of the sweep
         record["status"] = "failed"
         record["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -57,44 +78,267 @@ def run_cell(cell: Record) -> Record:
     return record
 
 
-def _local(cells: Sequence[Record], workers: int) -> Iterator[Record]:
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-    try:
-        futures = [pool.submit(run_cell, cell) for cell in cells]
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+def _stopped_record(cell: Record, status: str, error: str, seconds: float) -> Record:
+    return {
+        "cell": cell["id"],
+        "command": cell["command"],
+        "seed": cell["seed"],
+        "params": cell["params"],
+        "status": status,
+        "error": error,
+        "metrics": {},
+        "seconds": seconds,
+    }
 
 
-def _ray(cells: Sequence[Record], workers: int, address: str | None) -> Iterator[Record]:
+def _die_with_parent(parent: int) -> None:
+    """Make this worker exit when process ``parent`` exits, however it exits."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="derand-parent-watch", daemon=True).start()
+
+
+def _worker_main(conn: Any, parent: int) -> None:
+    """A local worker: run the cells sent on ``conn`` until told to stop (``None``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = "1"  # one core per cell, read by torch and BLAS at import
     try:
-        import ray
-    except ImportError:
-        raise InputError("the ray backend needs Ray: pip install 'derand[ray]'") from None
-    started = not ray.is_initialized()
-    if started:
-        if address is None:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        os.setpgid(0, 0)  # own process group: the terminal's Ctrl-C does not reach us
+    except OSError:
+        pass
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _die_with_parent(parent)
+    while True:
+        try:
+            cell = conn.recv()
+        except (EOFError, OSError):
+            return
+        if cell is None:
+            return
+        conn.send(run_cell(cell))
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Any
+
+
+class _LocalPool:
+    """Worker processes fed one cell at a time; knows which cell each one runs."""
+
+    def __init__(self, cells: Sequence[Record], workers: int) -> None:
+        import multiprocessing
+
+        self._context = multiprocessing.get_context("spawn")
+        self._queue: deque[Record] = deque(cells)
+        self._size = max(1, min(workers, len(cells)))
+        self._idle: list[_Worker] = []
+        self._busy: dict[int, tuple[_Worker, Record, float]] = {}
+        self._all: list[_Worker] = []
+
+    def _start(self) -> _Worker:
+        parent_conn, child_conn = self._context.Pipe()
+        process = self._context.Process(
+            target=_worker_main, args=(child_conn, os.getpid()), daemon=True
+        )
+        # The child starts with SIGINT blocked (a mask survives fork and exec) until it has
+        # left our process group; a Ctrl-C meanwhile is delivered to us when we unblock.
+        worker = _Worker(process, parent_conn)
+        main = threading.current_thread() is threading.main_thread()
+        if main and hasattr(signal, "pthread_sigmask"):
+            old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                process.start()
+                self._all.append(worker)  # known to close() before a Ctrl-C can land
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
         else:
-            ray.init(address=address, log_to_driver=False)
-    remote = ray.remote(num_cpus=1)(run_cell)
-    pending = [remote.remote(cell) for cell in cells]
-    try:
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
-    finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        if started:
-            ray.shutdown()
+            process.start()
+            self._all.append(worker)
+        child_conn.close()
+        return worker
+
+    def in_flight(self) -> list[tuple[Record, float]]:
+        """The cells running now, with their start times."""
+        return [(cell, started) for _, cell, started in self._busy.values()]
+
+    def _assign(self) -> None:
+        while self._queue and len(self._busy) < self._size:
+            worker = self._idle.pop() if self._idle else self._start()
+            cell = self._queue.popleft()
+            try:
+                worker.conn.send(cell)
+            except OSError:  # it died while idle: run the cell on a fresh worker
+                self._queue.appendleft(cell)
+                self._kill(worker)
+                continue
+            self._busy[id(worker)] = (worker, cell, time.perf_counter())
+        while self._idle and not self._queue:  # nothing left for them: let them go
+            worker = self._idle.pop()
+            try:
+                worker.conn.send(None)
+            except OSError:
+                pass
+
+    def __iter__(self) -> Iterator[Record]:
+        from multiprocessing.connection import wait
+
+        self._assign()
+        while self._busy:
+            ready = wait([w.conn for w, _, _ in self._busy.values()])
+            for key, (worker, cell, started) in list(self._busy.items()):
+                if worker.conn not in ready:
+                    continue
+                del self._busy[key]
+                try:
+                    record: Record = worker.conn.recv()
+                except (EOFError, OSError):
+                    worker.process.join(1.0)
+                    code = worker.process.exitcode
+                    self._kill(worker)
+                    record = _stopped_record(
+                        cell,
+                        "failed",
+                        f"worker process died (exit code {code})",
+                        time.perf_counter() - started,
+                    )
+                else:
+                    self._idle.append(worker)
+                yield record
+                self._assign()
+
+    @staticmethod
+    def _kill(worker: _Worker) -> None:
+        pid = worker.process.pid
+        if pid is None:
+            return
+        try:
+            os.killpg(pid, signal.SIGKILL)  # the worker and anything it started
+        except OSError:
+            pass
+        try:
+            os.kill(pid, signal.SIGKILL)  # not yet in its own group
+        except OSError:
+            pass
+        worker.conn.close()
+
+    def close(self) -> None:
+        """Stop every worker now: running cells are killed, idle workers told to exit."""
+        busy = {id(w) for w, _, _ in self._busy.values()}
+        for worker in self._all:
+            if id(worker) in busy:
+                self._kill(worker)
+            else:
+                try:
+                    worker.conn.send(None)
+                except OSError:
+                    pass
+        deadline = time.monotonic() + 1.0
+        for worker in self._all:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                self._kill(worker)
+                worker.process.join(1.0)
+            if not worker.conn.closed:
+                worker.conn.close()
+        self._busy.clear()
+        self._all.clear()
+        self._idle.clear()
+
+
+class _RayPool:
+    """Ray tasks, at most ``workers`` in flight so that Ctrl-C stops only running cells."""
+
+    def __init__(self, cells: Sequence[Record], workers: int | None, address: str | None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise InputError("the ray backend needs Ray: pip install 'derand[ray]'") from None
+        self._ray = ray
+        self._started = not ray.is_initialized()
+        if self._started:
+            if address is None:
+                ray.init(**local_ray_options(workers or os.cpu_count() or 1))
+            else:
+                ray.init(address=address, log_to_driver=False)
+        if workers is None:
+            workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._size = max(1, workers)
+        self._queue: deque[Record] = deque(cells)
+        self._remote = ray.remote(num_cpus=1)(run_cell)
+        self._pending: dict[Any, tuple[Record, float]] = {}
+
+    def in_flight(self) -> list[tuple[Record, float]]:
+        """The cells submitted and not finished, with their submission times."""
+        return list(self._pending.values())
+
+    def __iter__(self) -> Iterator[Record]:
+        while self._queue or self._pending:
+            while self._queue and len(self._pending) < self._size:
+                cell = self._queue.popleft()
+                self._pending[self._remote.remote(cell)] = (cell, time.perf_counter())
+            done, _ = self._ray.wait(list(self._pending), num_returns=1, timeout=0.5)
+            for ref in done:
+                del self._pending[ref]
+                yield self._ray.get(ref)
+
+    def close(self) -> None:
+        """Cancel what is in flight; shut down a Ray instance this sweep started."""
+        for ref in self._pending:
+            self._ray.cancel(ref, force=True)
+        self._pending.clear()
+        if self._started:
+            self._ray.shutdown()
+
+
+def local_ray_options(workers: int) -> dict[str, Any]:
+    """``ray.init`` options for the local Ray instance a sweep starts.
+
+    No dashboard (an HTTP server); Ray 2.60 turns on its token authentication for a new
+    local instance unless ``RAY_AUTH_MODE`` says otherwise. Ray's own gRPC servers (GCS,
+    raylet, object manager) listen on all interfaces whatever the node address: Ray maps
+    ``127.0.0.1`` given as ``_node_ip_address`` back to the machine's address, so
+    loopback-only binding is not available and the token is what keeps other hosts out. On
+    an untrusted network prefer the ``local`` backend.
+
+    Returns
+    -------
+    dict
+        Keyword arguments for ``ray.init``.
+
+    Examples
+    --------
+    >>> local_ray_options(2)["include_dashboard"]
+    False
+    """
+    return {"num_cpus": workers, "include_dashboard": False, "log_to_driver": False}
 
 
 @dataclass(frozen=True)
 class SweepOutcome:
-    """What a sweep did: cells in all, run now, skipped as done, failed, and the outputs."""
+    """What a sweep did: cells in all, run now, skipped as done, failed, and the outputs.
+
+    ``stopped`` counts the cells that were running when Ctrl-C came (recorded as
+    ``interrupted``; a rerun runs them again).
+    """
 
     total: int
     ran: int
@@ -104,14 +348,28 @@ class SweepOutcome:
     results_csv: Path
     summary_md: Path
     seconds: float
+    stopped: int = 0
+
+
+_RECORD_KEYS = {"cell", "command", "seed", "params", "status", "error", "metrics", "seconds"}
+
+
+def _read_record(path: Path) -> Record | None:
+    """A cell record from ``path``, or ``None`` when it is missing or not a record."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not _RECORD_KEYS <= set(record):
+        return None
+    if not isinstance(record["params"], dict) or not isinstance(record["metrics"], dict):
+        return None
+    return record
 
 
 def _load_done(path: Path) -> Record | None:
-    try:
-        record: Record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return record if record.get("status") == "ok" else None
+    record = _read_record(path)
+    return record if record is not None and record["status"] == "ok" else None
 
 
 def run_sweep(
@@ -136,7 +394,8 @@ def run_sweep(
         ``local``: a process pool on this machine. ``ray``: one Ray task per cell, on the
         cluster at ``address`` or on a local Ray instance started for the sweep.
     workers : int, optional
-        Parallel cells (default: the CPU count); each cell uses one torch thread.
+        Parallel cells (default: the CPU count, or the Ray cluster's CPUs); each cell uses
+        one torch thread.
     callback : callable, optional
         ``callback(done, total)`` after each cell.
     """
@@ -144,8 +403,7 @@ def run_sweep(
         raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if address is not None and backend != "ray":
         raise InputError("--address is only for the ray backend")
-    workers = workers or os.cpu_count() or 1
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
     start = time.perf_counter()
     out = Path(out)
@@ -154,17 +412,21 @@ def run_sweep(
     write_json(out / "spec.json", asdict(spec))
     todo = [c for c in cells if _load_done(cells_dir / f"{c.id}.json") is None]
     skipped = len(cells) - len(todo)
-    ran = failed = 0
+    ran = failed = stopped = 0
     interrupted = False
     if callback is not None:
         callback(skipped, len(cells))
     payload = [asdict(c) for c in todo]
+    pool: _LocalPool | _RayPool | None = None
+    in_flight: list[tuple[Record, float]] = []
     try:
         if payload:
-            stream = (
-                _local(payload, workers) if backend == "local" else _ray(payload, workers, address)
+            pool = (
+                _LocalPool(payload, workers or os.cpu_count() or 1)
+                if backend == "local"
+                else _RayPool(payload, workers, address)
             )
-            for record in stream:
+            for record in pool:
                 write_json(cells_dir / f"{record['cell']}.json", record)
                 ran += 1
                 failed += record["status"] != "ok"
@@ -172,13 +434,19 @@ def run_sweep(
                     callback(skipped + ran, len(cells))
     except KeyboardInterrupt:
         interrupted = True
-    records = []
-    for cell in cells:
-        path = cells_dir / f"{cell.id}.json"
-        if path.exists():
-            records.append(json.loads(path.read_text()))
-    csv_path = write_text(out / "results.csv", results_table(records))
-    md_path = write_text(out / "summary.md", summary_markdown(spec, records))
+        in_flight = pool.in_flight() if pool is not None else []
+    finally:
+        if pool is not None:
+            pool.close()
+    now = time.perf_counter()
+    for running, started in in_flight:
+        record = _stopped_record(running, "interrupted", "interrupted (Ctrl-C)", now - started)
+        write_json(cells_dir / f"{record['cell']}.json", record)
+        stopped += 1
+    records = [_read_record(cells_dir / f"{cell.id}.json") for cell in cells]
+    found = [record for record in records if record is not None]
+    csv_path = write_text(out / "results.csv", results_table(found))
+    md_path = write_text(out / "summary.md", summary_markdown(spec, found))
     return SweepOutcome(
         total=len(cells),
         ran=ran,
@@ -188,6 +456,7 @@ def run_sweep(
         results_csv=csv_path,
         summary_md=md_path,
         seconds=time.perf_counter() - start,
+        stopped=stopped,
     )
 
 

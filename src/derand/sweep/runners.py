@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from derand.errors import InputError
@@ -28,11 +28,16 @@ class Runner:
         ``check(params)`` raises :class:`InputError` for invalid parameters, before any run.
     run : callable
         ``run(params, seed) -> metrics``: one run of the library function.
+    types : mapping of str to type
+        The TOML type each parameter must have (``bool``, ``int``, ``float``, ``str``),
+        checked by the spec before ``check``: ``local_search = "false"`` is an error, not
+        a true value. Parameters not listed are left to ``check``.
     """
 
     parameters: frozenset[str]
     check: Callable[[Mapping[str, Any]], None]
     run: Callable[[Mapping[str, Any], int], Metrics]
+    types: Mapping[str, type] = field(default_factory=dict)
 
 
 def _nn_config(params: Mapping[str, Any], seed: int) -> Any:
@@ -81,9 +86,20 @@ def _nn_parameters() -> frozenset[str]:
     )
 
 
-_MAXCUT_PARAMETERS = frozenset(
-    {"graph", "rounding", "samples", "local_search", "exact", "rank", "score_steps"}
-)
+_MAXCUT_TYPES: dict[str, type] = {
+    "graph": str,
+    "rounding": str,
+    "samples": int,
+    "local_search": bool,
+    "exact": bool,
+    "rank": int,
+    "score_steps": int,
+    "search": str,
+    "search_moves": int,
+    "threads": int,
+    "time_limit": float,
+}
+_MAXCUT_PARAMETERS = frozenset(_MAXCUT_TYPES)
 
 
 def _maxcut_call(params: Mapping[str, Any], seed: int) -> Any:
@@ -97,6 +113,10 @@ def _maxcut_call(params: Mapping[str, Any], seed: int) -> Any:
         exact=bool(params.get("exact", False)),
         rank=params.get("rank"),
         score_steps=int(params.get("score_steps", 5000)),
+        search=str(params.get("search", "sa")),
+        search_moves=params.get("search_moves"),
+        threads=int(params.get("threads", 1)),
+        time_limit=params.get("time_limit"),
         seed=seed,
     )
 
@@ -119,6 +139,7 @@ def _maxcut_run(params: Mapping[str, Any], seed: int) -> Metrics:
         "m": r.m,
         "sdp_value": r.sdp_value,
         "upper_bound": r.upper_bound,
+        "bound_proven": r.bound_proven,
         "gw_expected": r.gw_expected,
         "random_best": r.random_best,
         "derandomized_cut": r.derandomized_cut,
@@ -130,18 +151,27 @@ def _maxcut_run(params: Mapping[str, Any], seed: int) -> Metrics:
     }
 
 
-_JL_PARAMETERS = frozenset(
-    {"data", "k", "method", "objective", "n_iter", "n_samples", "lr", "init", "draws"}
-)
+_JL_OPTIONS = ("n_iter", "sigma", "tau_final", "inner_iter", "init")
+_JL_TYPES: dict[str, type] = {
+    "data": str,
+    "k": int,
+    "method": str,
+    "objective": str,
+    "draws": int,
+    "n_iter": int,
+    "sigma": str,
+    "tau_final": float,
+    "inner_iter": int,
+    "init": str,
+}
+_JL_PARAMETERS = frozenset(_JL_TYPES)
 
 
 def _jl_estimator(params: Mapping[str, Any], seed: int) -> Any:
     from derand.jl.methods import make_embedding
 
     method = str(params.get("method", "derandomized"))
-    options = {
-        name: params[name] for name in ("n_iter", "n_samples", "lr", "init") if name in params
-    }
+    options = {name: params[name] for name in _JL_OPTIONS if name in params}
     return make_embedding(
         method,
         int(params.get("k", 20)),
@@ -168,6 +198,7 @@ def _jl_run(params: Mapping[str, Any], seed: int) -> Metrics:
         "n": report.n,
         "pairs": report.pairs,
         "max_distortion": report.max_distortion,
+        "rescaled_max_distortion": est.rescaled_max_distortion_,
         "mean_distortion": report.mean_distortion,
         "fit_seconds": est.fit_seconds_,
     }
@@ -175,8 +206,8 @@ def _jl_run(params: Mapping[str, Any], seed: int) -> Metrics:
 
 RUNNERS: dict[str, Callable[[], Runner]] = {
     "nn": lambda: Runner(_nn_parameters(), _nn_check, _nn_run),
-    "maxcut": lambda: Runner(_MAXCUT_PARAMETERS, _maxcut_check, _maxcut_run),
-    "jl": lambda: Runner(_JL_PARAMETERS, _jl_check, _jl_run),
+    "maxcut": lambda: Runner(_MAXCUT_PARAMETERS, _maxcut_check, _maxcut_run, _MAXCUT_TYPES),
+    "jl": lambda: Runner(_JL_PARAMETERS, _jl_check, _jl_run, _JL_TYPES),
 }
 """Command name -> runner factory (imports stay lazy so that workers load what they use)."""
 

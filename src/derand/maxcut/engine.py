@@ -1,0 +1,465 @@
+"""Compiled Max-Cut moves (numba): O(degree) flips and an O(log n) best move.
+
+The flip gain of node ``i`` for a +-1 vector ``x`` is ``gain_i = x_i (A x)_i`` (the change of
+the cut when ``i`` changes side). Flipping ``i`` negates ``gain_i`` and changes each neighbour's
+gain by ``2 w_ij x_j x_i`` -- O(degree) work. Two max segment trees hold the gains: one over all
+nodes (greedy moves, aspiration) and one over the nodes that are not tabu (tabu moves); each
+update walks one root path (O(log n)) and the best move is the root (O(1)). The trees compare
+real numbers, so weights need not be integers.
+
+On these moves: steepest-ascent 1-flip, tabu search, and Breakout Local Search (BLS; Benlic &
+Hao, "Breakout local search for the max-cut problem", Eng. Appl. Artif. Intell. 26, 2013):
+steepest ascent to a local optimum, then an adaptive perturbation -- tabu-directed,
+recency-based or random moves, ``L`` of them, with ``L`` growing while the search returns to
+the same local optimum and a strong random jump after ``T`` non-improving local optima.
+
+Every kernel is ``nogil`` and keeps its whole state in arrays, so a run is resumable chunk by
+chunk (the Python driver checks the clock and Ctrl-C between chunks) and independent runs go
+on a thread pool. Random numbers come from a xorshift64* stream held in the state, so a run
+depends only on its seed and its move budget, not on which thread executes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+__all__ = [
+    "F_BEST",
+    "F_CUT",
+    "I_CYCLES",
+    "I_IT",
+    "I_MOVES",
+    "METHODS",
+    "anneal_sweeps",
+    "build_state",
+    "compute_gains",
+    "run_chunk",
+]
+
+METHODS = {"greedy": 0, "tabu": 1, "bls": 2, "sa": 3}
+
+# integer state slots
+I_IT = 0  # move counter (tabu clock)
+I_MOVES = 1  # moves made in total
+I_CYCLES = 2  # local optima visited (BLS) / tabu moves
+I_OMEGA = 3  # consecutive non-improving local optima (BLS)
+I_L = 4  # current jump magnitude (BLS)
+I_HEAD = 5  # most recently moved node (recency list)
+I_TAIL = 6  # least recently moved node
+I_SIZE = 7
+# float state slots
+F_CUT = 0
+F_BEST = 1
+F_PREV = 2  # cut of the previous local optimum (BLS)
+F_SIZE = 3
+
+_NEG = -np.inf
+
+
+@njit(cache=True, nogil=True)
+def _next(rs: NDArray[np.uint64]) -> Any:
+    x = rs[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    rs[0] = x
+    return x * np.uint64(2685821657736338717)
+
+
+@njit(cache=True, nogil=True)
+def _randint(rs: NDArray[np.uint64], k: int) -> Any:
+    return np.int64((_next(rs) >> np.uint64(11)) % np.uint64(k))
+
+
+@njit(cache=True, nogil=True)
+def _uniform(rs: NDArray[np.uint64]) -> float:
+    return float(_next(rs) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, nogil=True)
+def _tree_set(
+    tv: NDArray[np.float64], ti: NDArray[np.int64], size: int, p: int, val: float
+) -> None:
+    k = size + p
+    tv[k] = val
+    k >>= 1
+    while k >= 1:
+        left = 2 * k
+        right = left + 1
+        if tv[left] >= tv[right]:
+            nv = tv[left]
+            ni = ti[left]
+        else:
+            nv = tv[right]
+            ni = ti[right]
+        if tv[k] == nv and ti[k] == ni:
+            return
+        tv[k] = nv
+        ti[k] = ni
+        k >>= 1
+
+
+@njit(cache=True, nogil=True)
+def _tree_build(
+    tv: NDArray[np.float64], ti: NDArray[np.int64], size: int, n: int, pos: NDArray[np.int64],
+    vals: NDArray[np.float64],
+) -> None:  # fmt: skip
+    for k in range(size, 2 * size):
+        tv[k] = _NEG
+        ti[k] = -1
+    for i in range(n):
+        tv[size + pos[i]] = vals[i]
+        ti[size + pos[i]] = i
+    for k in range(size - 1, 0, -1):
+        left = 2 * k
+        if tv[left] >= tv[left + 1]:
+            tv[k] = tv[left]
+            ti[k] = ti[left]
+        else:
+            tv[k] = tv[left + 1]
+            ti[k] = ti[left + 1]
+
+
+@njit(cache=True, nogil=True)
+def compute_gains(
+    indptr: NDArray[np.int64], indices: NDArray[np.int64], data: NDArray[np.float64],
+    x: NDArray[np.int8], gain: NDArray[np.float64],
+) -> float:  # fmt: skip
+    """Fill ``gain = x * (A x)`` and return the cut ``sum_{i<j} w_ij [x_i != x_j]``.
+
+    Returns
+    -------
+    float
+        The cut of ``x``; ``gain`` is filled in place.
+    """
+    n = x.shape[0]
+    cut = 0.0
+    for i in range(n):
+        s = 0.0
+        c = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            s += data[k] * x[j]
+            if x[j] != x[i] and j > i:
+                c += data[k]
+        gain[i] = x[i] * s
+        cut += c
+    return cut
+
+
+@njit(cache=True, nogil=True)
+def _flip(
+    i: int, x: NDArray[np.int8], gain: NDArray[np.float64], indptr: NDArray[np.int64],
+    indices: NDArray[np.int64], data: NDArray[np.float64], tva: NDArray[np.float64],
+    tia: NDArray[np.int64], tvb: NDArray[np.float64], tib: NDArray[np.int64], size: int,
+    pos: NDArray[np.int64], tabu_until: NDArray[np.int64], it: int,
+) -> float:  # fmt: skip
+    """Flip node ``i``; update gains and both trees. Returns the change of the cut."""
+    g = gain[i]
+    xi = -x[i]
+    x[i] = xi
+    gain[i] = -g
+    _tree_set(tva, tia, size, pos[i], -g)
+    if tabu_until[i] <= it:
+        _tree_set(tvb, tib, size, pos[i], -g)
+    for k in range(indptr[i], indptr[i + 1]):
+        j = indices[k]
+        nj = gain[j] + 2.0 * data[k] * x[j] * xi
+        gain[j] = nj
+        _tree_set(tva, tia, size, pos[j], nj)
+        if tabu_until[j] <= it:
+            _tree_set(tvb, tib, size, pos[j], nj)
+    return float(g)
+
+
+@njit(cache=True, nogil=True)
+def _release(
+    it: int, gain: NDArray[np.float64], tvb: NDArray[np.float64], tib: NDArray[np.int64],
+    size: int, pos: NDArray[np.int64], tabu_until: NDArray[np.int64], bhead: NDArray[np.int64],
+    bnode: NDArray[np.int64], bnext: NDArray[np.int64],
+) -> None:  # fmt: skip
+    """Return the nodes whose tenure ends at move ``it`` to the non-tabu tree."""
+    r = bhead.shape[0]
+    slot = it % r
+    e = bhead[slot]
+    while e >= 0:
+        v = bnode[e]
+        if tabu_until[v] == it:
+            _tree_set(tvb, tib, size, pos[v], gain[v])
+        e = bnext[e]
+    bhead[slot] = -1
+
+
+@njit(cache=True, nogil=True)
+def _make_tabu(
+    v: int, it: int, tenure: int, tvb: NDArray[np.float64], tib: NDArray[np.int64], size: int,
+    pos: NDArray[np.int64], tabu_until: NDArray[np.int64], bhead: NDArray[np.int64],
+    bnode: NDArray[np.int64], bnext: NDArray[np.int64],
+) -> None:  # fmt: skip
+    """Make ``v`` tabu for moves ``it + 1 .. it + tenure - 1`` (tenure < len(bhead))."""
+    r = bhead.shape[0]
+    until = it + tenure
+    tabu_until[v] = until
+    _tree_set(tvb, tib, size, pos[v], _NEG)
+    e = it % r  # one entry per move: the slot of move `it` is free again by then
+    slot = until % r
+    bnode[e] = v
+    bnext[e] = bhead[slot]
+    bhead[slot] = e
+
+
+@njit(cache=True, nogil=True)
+def _touch(
+    v: int, rprev: NDArray[np.int64], rnext: NDArray[np.int64], ist: NDArray[np.int64]
+) -> None:
+    """Move ``v`` to the front (most recent) of the recency list."""
+    head = ist[I_HEAD]
+    if head == v:
+        return
+    p = rprev[v]
+    q = rnext[v]
+    if p >= 0:
+        rnext[p] = q
+    if q >= 0:
+        rprev[q] = p
+    if ist[I_TAIL] == v:
+        ist[I_TAIL] = p
+    rprev[v] = -1
+    rnext[v] = head
+    rprev[head] = v
+    ist[I_HEAD] = v
+
+
+@njit(cache=True, nogil=True)
+def run_chunk(
+    method: int, indptr: NDArray[np.int64], indices: NDArray[np.int64], data: NDArray[np.float64],
+    x: NDArray[np.int8], best_x: NDArray[np.int8], gain: NDArray[np.float64],
+    tva: NDArray[np.float64], tia: NDArray[np.int64], tvb: NDArray[np.float64],
+    tib: NDArray[np.int64], pos: NDArray[np.int64], tabu_until: NDArray[np.int64],
+    bhead: NDArray[np.int64], bnode: NDArray[np.int64], bnext: NDArray[np.int64],
+    rprev: NDArray[np.int64], rnext: NDArray[np.int64], ist: NDArray[np.int64],
+    fst: NDArray[np.float64], rs: NDArray[np.uint64], params: NDArray[np.float64],
+    max_moves: int,
+) -> bool:  # fmt: skip
+    """Advance one run by about ``max_moves`` moves; returns True when it cannot go on.
+
+    ``params = [tol, tenure_min, tenure_max, l0, l_max, t_stall, p0, q]``. Gains are
+    recomputed exactly at the start of each chunk, so floating-point drift cannot build up.
+
+    Returns
+    -------
+    bool
+        True when the run is over (the greedy method stops at its local optimum).
+    """
+    n = x.shape[0]
+    size = tva.shape[0] // 2
+    tol = params[0]
+    ten_lo = int(params[1])
+    ten_hi = int(params[2])
+    l0 = int(params[3])
+    lmax = int(params[4])
+    t_stall = params[5]
+    p0 = params[6]
+    q = params[7]
+    cut = compute_gains(indptr, indices, data, x, gain)
+    it = ist[I_IT]
+    _tree_build(tva, tia, size, n, pos, gain)
+    _tree_build(tvb, tib, size, n, pos, gain)
+    for i in range(n):
+        if tabu_until[i] > it:  # still tabu: the buckets will release it on time
+            _tree_set(tvb, tib, size, pos[i], _NEG)
+    moves = 0
+    done = False
+    best = fst[F_BEST]
+    pending = 0
+    if cut > best + tol:
+        best = cut
+        pending = 1
+    while moves < max_moves:
+        if method == 1:
+            # --- tabu search: the best non-tabu move, or a tabu one that beats the best
+            v = tib[1]
+            if tva[1] > 0 and cut + tva[1] > best + tol:
+                v = tia[1]
+            elif tvb[1] == _NEG:
+                v = _randint(rs, n)
+            if pending and gain[v] < -tol:
+                best_x[:] = x
+                pending = 0
+            it += 1
+            _release(it, gain, tvb, tib, size, pos, tabu_until, bhead, bnode, bnext)
+            cut += _flip(v, x, gain, indptr, indices, data, tva, tia, tvb, tib, size, pos,
+                         tabu_until, it)  # fmt: skip
+            _make_tabu(v, it, ten_lo + _randint(rs, ten_hi - ten_lo + 1), tvb, tib, size,
+                       pos, tabu_until, bhead, bnode, bnext)  # fmt: skip
+            moves += 1
+            ist[I_CYCLES] += 1
+            if cut > best + tol:
+                best = cut
+                pending = 1
+            continue
+        # --- steepest ascent to a local optimum
+        while tva[1] > tol:
+            v = tia[1]
+            it += 1
+            _release(it, gain, tvb, tib, size, pos, tabu_until, bhead, bnode, bnext)
+            cut += _flip(v, x, gain, indptr, indices, data, tva, tia, tvb, tib, size, pos,
+                         tabu_until, it)  # fmt: skip
+            if method == 2:
+                _touch(v, rprev, rnext, ist)
+            moves += 1
+            if cut > best + tol:
+                best = cut
+                pending = 1
+        if pending:
+            best_x[:] = x
+            pending = 0
+        ist[I_CYCLES] += 1
+        if method == 0:
+            done = True
+            break
+        # --- BLS: adapt the jump magnitude L and choose the kind of perturbation
+        if cut > fst[F_BEST] + tol:
+            ist[I_OMEGA] = 0
+        else:
+            ist[I_OMEGA] += 1
+        fst[F_BEST] = best
+        omega = ist[I_OMEGA]
+        kind = 0  # 0 directed (tabu), 1 recency-based, 2 random
+        if omega > t_stall:
+            ist[I_L] = lmax
+            ist[I_OMEGA] = 0
+            kind = 2
+        else:
+            if abs(cut - fst[F_PREV]) <= tol:
+                ist[I_L] = min(ist[I_L] + 1, lmax)
+            else:
+                ist[I_L] = l0
+            p = max(np.exp(-omega / t_stall), p0)
+            if _uniform(rs) >= p:
+                kind = 1 if _uniform(rs) < q else 2
+        fst[F_PREV] = cut
+        for _ in range(ist[I_L]):
+            if kind == 0:
+                v = tib[1]
+                if tva[1] > 0 and cut + tva[1] > best + tol:
+                    v = tia[1]  # aspiration: a tabu move that beats the best
+                elif tvb[1] == _NEG:
+                    v = _randint(rs, n)
+            elif kind == 1:
+                v = ist[I_TAIL]
+            else:
+                v = _randint(rs, n)
+            if pending and gain[v] < -tol:
+                best_x[:] = x
+                pending = 0
+            it += 1
+            _release(it, gain, tvb, tib, size, pos, tabu_until, bhead, bnode, bnext)
+            cut += _flip(v, x, gain, indptr, indices, data, tva, tia, tvb, tib, size, pos,
+                         tabu_until, it)  # fmt: skip
+            _make_tabu(v, it, ten_lo + _randint(rs, ten_hi - ten_lo + 1), tvb, tib, size, pos,
+                       tabu_until, bhead, bnode, bnext)  # fmt: skip
+            _touch(v, rprev, rnext, ist)
+            moves += 1
+            if cut > best + tol:
+                best = cut
+                pending = 1
+    if pending:
+        best_x[:] = x
+    ist[I_IT] = it
+    ist[I_MOVES] += moves
+    fst[F_CUT] = cut
+    fst[F_BEST] = max(best, fst[F_BEST])
+    return done
+
+
+def build_state(
+    n: int, seed: int, start: NDArray[np.int8], tenure_max: int
+) -> dict[str, NDArray[np.generic]]:
+    """Fresh arrays for one run from the +-1 vector ``start`` (trees sized to a power of 2).
+
+    Returns
+    -------
+    dict of str to ndarray
+        The arrays :func:`run_chunk` works on (internal to :mod:`derand.maxcut.local_search`).
+    """
+    size = 1
+    while size < n:
+        size *= 2
+    rng = np.random.default_rng(seed)
+    pos = rng.permutation(n).astype(np.int64)  # random leaf order: ties broken at random
+    ring = tenure_max + 2
+    order = rng.permutation(n).astype(np.int64)
+    rprev = np.full(n, -1, np.int64)
+    rnext = np.full(n, -1, np.int64)
+    rprev[order[1:]] = order[:-1]
+    rnext[order[:-1]] = order[1:]
+    ist = np.zeros(I_SIZE, np.int64)
+    ist[I_HEAD], ist[I_TAIL] = order[0], order[-1]
+    fst = np.zeros(F_SIZE, np.float64)
+    fst[F_BEST] = -np.inf
+    fst[F_PREV] = np.nan
+    rs = np.array([rng.integers(1, 2**63 - 1)], np.uint64)
+    return {
+        "x": start.astype(np.int8).copy(),
+        "best_x": start.astype(np.int8).copy(),
+        "gain": np.zeros(n, np.float64),
+        "tva": np.empty(2 * size, np.float64),
+        "tia": np.empty(2 * size, np.int64),
+        "tvb": np.empty(2 * size, np.float64),
+        "tib": np.empty(2 * size, np.int64),
+        "pos": pos,
+        "tabu_until": np.zeros(n, np.int64),
+        "bhead": np.full(ring, -1, np.int64),
+        "bnode": np.zeros(ring, np.int64),
+        "bnext": np.full(ring, -1, np.int64),
+        "rprev": rprev,
+        "rnext": rnext,
+        "ist": ist,
+        "fst": fst,
+        "rs": rs,
+    }
+
+
+@njit(cache=True, nogil=True)
+def anneal_sweeps(
+    indptr: NDArray[np.int64], indices: NDArray[np.int64], data: NDArray[np.float64],
+    x: NDArray[np.int8], best_x: NDArray[np.int8], gain: NDArray[np.float64],
+    betas: NDArray[np.float64], rs: NDArray[np.uint64], fst: NDArray[np.float64],
+) -> int:  # fmt: skip
+    """Metropolis sweeps of simulated annealing, one per entry of ``betas``.
+
+    A sweep visits the nodes in order; a flip of gain ``g`` (the change of the cut) is taken
+    with probability ``min(1, exp(beta g))``. The best cut seen at the end of a sweep is kept in
+    ``best_x`` / ``fst[F_BEST]``. Returns the number of flips.
+    """
+    n = x.shape[0]
+    cut = compute_gains(indptr, indices, data, x, gain)
+    best = fst[F_BEST]
+    flips = 0
+    for b in range(betas.shape[0]):
+        beta = betas[b]
+        for i in range(n):
+            g = gain[i]
+            if g < 0.0:
+                e = beta * g
+                if e < -30.0 or _uniform(rs) >= np.exp(e):
+                    continue
+            xi = -x[i]
+            x[i] = xi
+            gain[i] = -g
+            for k in range(indptr[i], indptr[i + 1]):
+                j = indices[k]
+                gain[j] += 2.0 * data[k] * x[j] * xi
+            cut += g
+            flips += 1
+        if cut > best:
+            best = cut
+            best_x[:] = x
+    fst[F_CUT] = cut
+    fst[F_BEST] = best
+    return flips

@@ -1,0 +1,123 @@
+"""The compiled Max-Cut moves against the numpy reference, and the local-search driver."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from derand.maxcut import engine
+from derand.maxcut.exact import exact_maxcut
+from derand.maxcut.graph import Graph, from_edges, gnp, random_regular, torus
+from derand.maxcut.local_search import METHODS, local_search
+from derand.maxcut.moves import flip_gains
+
+GRAPHS = {
+    "gnp-one": gnp(70, 0.15, seed=1),
+    "gnp-normal": gnp(80, 0.1, seed=2, weights="normal"),
+    "torus-pm1": torus(9, 8, seed=3),
+    "regular-uniform": random_regular(90, 3, seed=4, weights="uniform"),
+}
+
+
+def _csr(g: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a = g.adjacency()
+    return a.indptr.astype(np.int64), a.indices.astype(np.int64), a.data.astype(np.float64)
+
+
+def _random_x(g: Graph, seed: int) -> np.ndarray:
+    return np.where(np.random.default_rng(seed).random(g.n) < 0.5, 1, -1).astype(np.int8)
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_flips_keep_gains_and_trees_exact(name: str) -> None:
+    g = GRAPHS[name]
+    indptr, indices, data = _csr(g)
+    x = _random_x(g, 0)
+    st = engine.build_state(g.n, 0, x, 10)
+    cut = engine.compute_gains(indptr, indices, data, st["x"], st["gain"])
+    assert cut == pytest.approx(g.cut_value(x), abs=1e-9)
+    size = st["tva"].shape[0] // 2
+    engine._tree_build(st["tva"], st["tia"], size, g.n, st["pos"], st["gain"])
+    engine._tree_build(st["tvb"], st["tib"], size, g.n, st["pos"], st["gain"])
+    rng = np.random.default_rng(1)
+    for step in range(200):
+        i = int(rng.integers(g.n))
+        before = g.cut_value(st["x"])
+        delta = engine._flip(
+            i, st["x"], st["gain"], indptr, indices, data, st["tva"], st["tia"], st["tvb"],
+            st["tib"], size, st["pos"], st["tabu_until"], step,
+        )  # fmt: skip
+        np.testing.assert_allclose(st["gain"], flip_gains(g, st["x"]), atol=1e-9)
+        assert g.cut_value(st["x"]) - before == pytest.approx(delta, abs=1e-9)
+        # the root of the max tree is the best gain (O(1) best move)
+        assert st["tva"][1] == pytest.approx(st["gain"].max(), abs=1e-12)
+        assert st["gain"][st["tia"][1]] == st["tva"][1]
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_greedy_reaches_a_local_optimum_and_never_loses(name: str) -> None:
+    g = GRAPHS[name]
+    x = _random_x(g, 5)
+    res = local_search(g, x, method="greedy")
+    assert res.cut >= g.cut_value(x) - 1e-9
+    assert np.all(flip_gains(g, res.partition) <= 1e-9)  # no improving flip left
+    assert res.cut == pytest.approx(g.cut_value(res.partition), abs=1e-12)
+    # the trace only goes up
+    cuts = [c for _, c in res.trace]
+    assert cuts == sorted(cuts)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_reports_the_cut_of_its_partition(method: str) -> None:
+    g = GRAPHS["gnp-normal"]
+    x = _random_x(g, 7)
+    res = local_search(g, np.stack([x, -x]), method=method, max_moves=3000, threads=2)
+    assert res.cut == g.cut_value(res.partition)
+    assert res.cut >= res.start_cut
+    assert res.runs == 2 and not res.interrupted
+
+
+@pytest.mark.parametrize("method", ["sa", "bls", "tabu"])
+def test_search_finds_the_exact_optimum_of_small_graphs(method: str) -> None:
+    for seed in range(3):
+        g = gnp(22, 0.3, seed=seed, weights="normal")
+        # above SMALL_N the compiled path runs; make a disjoint union to get there
+        u = np.concatenate([g.u + 22 * k for k in range(4)])
+        v = np.concatenate([g.v + 22 * k for k in range(4)])
+        big = from_edges(88, u, v, np.tile(g.w, 4))
+        opt = 4 * exact_maxcut(g).cut
+        moves = 200_000 if method == "bls" else 20_000
+        res = local_search(big, np.ones(88, np.int8), method=method, max_moves=moves, seed=seed)
+        assert res.cut == pytest.approx(opt, abs=1e-9)
+
+
+def test_deterministic_for_fixed_seed_and_threads() -> None:
+    g = GRAPHS["regular-uniform"]
+    starts = np.stack([_random_x(g, 1), _random_x(g, 2)])
+    for method in ("sa", "bls"):
+        a = local_search(g, starts, method=method, threads=2, max_moves=4000, seed=3)
+        b = local_search(g, starts, method=method, threads=2, max_moves=4000, seed=3)
+        c = local_search(g, starts, method=method, threads=1, max_moves=4000, seed=3)
+        assert np.array_equal(a.partition, b.partition) and a.cut == b.cut == c.cut
+
+
+def test_time_limit_is_honoured() -> None:
+    g = torus(40, 40, seed=1)
+    for method in ("sa", "bls"):
+        res = local_search(g, np.ones(g.n, np.int8), method=method, time_limit=0.3)
+        assert res.seconds < 0.3 + 0.5  # one chunk (hundredths of a second) past the limit
+        assert res.cut == g.cut_value(res.partition)
+
+
+def test_interrupt_keeps_the_best_so_far() -> None:
+    g = torus(30, 30, seed=2)
+    seen: list[float] = []
+
+    def stop(best: float, _seconds: float, _fraction: float) -> None:
+        seen.append(best)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    res = local_search(g, np.ones(g.n, np.int8), method="bls", max_moves=10**9, callback=stop)
+    assert res.interrupted and len(seen) == 3
+    assert res.cut >= seen[-1] and res.cut == g.cut_value(res.partition)

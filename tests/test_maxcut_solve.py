@@ -1,0 +1,154 @@
+"""The Max-Cut pipeline: time limit, Ctrl-C, determinism, networkx/scipy inputs, scaling."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from derand.errors import InputError
+from derand.maxcut import (
+    GSET_NAMES,
+    exact_maxcut,
+    gnp,
+    gset_best_known,
+    load_graph,
+    load_gset,
+    random_regular,
+    solve_maxcut,
+    torus,
+)
+
+
+def test_time_limit_is_honoured_by_the_whole_pipeline() -> None:
+    g = torus(60, 60, seed=1)
+    t = time.perf_counter()
+    r = solve_maxcut(g, time_limit=2.0, samples=10)
+    wall = time.perf_counter() - t
+    # the bound (Lanczos + LDL^T) runs once after the SDP sweeps: allow its time on top
+    assert wall < 2.0 + r.seconds["sdp"] + 1.0
+    assert r.seconds["total"] < 2.0 + r.seconds["sdp"] + 1.0
+    assert r.final_cut <= r.upper_bound and r.bound_proven
+    times = [t for t, _ in r.trace]
+    cuts = [c for _, c in r.trace]
+    assert times == sorted(times) and cuts == sorted(cuts) and cuts[-1] == r.final_cut
+
+
+def test_ctrl_c_keeps_the_best_cut_and_its_bound() -> None:
+    g = random_regular(400, 3, seed=2, weights="uniform")
+    seen: list[float] = []
+
+    def stop(best: float, bound: float, _seconds: float) -> None:
+        seen.append(best)
+        assert best <= bound
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    r = solve_maxcut(g, search_moves=10**7, progress=stop)
+    assert r.interrupted and len(seen) == 3
+    assert r.final_cut >= seen[-1] and r.final_cut == g.cut_value(np.array(r.partition))
+    assert r.bound_proven and r.final_cut <= r.upper_bound
+
+
+def test_deterministic_for_fixed_seed_and_threads() -> None:
+    g = gnp(120, 0.05, seed=3, weights="normal")
+    a = solve_maxcut(g, seed=5, threads=2)
+    b = solve_maxcut(g, seed=5, threads=2)
+    assert a.partition == b.partition and a.final_cut == b.final_cut
+    assert a.upper_bound == b.upper_bound
+
+
+def test_proven_bound_is_above_exact_optimum_through_the_pipeline() -> None:
+    for seed in range(3):
+        g = gnp(20, 0.3, seed=seed, weights="pm1")
+        r = solve_maxcut(g, exact=True, seed=seed)
+        assert r.bound_proven and r.exact_cut is not None
+        assert r.final_cut <= r.exact_cut <= r.upper_bound
+        assert r.upper_bound <= r.upper_bound_lanczos * (1 + 1e-4) + 1e-9
+
+
+def test_networkx_labels_directed_and_multigraphs() -> None:
+    nx = pytest.importorskip("networkx")
+    g = nx.Graph()
+    g.add_weighted_edges_from([("a", "b", 2.0), ("b", "c", 1.0), ("c", "a", 1.0)])
+    r = solve_maxcut(g)
+    assert r.final_cut == 3.0 and r.nodes == ["a", "b", "c"]
+    s, t = r.sides()
+    assert s | t == {"a", "b", "c"} and not s & t
+    a = r.assignment()
+    assert a["a"] != a["b"]
+    d = nx.DiGraph()
+    d.add_weighted_edges_from([(0, 1, 1.0), (1, 0, 2.0), (1, 2, 1.0)])
+    with pytest.warns(UserWarning, match="directed"):
+        r = solve_maxcut(d)
+    assert r.m == 2 and r.final_cut == 4.0
+    mg = nx.MultiGraph()
+    mg.add_edges_from([(0, 1), (0, 1), (1, 2)])
+    with pytest.warns(UserWarning, match="repeated"):
+        r = solve_maxcut(mg)
+    assert r.final_cut == 3.0
+
+
+def test_scipy_and_dense_inputs() -> None:
+    a = np.array([[0, 1, 0], [1, 0, 2], [0, 2, 0]], float)
+    assert solve_maxcut(a).final_cut == 3.0
+    assert solve_maxcut(sp.csr_matrix(a)).final_cut == 3.0
+    with pytest.warns(UserWarning, match="not symmetric"):
+        r = solve_maxcut(np.triu(a))
+    assert r.final_cut == 3.0
+    with pytest.raises(InputError, match="expected a Graph"):
+        solve_maxcut("not a graph")
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e200, 1e300])
+def test_extreme_weights_are_scaled_not_broken(scale: float) -> None:
+    g = gnp(20, 0.3, seed=1, weights="uniform")
+    big = type(g)(n=g.n, u=g.u, v=g.v, w=g.w * scale, name="scaled")
+    r = solve_maxcut(big, exact=True)
+    ref = exact_maxcut(g).cut * scale
+    assert r.guarantee_holds and r.bound_proven
+    assert r.exact_cut == pytest.approx(ref, rel=1e-12)
+    assert r.final_cut <= r.upper_bound and r.exact_cut <= r.upper_bound
+    assert np.isfinite(r.upper_bound) and np.isfinite(r.sdp_value)
+
+
+def test_weights_overflowing_the_total_are_refused() -> None:
+    g = gnp(20, 0.5, seed=1)
+    huge = type(g)(n=g.n, u=g.u, v=g.v, w=g.w * 1.7e308, name="huge")
+    with pytest.raises(InputError, match="floating-point range"):
+        solve_maxcut(huge)
+
+
+def test_shipped_gset_and_best_known() -> None:
+    assert len(GSET_NAMES) == 71
+    known = gset_best_known()
+    assert set(known) == set(GSET_NAMES)
+    g = load_graph("gset:G14")
+    assert (g.n, g.m) == (int(known["G14"]["n"]), int(known["G14"]["m"]))
+    assert set(np.unique(load_gset("G11").w)) == {-1.0, 1.0}
+    with pytest.raises(InputError, match="unknown Gset"):
+        load_graph("gset:G99")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"samples": 10**11}, "samples"),
+        ({"rank": 100000}, "rank"),
+        ({"seed": -1}, "seed"),
+        ({"threads": 0}, "threads"),
+        ({"time_limit": float("nan")}, "time_limit"),
+        ({"search": "magic"}, "search"),
+    ],
+)
+def test_library_errors_name_parameters_not_flags(kwargs: dict, match: str) -> None:
+    with pytest.raises(InputError, match=match) as info:
+        solve_maxcut(gnp(30, 0.2, seed=1), **kwargs)
+    assert "--" not in str(info.value)
+
+
+def test_short_reprs() -> None:
+    r = solve_maxcut(gnp(300, 0.02, seed=1), search_moves=2000)
+    assert len(repr(r)) < 2000 and "partition" not in repr(r)
