@@ -138,6 +138,10 @@ def _main(argv: Sequence[str]) -> int:
     args = parser.parse_args(arguments)
     try:
         check_outputs(args)
+        if hasattr(args, "threads"):
+            from derand.threads import use_threads
+
+            args.threads = use_threads(args.threads)
         return int(args.func(args))
     except InputError as exc:
         return _fail(args, str(exc))

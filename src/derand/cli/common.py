@@ -157,18 +157,39 @@ def seed_type(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_common_options(parser: argparse.ArgumentParser, *, device: bool = True) -> None:
-    """Add ``--seed``, ``--device``, ``--json``, ``--plot`` and ``--quiet``."""
+def add_common_options(
+    parser: argparse.ArgumentParser,
+    *,
+    seed: bool = True,
+    device: bool = True,
+    threads: bool = True,
+    outputs: bool = True,
+) -> None:
+    """Add the common options: ``--seed``, ``--device``, ``--threads``, ``--json``, ``--plot``
+    and ``--quiet`` (each flag leaves out one that the command does not have or defines in
+    its own way)."""
     group = parser.add_argument_group("common options")
-    group.add_argument(
-        "--seed", type=seed_type, default=0, help="random seed in [0, 2**63 - 1] (recorded)"
-    )
+    if seed:
+        group.add_argument(
+            "--seed", type=seed_type, default=0, help="random seed in [0, 2**63 - 1] (recorded)"
+        )
     if device:
         group.add_argument(
             "--device", choices=DEVICE_CHOICES, default="cpu", help="torch device for the run"
         )
-    group.add_argument("--json", type=Path, metavar="PATH", help="write the result as JSON")
-    group.add_argument("--plot", type=Path, metavar="DIR", help="write figures as PNG into DIR")
+    if threads:
+        group.add_argument(
+            "--threads",
+            type=bounded_int(1, 1024),
+            default=None,
+            help="CPU threads for torch and BLAS (default: $OMP_NUM_THREADS, else the CPUs "
+            "available; recorded)",
+        )
+    if outputs:
+        group.add_argument("--json", type=Path, metavar="PATH", help="write the result as JSON")
+        group.add_argument(
+            "--plot", type=Path, metavar="DIR", help="write figures as PNG into DIR"
+        )
     group.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
 
 
@@ -213,6 +234,7 @@ def envelope(
         "command": command,
         **result,
         "seed": getattr(args, "seed", None),
+        "threads": getattr(args, "threads", None),
         "version": __version__,
         "parameters": dict(parameters),
         "environment": provenance(),

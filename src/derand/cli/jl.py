@@ -146,7 +146,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=positive_int,
         help="threads for the exact passes (CPUs of a local Ray instance); None: all",
     )
-    add_common_options(parser, device=False)
+    add_common_options(parser, device=False, threads=False)
     parser.set_defaults(func=run)
 
 

@@ -99,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="file format of GRAPH (auto: by suffix and content)",
     )
     parser.add_argument("--optimum", type=float, help="known optimum, drawn in the figure")
-    add_common_options(parser, device=False)
+    add_common_options(parser, device=False, threads=False)
     parser.set_defaults(func=run)
 
 

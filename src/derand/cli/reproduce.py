@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from derand.cli.common import HelpFormatter, bounded_int, progress, say
+from derand.cli.common import HelpFormatter, add_common_options, bounded_int, progress, say
 
 DESCRIPTION = """\
 Run every figure of the paper (toy Figures 1-2, NN Figure 3, MAXCUT Figures 4-5, JL Figures
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
     parser.add_argument("--seeds", type=bounded_int(1, 100), default=3, help="seeds per experiment")
     parser.add_argument("--gset-dir", type=Path, help="Gset folder for the extra MAXCUT runs")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    add_common_options(parser, seed=False, outputs=False)
     parser.set_defaults(func=run)
 
 

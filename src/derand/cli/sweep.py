@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from derand.cli.common import EXIT_INTERRUPTED, HelpFormatter, bounded_int, progress, say
+from derand.cli.common import (
+    EXIT_INTERRUPTED,
+    HelpFormatter,
+    add_common_options,
+    bounded_int,
+    progress,
+    say,
+)
 from derand.sweep import BACKENDS
 
 DESCRIPTION = """\
@@ -49,7 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--workers", type=bounded_int(1, 1024), help="parallel cells (default: CPUs)"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    parser.add_argument(
+        "--threads",
+        type=bounded_int(1, 1024),
+        default=1,
+        help="CPU threads of each cell (torch and BLAS; recorded in each cell's JSON)",
+    )
+    add_common_options(parser, seed=False, device=False, threads=False, outputs=False)
     parser.set_defaults(func=run)
 
 
@@ -65,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
             backend=args.backend,
             address=args.address,
             workers=args.workers,
+            threads=args.threads,
             callback=callback,
         )
     say(

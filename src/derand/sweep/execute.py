@@ -43,15 +43,15 @@ PARENT_POLL_SECONDS = 0.5
 """How often a worker checks that the sweep that started it is still alive."""
 
 
-def _one_thread() -> None:
-    """One core per cell: no oversubscription, and the same numbers on any machine.
+def _cell_threads(threads: int) -> None:
+    """``threads`` CPU threads per cell: no oversubscription, the same numbers on any machine.
 
     torch is not imported for this: a worker of a command that does not use it (``maxcut``)
-    does not pay for its import; workers set ``OMP_NUM_THREADS=1`` before torch is loaded.
+    does not pay for its import; workers set ``OMP_NUM_THREADS`` before torch is loaded.
     """
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(1)
+    from derand.threads import use_threads
+
+    use_threads(threads)
 
 
 def run_cell(cell: Record) -> Record:
@@ -62,13 +62,14 @@ def run_cell(cell: Record) -> Record:
         "command": cell["command"],
         "seed": cell["seed"],
         "params": cell["params"],
+        "threads": int(cell.get("threads", 1)),
         "status": "ok",
         "error": None,
         "metrics": {},
     }
     try:
         runner = get_runner(cell["command"])
-        _one_thread()
+        _cell_threads(int(cell.get("threads", 1)))
         record["metrics"] = runner.run(cell["params"], cell["seed"])
     except Exception as exc:  # a failed cell is a result, not a crash of the sweep
         record["status"] = "failed"
@@ -113,11 +114,11 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="derand-parent-watch", daemon=True).start()
 
 
-def _worker_main(conn: Any, parent: int) -> None:
+def _worker_main(conn: Any, parent: int, threads: int) -> None:
     """A local worker: run the cells sent on ``conn`` until told to stop (``None``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = "1"  # one core per cell, read by torch and BLAS at import
+        os.environ[name] = str(threads)  # read by torch and BLAS when they load
     try:
         os.setpgid(0, 0)  # own process group: the terminal's Ctrl-C does not reach us
     except OSError:
@@ -144,9 +145,10 @@ class _Worker:
 class _LocalPool:
     """Worker processes fed one cell at a time; knows which cell each one runs."""
 
-    def __init__(self, cells: Sequence[Record], workers: int) -> None:
+    def __init__(self, cells: Sequence[Record], workers: int, threads: int = 1) -> None:
         import multiprocessing
 
+        self._threads = threads
         self._context = multiprocessing.get_context("spawn")
         self._queue: deque[Record] = deque(cells)
         self._size = max(1, min(workers, len(cells)))
@@ -157,7 +159,7 @@ class _LocalPool:
     def _start(self) -> _Worker:
         parent_conn, child_conn = self._context.Pipe()
         process = self._context.Process(
-            target=_worker_main, args=(child_conn, os.getpid()), daemon=True
+            target=_worker_main, args=(child_conn, os.getpid(), self._threads), daemon=True
         )
         # The child starts with SIGINT blocked (a mask survives fork and exec) until it has
         # left our process group; a Ctrl-C meanwhile is delivered to us when we unblock.
@@ -267,7 +269,9 @@ class _LocalPool:
 class _RayPool:
     """Ray tasks, at most ``workers`` in flight so that Ctrl-C stops only running cells."""
 
-    def __init__(self, cells: Sequence[Record], workers: int | None, address: str | None) -> None:
+    def __init__(
+        self, cells: Sequence[Record], workers: int | None, address: str | None, threads: int = 1
+    ) -> None:
         try:
             import ray
         except ImportError:
@@ -283,7 +287,7 @@ class _RayPool:
             workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._size = max(1, workers)
         self._queue: deque[Record] = deque(cells)
-        self._remote = ray.remote(num_cpus=1)(run_cell)
+        self._remote = ray.remote(num_cpus=threads)(run_cell)
         self._pending: dict[Any, tuple[Record, float]] = {}
 
     def in_flight(self) -> list[tuple[Record, float]]:
@@ -379,6 +383,7 @@ def run_sweep(
     backend: str = "local",
     address: str | None = None,
     workers: int | None = None,
+    threads: int = 1,
     callback: Callable[[int, int], None] | None = None,
 ) -> SweepOutcome:
     """Run every cell of ``spec`` not already finished under ``out``; gather the table.
@@ -394,8 +399,10 @@ def run_sweep(
         ``local``: a process pool on this machine. ``ray``: one Ray task per cell, on the
         cluster at ``address`` or on a local Ray instance started for the sweep.
     workers : int, optional
-        Parallel cells (default: the CPU count, or the Ray cluster's CPUs); each cell uses
-        one torch thread.
+        Parallel cells (default: the CPU count, or the Ray cluster's CPUs).
+    threads : int
+        CPU threads of each cell (torch and BLAS); 1 by default, so that cells do not compete
+        for cores and give the same numbers on any machine.
     callback : callable, optional
         ``callback(done, total)`` after each cell.
     """
@@ -405,6 +412,8 @@ def run_sweep(
         raise InputError("--address is only for the ray backend")
     if workers is not None and workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
+    if threads < 1:
+        raise InputError(f"threads must be >= 1, got {threads}")
     start = time.perf_counter()
     out = Path(out)
     cells_dir = out / "cells"
@@ -416,15 +425,15 @@ def run_sweep(
     interrupted = False
     if callback is not None:
         callback(skipped, len(cells))
-    payload = [asdict(c) for c in todo]
+    payload = [{**asdict(c), "threads": threads} for c in todo]
     pool: _LocalPool | _RayPool | None = None
     in_flight: list[tuple[Record, float]] = []
     try:
         if payload:
             pool = (
-                _LocalPool(payload, workers or os.cpu_count() or 1)
+                _LocalPool(payload, workers or os.cpu_count() or 1, threads)
                 if backend == "local"
-                else _RayPool(payload, workers, address)
+                else _RayPool(payload, workers, address, threads)
             )
             for record in pool:
                 write_json(cells_dir / f"{record['cell']}.json", record)
