@@ -170,6 +170,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             action.help = f"{action.help} (default: {'0' if action.dest == 'seed' else 'cpu'}, "
             action.help += "or the preset's or config file's)"
     parser.set_defaults(func=run, json=None, plot=None, quiet=False)
+    for action in parser._actions:  # "(default: None)" says nothing: these are off unless given
+        if action.dest in ("json", "plot", "quiet"):
+            action.default = argparse.SUPPRESS
 
 
 def load_toml(path: Path) -> dict[str, Any]:

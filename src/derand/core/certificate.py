@@ -176,6 +176,7 @@ def lanczos(
     steps: int,
     tol: float = 1e-8,
     atol: float = 0.0,
+    min_steps: int = 1,
 ) -> LanczosResult:
     """Extreme eigenvalues of a symmetric operator by Lanczos with full reorthogonalisation.
 
@@ -197,6 +198,10 @@ def lanczos(
         Relative residual tolerance.
     atol : float
         Absolute residual tolerance (the accuracy a caller actually needs).
+    min_steps : int
+        Iterations before the tolerances may stop the run: a converged Ritz pair is not
+        necessarily the smallest eigenvalue, and a larger Krylov space makes missing it
+        unlikely.
 
     Returns
     -------
@@ -238,7 +243,7 @@ def lanczos(
         scale = max(abs(theta_min), abs(theta_max), 1e-300)
         residual = beta * abs(float(evecs[-1, 0]))
         complete = j + 1 == n or beta <= 1e-14 * scale
-        good = residual <= max(tol * scale, atol)
+        good = residual <= max(tol * scale, atol) and j + 1 >= min_steps
         if complete or good or j + 1 == steps:
             coeffs = torch.as_tensor(evecs[:, 0], dtype=v0.dtype, device=v0.device)
             vec = coeffs @ basis[: j + 1]

@@ -77,6 +77,7 @@ __all__ = [
 
 STOP_REASONS = ("sosp", "plateau", "steps", "max-steps", "time-limit", "interrupted")
 FINAL_LANCZOS_STEPS = 150
+FINAL_LANCZOS_MIN_STEPS = 40
 CHECK_BUDGET = 0.1
 """The ρ checks during training may use at most this share of the training work (counted in
 sample-passes, so that the decision is deterministic)."""
@@ -789,13 +790,16 @@ class _Run:
         rho = float(H.gradient.norm())
         if K is None:
             K = self.estimate_K(twin, H, [] if self.lanczos_v is None else [self.lanczos_v])
-        v0 = self.lanczos_v if self.lanczos_v is not None else _random_start(H.n, self.config.seed)
+        v0 = _random_start(H.n, self.config.seed)
+        if self.lanczos_v is not None:  # warm, with a random part so no direction is missed
+            v0 = self.lanczos_v.cpu() / float(self.lanczos_v.norm()) + 0.3 * v0 / float(v0.norm())
         spectrum = lanczos(
             H.matvec,
             v0.to(H.gradient),
             steps=min(H.n, FINAL_LANCZOS_STEPS),
             tol=1e-8,
             atol=0.1 * math.sqrt(K * rho),
+            min_steps=min(H.n, FINAL_LANCZOS_MIN_STEPS),
         )
         cert = certificate_from_spectrum(
             rho,
