@@ -333,7 +333,7 @@ def test_first_layer_hessian_matches_autograd(activation: str, loss: str, depth:
 
 
 def test_divergence_is_an_error_naming_the_stage() -> None:
-    with pytest.raises(InputError, match="diverged.*stage"):
+    with pytest.raises(InputError, match=r"diverged.*stage"):
         train(TrainConfig.from_dict({**SMALL, "lr": 1e6, "init": "standard"}))
 
 

@@ -166,8 +166,10 @@ def test_resume_from_a_broken_checkpoint_exits_2(
 ) -> None:
     ckpt = tmp_path / "run.ckpt"
     if content == "truncated":
-        train(TrainConfig(d=4, k=1, width=8, steps=5, until="steps", certificate=False),
-              checkpoint=ckpt)
+        train(
+            TrainConfig(d=4, k=1, width=8, steps=5, until="steps", certificate=False),
+            checkpoint=ckpt,
+        )
         data = ckpt.read_bytes()
         ckpt.write_bytes(data[: len(data) // 2])
     else:
@@ -237,10 +239,28 @@ def _same_run(a: Any, b: Any) -> None:
     [
         # The default rule set (certificate checks, plateau schedule), PGD perturbing often.
         {"d": 5, "k": 1, "link": "tanh", "width": 16, "steps": 500, "until": "steps"},
-        {"d": 5, "k": 2, "width": 16, "steps": 300, "until": "steps", "pgd_gate": "batch",
-         "pgd_threshold": 0.5, "pgd_t_thres": 5, "pgd_radius": 0.01},
-        {"d": 5, "k": 2, "width": 12, "depth": 2, "optimizer": "adam", "steps": 300,
-         "until": "steps", "n_train": 64, "batch": 16},
+        {
+            "d": 5,
+            "k": 2,
+            "width": 16,
+            "steps": 300,
+            "until": "steps",
+            "pgd_gate": "batch",
+            "pgd_threshold": 0.5,
+            "pgd_t_thres": 5,
+            "pgd_radius": 0.01,
+        },
+        {
+            "d": 5,
+            "k": 2,
+            "width": 12,
+            "depth": 2,
+            "optimizer": "adam",
+            "steps": 300,
+            "until": "steps",
+            "n_train": 64,
+            "batch": 16,
+        },
         {"d": 6, "k": 1, "link": "tanh", "width": 32, "lam": 0.05, "steps": 3000},  # sosp
     ],
 )
@@ -266,8 +286,22 @@ def test_resume_from_a_random_interrupt_is_bit_identical(
 def test_readme_resume_example_works_as_written(tmp_path: Path) -> None:
     # A run checkpointed every N steps, interrupted, resumed without repeating the flag.
     ckpt = tmp_path / "run.ckpt"
-    base = ["nn", "--preset", "fig3", "--width", "32", "--steps", "200", "--n-test", "128",
-            "--n-cert", "256", "--quiet", "--checkpoint", str(ckpt)]
+    base = [
+        "nn",
+        "--preset",
+        "fig3",
+        "--width",
+        "32",
+        "--steps",
+        "200",
+        "--n-test",
+        "128",
+        "--n-cert",
+        "256",
+        "--quiet",
+        "--checkpoint",
+        str(ckpt),
+    ]
     config = TrainConfig.from_preset("fig3", width=32, steps=200, n_test=128, n_cert=256)
 
     def ctrl_c(step: int, total: int) -> None:

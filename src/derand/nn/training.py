@@ -922,7 +922,13 @@ class _Run:
             test_loss=final["test_loss"],
             certificate=certificate,
             compression=_compression(
-                self.model, self.teacher.U, self.config.k, self.x_test, self.y_test, self.loss_fn
+                self.model,
+                self.teacher.U,
+                self.config.k,
+                self.x_test,
+                self.y_test,
+                self.loss_fn,
+                final["test_loss"],
             ),
             log=self.log,
             certificate_log=self.certificate_log,
@@ -997,15 +1003,16 @@ def _compression(
     x_test: Tensor,
     y_test: Tensor,
     loss_fn: Callable[[Tensor, Tensor], Tensor],
+    before: float,
 ) -> Compression:
-    """Replace the first layer's W by its best rank-k approximation; compare test losses."""
+    """Replace the first layer's W by its best rank-k approximation; compare test losses
+    (``before``: the test loss of the model as it is)."""
     W = model.first.weight.detach()
     width, d = W.shape
     U_s, S, Vt = torch.linalg.svd(W.double(), full_matrices=False)
     W_k = (U_s[:, :k] * S[:k]) @ Vt[:k]
     total = sum(p.numel() for p in model.parameters())
     with torch.no_grad():
-        before = float(loss_fn(model(x_test), y_test))
         saved = W.clone()
         model.first.weight.copy_(W_k.to(W.dtype))
         after = float(loss_fn(model(x_test), y_test))
