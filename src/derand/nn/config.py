@@ -49,7 +49,7 @@ MAX_STEPS = 10**9
 MAX_LOG_POINTS = 10_000
 MAX_DEGREE = 30
 MAX_LAM = 1e6
-MAX_LR = 1e12
+MAX_LR = 1e300
 
 # Settings that only steer a run (how far, how often to save) and may differ on resume.
 RUN_CONTROL = frozenset({"steps", "time_limit", "checkpoint_every", "device"})
@@ -171,8 +171,8 @@ class TrainConfig:
     >>> config = TrainConfig.from_preset("fig3", steps=300)
     >>> config.steps, config.width
     (300, 1000)
-    >>> TrainConfig(d=10, k=2, width=64)
-    TrainConfig(d=10, k=2, width=64)
+    >>> TrainConfig(d=10, k=3, width=64)
+    TrainConfig(d=10, k=3, width=64)
     """
 
     d: int = 20
