@@ -1,99 +1,134 @@
-"""Steps per second of derand's training loop vs a plain PyTorch loop doing the same math.
+"""Speed of ``derand nn`` against plain PyTorch doing the same math, and Figure 3 end to end.
 
-The plain loop is what one writes from the PyTorch tutorials: an ``nn.Sequential`` student,
-``torch.optim.SGD`` with per-group learning rates, the same teacher sampling, loss, weight
-decay and PGD rule (gradient norm check every step, uniform-ball perturbation). Both run the
-same number of steps on the same settings, in one process, one after the other.
+Three tables, each measured in this one run (one torch thread everywhere):
 
-    python benchmarks/nn.py [--steps N] [--repeats R]
+1. Training steps per second of ``derand.nn.train`` — default settings, logging on (60 log
+   points with the order parameters), certificate checks off, ``--until steps`` — against
+   ``benchmarks/nn_plain.py`` (the same rates, warm-up, loss and sampling with autograd and
+   ``torch.optim.SGD``), best of ``--repeats``; plus the whole default run (checks on) for
+   reference. Settings include the large one (d = 100, width 1000, depth 3).
+2. Where the time of the large setting goes (torch profiler, one step of each loop).
+3. ``derand nn --preset fig3`` as a separate process (start-up, 20,000 steps, the
+   certificate) against ``benchmarks/nn_authors_fig3.py``, a reconstruction of the authors'
+   Figure 3 script from the paper's description, on the same 20,000 steps.
+
+    python benchmarks/nn.py [--steps 2000] [--repeats 3] [--skip-fig3]
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import torch
-from torch import nn
 
-from derand.core import uniform_ball
-from derand.nn import PRESETS, TrainConfig, train
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from derand.nn import TrainConfig, train
 from derand.results import machine_summary
+from nn_plain import plain_run
 
-SETTINGS = {
-    "fig3": dict(PRESETS["fig3"]),
-    "multi-index": dict(PRESETS["multi-index"]),
-    "large (d=100, width 1000, depth 3)": {
-        **PRESETS["multi-index"],
-        "d": 100,
-        "k": 2,
-        "depth": 3,
-        "lr": 1.0,
-    },
+HERE = Path(__file__).resolve().parent
+SETTINGS: dict[str, dict[str, Any]] = {
+    "default (d=30, k=2, width 256)": {"d": 30, "k": 2, "width": 256, "depth": 1},
+    "depth 2 (d=30, k=2, width 256)": {"d": 30, "k": 2, "width": 256, "depth": 2},
+    "d=100, k=4, width 256": {"d": 100, "k": 4, "width": 256, "depth": 1},
+    "large (d=100, width 1000, depth 3)": {"d": 100, "k": 2, "width": 1000, "depth": 3},
 }
 
 
-def plain_loop(config: TrainConfig) -> float:
-    """A textbook PyTorch loop with the same math; returns seconds."""
-    torch.manual_seed(config.seed)
-    teacher = config.teacher()
-    gen = torch.Generator().manual_seed(config.seed + 1)
-    act = nn.Softplus(beta=config.iota)
-    layers: list[nn.Module] = [nn.Linear(config.d, config.width), act]
-    for _ in range(config.depth - 1):
-        layers += [nn.Linear(config.width, config.width), act]
-    layers.append(nn.Linear(config.width, 1, bias=False))
-    model = nn.Sequential(*layers)
-    first = model[0]
-    assert isinstance(first, nn.Linear)
-    model[-1].weight.requires_grad_(False)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=config.lr)
-    last_perturbation = -math.inf
+def ours(values: dict[str, Any], steps: int, *, checks: bool) -> float:
+    config = TrainConfig(
+        **values, link="sum-tanh", activation="relu-iota", until="steps", steps=steps,
+        certificate=checks,
+    )  # fmt: skip
+    return train(config).seconds
+
+
+def loop_table(steps: int, repeats: int) -> None:
+    print("| setting | steps | plain PyTorch (steps/s) | derand, logging on (steps/s) "
+          "| speed-up | derand with certificate checks (steps/s) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, values in SETTINGS.items():
+        n = steps if values["width"] < 1000 else max(steps // 4, 100)
+        plain = min(plain_run(**values, steps=n) for _ in range(repeats))
+        mine = min(ours(values, n, checks=False) for _ in range(repeats))
+        checked = ours(values, n, checks=True)
+        print(
+            f"| {name} | {n} | {n / plain:,.0f} | {n / mine:,.0f} | {plain / mine:.2f}x "
+            f"| {n / checked:,.0f} |",
+            flush=True,
+        )
+
+
+def profile_large() -> None:
+    from torch.profiler import profile
+
+    values = SETTINGS["large (d=100, width 1000, depth 3)"]
+    with profile() as prof:
+        ours(values, 20, checks=False)
+    print("derand, 20 steps of the large setting (self CPU time):")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=8))
+    with profile() as prof:
+        plain_run(**values, steps=20)
+    print("plain PyTorch, 20 steps of the large setting (self CPU time):")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=8))
+
+
+def wall(cmd: list[str]) -> tuple[float, str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     start = time.perf_counter()
-    for step in range(config.steps):
-        x = torch.randn(config.batch, config.d, generator=gen)
-        y = teacher.h(x @ teacher.U.float().T)
-        loss = ((model(x).squeeze(-1) - y) ** 2).mean() + config.lam * (first.weight**2).sum()
-        opt.zero_grad()
-        loss.backward()
-        grad_norm = torch.sqrt(sum((p.grad**2).sum() for p in params))  # type: ignore[union-attr]
-        if grad_norm < config.pgd_threshold and step - last_perturbation > config.pgd_t_thres:
-            with torch.no_grad():
-                noise = uniform_ball([p.shape for p in params], config.pgd_radius, generator=gen)
-                for p, xi in zip(params, noise, strict=True):
-                    p.add_(xi.to(p.dtype))
-            last_perturbation = step
-        else:
-            opt.step()
-    return time.perf_counter() - start
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    return time.perf_counter() - start, out.strip().splitlines()[-1] if out.strip() else ""
+
+
+def fig3_table(repeats: int) -> None:
+    print("| process | 20,000 steps, whole process (s) | result |")
+    print("|---|---:|---|")
+    derand = [sys.executable, "-m", "derand", "nn", "--preset", "fig3"]
+    authors = [sys.executable, str(HERE / "nn_authors_fig3.py")]
+    times: dict[str, float] = {}
+    for name, cmd in [
+        ("authors' script (reconstruction, no certificate)", authors),
+        ("derand nn --preset fig3 (with the certificate)", derand),
+        ("derand nn --preset fig3 --no-certificate", [*derand, "--no-certificate"]),
+    ]:
+        runs = [wall(cmd) for _ in range(repeats)]
+        best = min(runs)
+        times[name] = best[0]
+        summary = best[1] if "authors" in name else "see derand's summary"
+        print(f"| {name} | {best[0]:.1f} | {summary} |", flush=True)
+    ratio = (
+        times["authors' script (reconstruction, no certificate)"]
+        / times["derand nn --preset fig3 (with the certificate)"]
+    )
+    print(f"\nderand with its certificate is {ratio:.2f}x the speed of the reconstruction.")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=2000, help="steps per run")
+    parser.add_argument("--steps", type=int, default=2000, help="steps per timed run")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--skip-fig3", action="store_true", help="skip the end-to-end table")
+    parser.add_argument("--profile", action="store_true", help="profile the large setting")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(
-        f"machine: {machine_summary()}; torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads"
-    )
+    torch.set_num_threads(1)
+    print(f"machine: {machine_summary()}; torch {torch.__version__}, 1 thread")
+    print(f"load average before: {os.getloadavg()[0]:.2f} (absolute times measured under load)")
     print()
-    print("| setting | steps | plain PyTorch (steps/s) | derand (steps/s) | speed-up |")
-    print("|---|---:|---:|---:|---:|")
-    for name, values in SETTINGS.items():
-        config = TrainConfig.from_dict(
-            {**values, "steps": args.steps, "certificate": False, "log_points": 2}
-        )
-        plain = min(plain_loop(config) for _ in range(args.repeats))
-        ours = min(train(config).seconds for _ in range(args.repeats))
-        print(
-            f"| {name} | {args.steps} | {args.steps / plain:,.0f} | {args.steps / ours:,.0f} "
-            f"| {plain / ours:.2f}x |"
-        )
+    loop_table(args.steps, args.repeats)
+    if args.profile:
+        print()
+        profile_large()
+    if not args.skip_fig3:
+        print()
+        fig3_table(args.repeats)
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

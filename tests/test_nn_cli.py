@@ -1,17 +1,25 @@
-"""``derand nn``: settings from presets, TOML and flags; bad configs exit 2; Ctrl-C keeps work."""
+"""``derand nn``: settings from presets, TOML and flags; bad input exits 2 with one line;
+checkpoints are safe and resume exactly from any interruption."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import pickle
+import random
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+import torch
 
 from derand.cli import main
+from derand.errors import InputError
 from derand.nn import TrainConfig, train
+from derand.nn.checkpoint import load_checkpoint
 
 QUICK = ["--width", "16", "--steps", "50", "--n-test", "128", "--n-cert", "128", "--quiet"]
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def exit_code(args: list[str]) -> int:
@@ -19,6 +27,12 @@ def exit_code(args: list[str]) -> int:
         return main(args)
     except SystemExit as exc:
         return int(exc.code or 0)
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error" in err[0], err
+    return err[0]
 
 
 def test_preset_with_overrides_writes_json_and_plots(tmp_path: Path) -> None:
@@ -29,24 +43,25 @@ def test_preset_with_overrides_writes_json_and_plots(tmp_path: Path) -> None:
     for key in (
         "steps",
         "seconds",
+        "stop_reason",
         "perp_ratio_initial",
         "perp_ratio_final",
         "perp_norm_final",
         "principal_angles_deg",
         "effective_rank",
         "test_loss",
+        "certificate_log",
+        "rates",
         "seed",
         "version",
     ):
         assert key in doc
     assert doc["steps"] == 50 and doc["parameters"]["width"] == 16
-    assert set(doc["certificate"]) >= {"grad_norm", "lambda_min", "lam", "K_estimate", "bound"}
-    assert set(doc["compression"]) >= {
-        "params_before",
-        "params_after",
-        "test_loss_before",
-        "test_loss_after",
-    }
+    assert doc["stop_reason"] == "steps"
+    assert set(doc["certificate"]) >= {"grad_norm", "lambda_min", "lam", "K", "bound", "failures"}
+    assert set(doc["compression"]) >= {"params_before", "params_after", "test_loss_after"}
+    row = doc["log"][-1]
+    assert {"M_tracked", "Q_tracked", "R", "q_perp", "cos_histogram", "lr_factor"} <= set(row)
     assert (tmp_path / "fig3_nn_trajectories.png").exists()
     assert (tmp_path / "nn_alignment.png").exists()
 
@@ -55,23 +70,25 @@ def test_toml_config_and_flag_priority(tmp_path: Path) -> None:
     config = tmp_path / "run.toml"
     config.write_text('preset = "multi-index"\nd = 8\nwidth = 12\nsteps = 30\nseed = 3\n')
     out = tmp_path / "nn.json"
-    code = main(
-        [
-            "nn",
-            "--config",
-            str(config),
-            "--steps",
-            "20",
-            "--no-certificate",
-            "--quiet",
-            "--json",
-            str(out),
-        ]
-    )
-    assert code == 0
+    args = ["nn", "--config", str(config), "--steps", "20", "--no-certificate", "--quiet"]
+    assert main([*args, "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["parameters"]["d"] == 8 and doc["parameters"]["k"] == 2
     assert doc["steps"] == 20 and doc["seed"] == 3 and doc["certificate"] is None
+
+
+def test_example_config_runs(tmp_path: Path) -> None:
+    out = tmp_path / "nn.json"
+    args = ["nn", "--config", str(EXAMPLES / "run.toml"), "--steps", "40", "--width", "16"]
+    assert main([*args, "--n-test", "128", "--n-cert", "128", "--quiet", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["steps"] <= 40
+
+
+def test_help_shows_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code(["nn", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 0.5/width)" in text and "(default: sosp)" in text
+    assert "(default: None)" not in text
 
 
 @pytest.mark.parametrize(
@@ -80,14 +97,26 @@ def test_toml_config_and_flag_priority(tmp_path: Path) -> None:
         (["--d", "3", "--k", "5"], None),
         (["--activation", "sigmoidish"], None),
         (["--lam", "-1"], None),
+        (["--lam", "nan"], None),
         (["--freeze", "first-weight"], None),
         (["--resume"], None),
+        (["--width", "1e11"], None),
+        (["--depth", "100000"], None),
+        (["--log-points", "100000000000"], None),
+        (["--link", "hermite", "--degree", "200"], None),
+        (["--seed", "-1"], None),
+        (["--seed", "99999999999999999999999"], None),
         ([], "d = 3\nk = [\n"),
         ([], "d = 'three'\n"),
         ([], "widht = 3\n"),
+        ([], "freeze = 3\n"),
+        ([], "lam = 1e308\n"),
+        ([], "teacher_U = [[1.0, 0.0], [0.0]]\nk = 2\n"),
+        ([], "teacher_U = [['a', 'b']]\nk = 1\nd = 2\n"),
+        ([], "seed = 1979-05-27\n"),
     ],
 )
-def test_bad_configs_exit_2_with_one_line(
+def test_bad_input_exits_2_with_one_line(
     args: list[str], toml: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     extra: list[str] = []
@@ -95,42 +124,196 @@ def test_bad_configs_exit_2_with_one_line(
         path = tmp_path / "bad.toml"
         path.write_text(toml)
         extra = ["--config", str(path)]
-    assert exit_code(["nn", *args, *extra, *QUICK]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "error" in err[0]
+    assert exit_code(["nn", *QUICK, *args, *extra]) == 2
+    one_line_error(capsys)
 
 
-def test_malformed_toml_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_toml_that_is_not_utf8_or_names_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "bad.toml"
+    path.write_bytes(b"d = 3\nlink = '\xff\xfe'\n")
+    assert exit_code(["nn", "--config", str(path), *QUICK]) == 2
+    assert "UTF-8" in one_line_error(capsys)
+    path.write_text("freeze = 3\n")
+    assert exit_code(["nn", "--config", str(path), *QUICK]) == 2
+    assert "freeze" in one_line_error(capsys)
     path.write_text("d = 3\nk = = 2\n")
     assert exit_code(["nn", "--config", str(path), *QUICK]) == 2
-    assert "line 2" in capsys.readouterr().err
+    assert "line 2" in one_line_error(capsys)
 
 
-def test_interrupt_saves_checkpoint_and_resume_completes(tmp_path: Path) -> None:
-    config = TrainConfig.from_dict(
+def test_divergence_exits_2_naming_the_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    code = exit_code(["nn", *QUICK, "--lr", "1e9", "--init", "standard", "--until", "steps"])
+    assert code == 2
+    assert "stage" in one_line_error(capsys)
+
+
+def test_output_paths_are_checked_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("x")
+    for option in ("--json", "--checkpoint"):
+        assert exit_code(["nn", *QUICK, option, str(tmp_path)]) == 2
+        assert "directory" in one_line_error(capsys)
+        assert exit_code(["nn", *QUICK, option, str(tmp_path / "file" / "out")]) == 2
+        assert "not a directory" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage" * 10, "truncated"])
+def test_resume_from_a_broken_checkpoint_exits_2(
+    content: bytes | str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt = tmp_path / "run.ckpt"
+    if content == "truncated":
+        train(
+            TrainConfig(d=4, k=1, width=8, steps=5, until="steps", certificate=False),
+            checkpoint=ckpt,
+        )
+        data = ckpt.read_bytes()
+        ckpt.write_bytes(data[: len(data) // 2])
+    else:
+        assert isinstance(content, bytes)
+        ckpt.write_bytes(content)
+    assert exit_code(["nn", *QUICK, "--checkpoint", str(ckpt), "--resume"]) == 2
+    one_line_error(capsys)
+
+
+def test_resume_from_a_directory_exits_2(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="directory"):
+        load_checkpoint(tmp_path)
+
+
+class _Evil:
+    """A pickle whose loading would create a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_malicious_checkpoint_is_refused_and_nothing_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    as_pickle = tmp_path / "evil.pkl"
+    as_pickle.write_bytes(pickle.dumps({"model": _Evil(marker)}))
+    as_torch = tmp_path / "evil.pt"
+    torch.save({"model": _Evil(marker), "step": 3}, as_torch)
+    for path in (as_pickle, as_torch):
+        with pytest.raises(InputError, match="checkpoint"):
+            load_checkpoint(path)
+        config = TrainConfig(d=4, k=1, width=8, steps=5, until="steps", certificate=False)
+        with pytest.raises(InputError):
+            train(config, checkpoint=path, resume=True)
+    assert not marker.exists()
+
+
+def test_a_checkpoint_from_other_settings_is_refused_in_one_line(tmp_path: Path) -> None:
+    config = TrainConfig(d=4, k=1, width=8, steps=10, until="steps", certificate=False)
+    ckpt = tmp_path / "run.ckpt"
+    train(config, checkpoint=ckpt)
+    with pytest.raises(InputError, match="other settings: lam") as info:
+        other = TrainConfig(d=4, k=1, width=8, steps=10, lam=0.5, until="steps", certificate=False)
+        train(other, checkpoint=ckpt, resume=True)
+    assert "\n" not in str(info.value)
+    saved, _ = load_checkpoint(ckpt)
+    assert saved["width"] == 8
+
+
+def _same_run(a: Any, b: Any) -> None:
+    assert a.steps == b.steps and a.stop_reason == b.stop_reason
+    assert a.model is not None and b.model is not None
+    for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert a.log == b.log
+    assert a.certificate_log == b.certificate_log
+    assert a.n_perturbations == b.n_perturbations
+    assert a.test_loss == b.test_loss and a.perp_norm_final == b.perp_norm_final
+    if a.certificate is not None:
+        assert b.certificate is not None and a.certificate.grad_norm == b.certificate.grad_norm
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        # The default rule set (certificate checks, plateau schedule), PGD perturbing often.
+        {"d": 5, "k": 1, "link": "tanh", "width": 16, "steps": 500, "until": "steps"},
         {
             "d": 5,
-            "k": 1,
-            "link": "tanh",
-            "width": 8,
-            "steps": 400,
-            "n_test": 64,
-            "certificate": False,
-            "dtype": "float64",
-            "log_points": 10,
-        }
-    )
+            "k": 2,
+            "width": 16,
+            "steps": 300,
+            "until": "steps",
+            "pgd_gate": "batch",
+            "pgd_threshold": 0.5,
+            "pgd_t_thres": 5,
+            "pgd_radius": 0.01,
+        },
+        {
+            "d": 5,
+            "k": 2,
+            "width": 12,
+            "depth": 2,
+            "optimizer": "adam",
+            "steps": 300,
+            "until": "steps",
+            "n_train": 64,
+            "batch": 16,
+        },
+        {"d": 6, "k": 1, "link": "tanh", "width": 32, "lam": 0.05, "steps": 3000},  # sosp
+    ],
+)
+def test_resume_from_a_random_interrupt_is_bit_identical(
+    values: dict[str, Any], tmp_path: Path
+) -> None:
+    config = TrainConfig.from_dict({**values, "n_test": 128, "n_cert": 512})
     full = train(config)
-    ckpt = tmp_path / "run.pt"
+    stop = random.Random(str(values)).randrange(1, full.steps)
+    ckpt = tmp_path / "run.ckpt"
 
     def interrupt(step: int, total: int) -> None:
-        if step == 200:
+        if step == stop:
             raise KeyboardInterrupt
 
     partial = train(config, checkpoint=ckpt, callback=interrupt)
-    assert partial.interrupted and partial.steps == 200 and ckpt.exists()
+    assert partial.interrupted and partial.steps == stop and ckpt.exists()
     resumed = train(config, checkpoint=ckpt, resume=True)
-    assert not resumed.interrupted and resumed.steps == 400
-    assert resumed.perp_norm_final == full.perp_norm_final
-    assert dataclasses.asdict(config) == resumed.config
+    assert not resumed.interrupted
+    _same_run(full, resumed)
+
+
+def test_readme_resume_example_works_as_written(tmp_path: Path) -> None:
+    # A run checkpointed every N steps, interrupted, resumed without repeating the flag.
+    ckpt = tmp_path / "run.ckpt"
+    base = [
+        "nn",
+        "--preset",
+        "fig3",
+        "--width",
+        "32",
+        "--steps",
+        "200",
+        "--n-test",
+        "128",
+        "--n-cert",
+        "256",
+        "--quiet",
+        "--checkpoint",
+        str(ckpt),
+    ]
+    config = TrainConfig.from_preset("fig3", width=32, steps=200, n_test=128, n_cert=256)
+
+    def ctrl_c(step: int, total: int) -> None:
+        if step == 120:
+            raise KeyboardInterrupt
+
+    assert train(config, checkpoint=ckpt, callback=ctrl_c).interrupted
+    out = tmp_path / "resumed.json"
+    assert main([*base, "--checkpoint-every", "50", "--resume", "--json", str(out)]) == 0
+    whole = tmp_path / "whole.json"
+    assert main([*base[:-2], "--json", str(whole)]) == 0
+    a, b = json.loads(out.read_text()), json.loads(whole.read_text())
+    for key in ("steps", "perp_norm_final", "test_loss", "log", "certificate_log"):
+        assert a[key] == b[key], key
+    assert np.isclose(a["perp_ratio_final"], b["perp_ratio_final"], rtol=0, atol=0)

@@ -141,19 +141,22 @@ def _nn_rows(runs: Sequence[Any]) -> list[list[str]]:
         ["test loss", fmt([r.test_loss for r in runs], 3)],
         [
             "test loss after rank-k compression",
-            fmt([r.compression["test_loss_after"] for r in runs], 3),
+            fmt([r.compression.test_loss_after for r in runs], 3),
         ],
         ["training time (s)", fmt([r.seconds for r in runs], 3)],
     ]
     if certs:
-        bounds = [c["bound"] for c in certs if c["bound"] is not None]
+        bounds = [c.bound for c in certs if c.bound is not None]
+        failed = sorted({c.failures[0].split(":")[0] for c in certs if c.failures})
         rows += [
-            ["certificate: ρ = ‖∇F‖", fmt([c["grad_norm"] for c in certs], 3)],
-            ["certificate: λ_min(∇²F)", fmt([c["lambda_min"] for c in certs], 3)],
-            ["certificate: K (local estimate)", fmt([c["K_estimate"] for c in certs], 3)],
+            ["certificate (first layer W, b): ρ = ‖∇F‖", fmt([c.grad_norm for c in certs], 3)],
+            ["certificate: λ_min(∇²F)", fmt([c.lambda_min for c in certs], 3)],
+            ["certificate: K (local estimate)", fmt([c.K or 0.0 for c in certs], 3)],
             [
                 "Theorem 4.1 bound on ‖W_⊥‖_F",
-                fmt(bounds, 3) if bounds else "does not apply (λ <= √(Kρ)/2)",
+                (fmt(bounds, 3) + f" ({len(bounds)} of {len(certs)} seeds)")
+                if bounds
+                else "not given: " + "; ".join(failed),
             ],
             ["measured ‖W_⊥‖_F", fmt([r.perp_norm_final for r in runs], 3)],
         ]
@@ -172,7 +175,7 @@ def nn_fig3_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]
     control, control_seconds = _nn_runs(
         dataclasses.replace(config, seeds=1), "fig3", {"lam": 0.0, "certificate": False}
     )
-    figures = plot_nn(runs[0])
+    figures = plot_nn(runs[0], control=control[0])
     files = _save(
         config,
         {
@@ -194,7 +197,7 @@ def nn_fig3_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]
             f"λ = 1e-4, second layer frozen, {runs[0].steps} steps), {config.seeds} seed(s), "
             f"{seconds:.1f} s in all (certificates included); control without weight decay "
             f"{control_seconds:.1f} s. The certificate is computed on a fixed sample of "
-            f"{runs[0].certificate['n_samples'] if runs[0].certificate else 0} points; K is a "
+            f"{runs[0].certificate.n_samples if runs[0].certificate else 0} points; K is a "
             "local estimate, so the bound is an estimate too.",
         ],
         [Table(["quantity", "mean ± std [min, max] over seeds"], rows)],

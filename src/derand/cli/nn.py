@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import tomllib
+import types
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from derand.cli.common import (
     HelpFormatter,
@@ -17,76 +20,122 @@ from derand.cli.common import (
     say,
 )
 from derand.errors import InputError
+from derand.nn.config import LAYER_NAMES, SMOOTH_ACTIVATIONS, TrainConfig
 from derand.nn.presets import PRESETS
-from derand.nn.students import ACTIVATIONS, INITS, LAYER_NAMES
-from derand.nn.teachers import LINKS
-from derand.nn.train import BACKENDS, LOSSES, OPTIMIZERS, TrainConfig, TrainResult, train
 
 DESCRIPTION = """\
 Train a student network on a teacher y = h(U x) + noise, x ~ N(0, I_d), and measure how the
-first layer collapses onto span(U) (paper Theorem 4.1): ||W_perp||_F, principal angles,
-effective rank, then the SOSP certificate and a rank-k compression of the first layer.
+first layer collapses onto span(U) (paper Theorem 4.1): ||W_perp||_F, principal angles, the
+order parameters M = W U^T and Q = W W^T; stop at a certified second-order stationary point
+(--until sosp), when ||W_perp|| stops falling (plateau) or after --steps; then the SOSP
+certificate and a rank-k compression of the first layer.
+
+Defaults work on any setting: learning rates scale with the width as the mean-field /
+muP parametrisation requires (first layer eta*width, hidden eta, output eta/width), with a
+warm-up and a decay each time ||W_perp|| stops falling; lam = 0.5/width.
 
 Settings come from, in increasing priority: defaults, --preset, --config FILE.toml (keys are
 the option names with underscores), then options on the command line.
 
 examples:
+  derand nn --d 30 --k 3 --depth 2 --activation gelu --seed 7
   derand nn --preset fig3 --plot results/nn
   derand nn --preset multi-index --json results/nn.json
-  derand nn --d 50 --k 3 --link sum-tanh --width 512 --depth 2 --activation gelu --steps 5000
-  derand nn --preset fig3 --checkpoint run.pt --checkpoint-every 1000   # Ctrl-C, then:
-  derand nn --preset fig3 --checkpoint run.pt --resume
+  derand nn --config examples/run.toml
+  derand nn --d 50 --k 3 --width 512 --depth 2 --activation gelu --until plateau
+  derand nn --preset fig3 --checkpoint run.ckpt   # Ctrl-C saves; then the same with --resume
 """
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "link": LINKS,
-    "activation": ACTIVATIONS,
-    "init": INITS,
-    "loss": LOSSES,
-    "optimizer": OPTIMIZERS,
-    "backend": BACKENDS,
-    "dtype": ("float32", "float64"),
-}
 HELP: dict[str, str] = {
     "d": "input dimension",
     "k": "number of teacher indices (dim of span(U))",
     "link": "teacher link h",
     "noise": "label noise standard deviation",
     "degree": "degree of the Hermite link",
-    "teacher_seed": "seed of the random teacher subspace (default: --seed)",
+    "teacher_seed": "seed of the random teacher subspace",
+    "input_dist": "input distribution (uniform and rademacher lie outside the theorem)",
     "width": "hidden width",
     "depth": "number of hidden layers",
-    "activation": "activation (relu is a non-smooth ablation)",
+    "activation": "activation (relu is a non-smooth ablation, outside the theorem)",
     "iota": "temperature of relu-iota = softplus(iota x)/iota",
     "init": "initialisation: the authors' (mean-field) or PyTorch's",
     "output_bias": "give the output layer a bias",
     "freeze": f"layer groups not trained, among {', '.join(LAYER_NAMES)}",
     "loss": "training loss",
     "huber_delta": "delta of the Huber loss",
-    "lam": "weight decay on the first layer's W",
+    "lam": "weight decay lambda on the first layer's W",
     "lam_all_layers": "also decay the other trained weight matrices",
-    "batch": "samples per step",
-    "n_train": "fixed training set size (default: fresh samples every step)",
+    "batch": "fresh samples per step",
+    "n_train": "fixed training set size",
     "n_test": "test set size",
     "optimizer": "pgd (perturbed GD), sgd (no perturbations) or adam",
     "backend": "fused: hand-written backward pass (fast); autograd: PyTorch's",
-    "lr": "learning rate",
-    "lr_first_weight": "learning rate of the first layer's W (default --lr)",
-    "lr_first_bias": "learning rate of the first layer's bias (default --lr)",
-    "lr_hidden": "learning rate of hidden layers (default --lr)",
-    "lr_output": "learning rate of the output layer (default --lr)",
+    "lr": "base learning rate eta",
+    "lr_scaling": "mup: per-layer rates from the width; none: every group --lr",
+    "lr_first_weight": "learning rate of the first layer's W (overrides the rule)",
+    "lr_first_bias": "learning rate of the first layer's bias (overrides the rule)",
+    "lr_hidden": "learning rate of hidden layers (overrides the rule)",
+    "lr_output": "learning rate of the output layer (overrides the rule)",
+    "lr_schedule": "plateau: warm-up, then decay when ||W_perp|| stops falling",
+    "lr_warmup": "steps of linear warm-up",
+    "lr_decay": "factor applied to the rates at each plateau",
+    "lr_min_factor": "smallest factor; a plateau there ends --until plateau/sosp runs",
+    "pgd_gate": "certificate: perturb at a detected saddle; batch: minibatch gradient rule",
     "pgd_threshold": "PGD perturbs when the gradient norm is below this",
     "pgd_radius": "radius of PGD's perturbation ball",
     "pgd_t_thres": "minimum steps between perturbations",
-    "steps": "training steps",
+    "until": "stop at a certified SOSP, at a plateau, or after --steps",
+    "steps": "training steps (the cap for --until sosp/plateau)",
+    "time_limit": "seconds of training at most (for --until sosp/plateau)",
     "log_points": "metrics are logged at this many log-spaced steps",
-    "checkpoint_every": "write --checkpoint every N steps (0: only at the end and on Ctrl-C)",
+    "checkpoint_every": "also write --checkpoint every N steps (it is always written at the end "
+    "and on Ctrl-C)",
     "dtype": "training precision",
     "certificate": "compute the SOSP certificate at the end",
-    "n_cert": "fixed sample size for the certificate",
-    "k_probes": "probes for the local Hessian-Lipschitz estimate",
+    "n_cert": "fixed sample size of the certificate (float64)",
+    "k_probes": "random probes of the Hessian-Lipschitz estimate",
+    "lanczos_steps": "Lanczos iterations of the checks during training",
+    "sosp_fraction": "--until sosp stops once the bound is below this times the initial "
+    "||W_perp||_F",
+    "order_neurons": "neurons whose overlaps M, Q are logged",
+}
+DERIVED_DEFAULTS = {
+    "teacher_seed": "--seed",
+    "lam": "0.5/width",
+    "lr": "0.05 for pgd/sgd, 0.005 for adam",
+    "n_train": "fresh samples every step",
+    "pgd_threshold": "the gradient norm the bound needs (1e-3 with --pgd-gate batch)",
+    "pgd_radius": "rho/lambda_max, as in Jin et al. (5e-3 with --pgd-gate batch)",
+    "lr_first_weight": "the rule",
+    "lr_first_bias": "the rule",
+    "lr_hidden": "the rule",
+    "lr_output": "the rule",
 }
 _SKIP = {"teacher_U", "seed", "device"}
+
+
+def _argument(name: str, annotation: Any, default: Any) -> tuple[str, dict[str, Any]]:
+    """The flag and ``add_argument`` keywords for one :class:`TrainConfig` field."""
+    flag = "--" + name.replace("_", "-")
+    shown = DERIVED_DEFAULTS.get(name, default if default is not None else "none")
+    if isinstance(shown, tuple):
+        shown = " ".join(shown) or "none (all trained)"
+    kwargs: dict[str, Any] = {"help": f"{HELP[name]} (default: {shown})", "dest": name}
+    inner = annotation
+    if get_origin(annotation) in (typing.Union, types.UnionType):
+        inner = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(inner) is typing.Literal:
+        kwargs["choices"] = get_args(inner)
+    elif inner is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif get_origin(inner) is tuple:
+        kwargs["nargs"] = "*"
+        kwargs["choices"] = LAYER_NAMES
+    elif inner is int:
+        kwargs["type"] = int
+    elif inner is float:
+        kwargs["type"] = float
+    return flag, kwargs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -100,39 +149,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), help="named settings")
     parser.add_argument("--config", type=Path, metavar="FILE.toml", help="settings file")
-    parser.add_argument("--checkpoint", type=Path, metavar="PATH", help="checkpoint file")
-    parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    parser.add_argument(
+        "--checkpoint", type=Path, metavar="PATH", help="checkpoint file (safe .npz format)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from --checkpoint when it exists"
+    )
     group = parser.add_argument_group("settings")
+    hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         if f.name in _SKIP:
             continue
-        flag = "--" + f.name.replace("_", "-")
-        kind = str(f.type)
-        kwargs: dict[str, Any] = {"help": HELP[f.name], "dest": f.name}
-        if f.name in CHOICES:
-            kwargs["choices"] = CHOICES[f.name]
-        elif kind == "bool":
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif kind.startswith("tuple"):
-            kwargs["nargs"] = "*"
-            kwargs["choices"] = LAYER_NAMES
-        elif kind.startswith("int"):
-            kwargs["type"] = int
-        elif kind.startswith("float"):
-            kwargs["type"] = float
+        flag, kwargs = _argument(f.name, hints[f.name], f.default)
         group.add_argument(flag, **kwargs)
     add_common_options(parser)
-    # --seed and --device may also come from a preset or TOML file: no command-line default.
-    parser.set_defaults(func=run, json=None, plot=None, quiet=False, seed=None, device=None)
+    # --seed and --device may also come from a preset or a TOML file: no command-line default.
+    for action in parser._actions:
+        if action.dest in ("seed", "device"):
+            action.default = argparse.SUPPRESS
+            action.help = f"{action.help} (default: {'0' if action.dest == 'seed' else 'cpu'}, "
+            action.help += "or the preset's or config file's)"
+    parser.set_defaults(func=run, json=None, plot=None, quiet=False)
+    for action in parser._actions:  # "(default: None)" says nothing: these are off unless given
+        if action.dest in ("json", "plot", "quiet"):
+            action.default = argparse.SUPPRESS
 
 
 def load_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML settings file; syntax errors name the line."""
+    """Read a TOML settings file; every failure is one line naming the file (and the line)."""
+    if path.is_dir():
+        raise InputError(f"config file {path} is a directory")
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"config file {path} not found") from None
+    except OSError as exc:
+        raise InputError(f"config file {path} cannot be read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: malformed TOML: {exc}") from None
 
@@ -145,10 +203,11 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     config_path = getattr(args, "config", None)
     if config_path is not None:
         file_values = load_toml(config_path)
-        preset = file_values.pop("preset", preset) if preset is None else preset
-        file_values.pop("preset", None)
+        from_file = file_values.pop("preset", None)
+        if preset is None:
+            preset = from_file
     if preset is not None:
-        if preset not in PRESETS:
+        if not isinstance(preset, str) or preset not in PRESETS:
             raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
         values.update(PRESETS[preset])
     values.update(file_values)
@@ -157,36 +216,93 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict(values)
 
 
+def check_output_path(path: Path | None, option: str) -> None:
+    """Fail before training when ``path`` cannot be written as a regular file."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a directory")
+    if path.exists() and not path.is_file():
+        raise InputError(f"{option} {path} is not a regular file")
+    ancestor = path.parent
+    while not ancestor.exists():
+        if ancestor == ancestor.parent:
+            break
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InputError(f"{option} {path}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: {ancestor} is not writable")
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, print a summary, write JSON and figures."""
     config = build_config(args)
     args.seed = config.seed
-    if getattr(args, "resume", False) and getattr(args, "checkpoint", None) is None:
+    checkpoint = getattr(args, "checkpoint", None)
+    resume = bool(getattr(args, "resume", False))
+    if resume and checkpoint is None:
         raise InputError("--resume needs --checkpoint PATH")
-    with progress(args, config.steps, "nn") as callback:
-        result = train(
-            config,
-            checkpoint=getattr(args, "checkpoint", None),
-            resume=getattr(args, "resume", False),
-            callback=callback,
-        )
-    document = envelope("nn", args, dataclasses.asdict(config), result.summary())
-    from derand.figures.nn import plot_nn
+    check_output_path(getattr(args, "json", None), "--json")
+    check_output_path(checkpoint, "--checkpoint")
 
-    for path in save_outputs(args, document, lambda: plot_nn(result)):
+    from derand.nn.training import train
+
+    with progress(args, config.steps, "nn") as update:
+        last = [0]
+
+        def callback(step: int, total: int) -> None:
+            if step - last[0] >= 100 or step == total:
+                last[0] = step
+                update(step, total)
+
+        result = train(config, checkpoint=checkpoint, resume=resume, callback=callback)
+    document = envelope("nn", args, config.to_dict(), result.summary())
+
+    def figures() -> dict[str, object]:
+        from derand.figures.nn import plot_nn
+
+        return plot_nn(result)
+
+    for path in save_outputs(args, document, figures):
         say(args, f"wrote {path}")
     print_summary(args, result)
     return 130 if result.interrupted else 0
 
 
-def print_summary(args: argparse.Namespace, r: TrainResult) -> None:
+STOP_WORDS = {
+    "sosp": "a certified rho-SOSP with an informative Theorem 4.1 bound",
+    "plateau": "||W_perp|| stopped falling at the smallest learning rate",
+    "steps": "the requested number of steps",
+    "max-steps": "the step cap, before a certified SOSP",
+    "time-limit": "the time limit, before a certified SOSP",
+    "interrupted": "interrupted: checkpoint saved",
+}
+
+
+def print_summary(args: argparse.Namespace, r: Any) -> None:
     """A human summary on stdout."""
-    status = " (interrupted: checkpoint saved)" if r.interrupted else ""
-    say(args, f"steps: {r.steps} in {r.seconds:.1f} s{status}, {r.n_perturbations} perturbations")
+    config = r.config
+    say(
+        args,
+        f"steps: {r.steps} in {r.seconds:.1f} s (logging {r.seconds_logging:.1f} s, checks "
+        f"{r.seconds_checks:.1f} s); stop: {r.stop_reason} ({STOP_WORDS[r.stop_reason]}); "
+        f"{r.n_perturbations} perturbations",
+    )
+    rates = r.rates
+    factor = r.log[-1]["lr_factor"] if r.log else 1.0
+    say(
+        args,
+        f"rates ({rates.rule}): first layer W {rates.first_weight:.3g}, b {rates.first_bias:.3g}"
+        + (f", hidden {rates.hidden_weight:.3g}" if config.depth > 1 else "")
+        + f", output {rates.output:.3g}"
+        + (" (frozen)" if "output" in config.freeze else "")
+        + f"; schedule factor at the end {factor:.3g}; lambda = {r.lam:.3g}",
+    )
     say(
         args,
         f"||W_perp||/||W||: {r.perp_ratio_initial:.3f} -> {r.perp_ratio_final:.4f}  "
-        f"(||W_perp||_F = {r.perp_norm_final:.3g})",
+        f"(||W_perp||_F {r.perp_norm_initial:.3g} -> {r.perp_norm_final:.3g})",
     )
     angles = ", ".join(f"{a:.1f}" for a in r.principal_angles_deg)
     say(
@@ -200,19 +316,34 @@ def print_summary(args: argparse.Namespace, r: TrainResult) -> None:
             "  note: W_perp -> 0 does not mean W spans all of span(U): "
             "large angles mean some teacher directions were not found",
         )
+    outside = []
+    if config.activation not in SMOOTH_ACTIVATIONS:
+        outside.append(f"activation {config.activation} is not smooth")
+    if config.input_dist != "gaussian":
+        outside.append(f"x is {config.input_dist}, not Gaussian")
+    if outside:
+        say(args, "  outside Theorem 4.1 (" + "; ".join(outside) + "): measured, not guaranteed")
     c = r.certificate
     if c is not None:
-        bound = "n/a" if c["bound"] is None else f"{c['bound']:.3g}"
         say(
             args,
-            f"certificate: grad norm {c['grad_norm']:.3g}, lambda_min {c['lambda_min']:.3g}, "
-            f"K~{c['K_estimate']:.3g} (estimate), Theorem 4.1 bound {bound} "
-            f"[{c['seconds']:.1f} s]",
+            f"certificate on the first layer (W, b), {c.n_samples} fixed samples, float64: "
+            f"rho = {c.grad_norm:.3g}, lambda_min = {c.lambda_min:.3g} (residual "
+            f"{c.residual:.2g}), K ~ {c.K:.3g} (local estimate), lambda = {c.lam:.3g} "
+            f"[{c.seconds:.1f} s]",
         )
+        if c.bound is not None:
+            say(
+                args,
+                f"  Theorem 4.1: ||W_perp||_F <= {c.bound:.3g} (measured {r.perp_norm_final:.3g}, "
+                f"initially {r.perp_norm_initial:.3g}); K is estimated, the risk is a sample",
+            )
+        else:
+            say(args, "  Theorem 4.1 bound not given: " + "; ".join(c.failures))
     comp = r.compression
     say(
         args,
-        f"rank-{comp['rank']} first layer: params {comp['params_before']} -> "
-        f"{comp['params_after']}, test loss {comp['test_loss_before']:.4g} -> "
-        f"{comp['test_loss_after']:.4g}",
+        f"rank-{comp.rank} first layer: params {comp.params_before} -> "
+        f"{comp.params_after}, test loss {comp.test_loss_before:.4g} -> "
+        f"{comp.test_loss_after:.4g}",
     )

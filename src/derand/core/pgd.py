@@ -127,22 +127,14 @@ class PerturbedGD(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         entries = self._params_with_grad()
-        self.last_grad_norm = self.gradient_norm()
         recent = self.t_noise is not None and self.t - self.t_noise <= self.t_thres
+        # The gradient norm is only needed (and only synchronised) when the gate can open.
+        self.last_grad_norm = self.gradient_norm() if self.radius > 0 and not recent else math.nan
         self.last_perturbed = (
-            self.radius > 0 and self.last_grad_norm <= self.grad_threshold and not recent
+            self.radius > 0 and not recent and (self.last_grad_norm <= self.grad_threshold)
         )
         if self.last_perturbed:
-            noise = uniform_ball(
-                [p.shape for p, _, _ in entries],
-                self.radius,
-                generator=self.generator,
-                dtype=entries[0][0].dtype if entries else torch.float64,
-            )
-            for (p, _, _), xi in zip(entries, noise, strict=True):
-                p.add_(xi.to(device=p.device, dtype=p.dtype))
-            self.t_noise = self.t
-            self.n_perturbations += 1
+            self._add_noise([p for p, _, _ in entries], self.radius)
         else:
             by_lr: dict[float, tuple[list[Tensor], list[Tensor]]] = {}
             for p, grad, lr in entries:
@@ -153,6 +145,31 @@ class PerturbedGD(torch.optim.Optimizer):
                 torch._foreach_add_(params, grads, alpha=-lr)
         self.t += 1
         return loss
+
+    def _add_noise(self, params: list[Tensor], radius: float) -> None:
+        noise = uniform_ball(
+            [p.shape for p in params],
+            radius,
+            generator=self.generator,
+            dtype=params[0].dtype if params else torch.float64,
+        )
+        for p, xi in zip(params, noise, strict=True):
+            p.add_(xi.to(device=p.device, dtype=p.dtype))
+        self.t_noise = self.t
+        self.n_perturbations += 1
+
+    @torch.no_grad()
+    def perturb(self, radius: float) -> bool:
+        """Add a perturbation uniform in the ball of ``radius`` now, for a gate decided outside.
+
+        Used when the gate needs more than the minibatch gradient (e.g. a certificate that
+        found negative curvature). Respects ``t_thres``; returns whether it perturbed.
+        """
+        if self.t_noise is not None and self.t - self.t_noise <= self.t_thres:
+            return False
+        params = [p for group in self.param_groups for p in group["params"]]
+        self._add_noise(params, radius)
+        return True
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()

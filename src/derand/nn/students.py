@@ -14,11 +14,16 @@ import torch
 from torch import Tensor, nn
 
 from derand.errors import InputError
+from derand.nn.config import ACTIVATIONS, INITS, LAYER_NAMES, SMOOTH_ACTIVATIONS
 
-ACTIVATIONS = ("relu-iota", "tanh", "gelu", "silu", "relu")
-SMOOTH_ACTIVATIONS = ("relu-iota", "tanh", "gelu", "silu")
-INITS = ("authors", "standard")
-LAYER_NAMES = ("first-weight", "first-bias", "hidden", "output")
+__all__ = [
+    "ACTIVATIONS",
+    "INITS",
+    "LAYER_NAMES",
+    "SMOOTH_ACTIVATIONS",
+    "Student",
+    "activation_function",
+]
 
 
 def activation_function(name: str, iota: float = 2.0) -> Callable[[Tensor], Tensor]:

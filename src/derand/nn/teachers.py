@@ -1,7 +1,9 @@
 """Multiple-index teachers ``y = h(U x) + noise`` with x ~ N(0, I_d) (paper §4).
 
 U has k orthonormal rows spanning the teacher subspace; the labels depend on x only through
-U x, which is what lets the first layer of a student discover span(U).
+U x, which is what lets the first layer of a student discover span(U). Theorem 4.1 needs the
+Gaussian input; uniform and Rademacher inputs (unit variance) are offered to measure what
+happens outside it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import torch
 from torch import Tensor
 
 from derand.errors import InputError
+from derand.nn.config import INPUT_DISTS, LINKS, MAX_DEGREE
 
-LINKS = ("tanh", "sum-tanh", "product", "hermite", "network")
+__all__ = ["LINKS", "Teacher", "hermite_he", "make_teacher", "random_orthonormal_rows"]
 
 
 def hermite_he(z: Tensor, degree: int) -> Tensor:
@@ -54,14 +57,24 @@ class Teacher:
         Degree for the Hermite link.
     net : tuple of Tensor
         Weights of the random network link (empty otherwise).
+    input_dist : str
+        ``"gaussian"`` (x ~ N(0, I_d), the theorem's setting), ``"uniform"`` (i.i.d. uniform on
+        [−√3, √3]) or ``"rademacher"`` (i.i.d. ±1); all have identity covariance.
     """
 
     U: Tensor
     link: str
     noise: float = 0.0
     degree: int = 2
-    net: tuple[Tensor, ...] = ()
+    net: tuple[Tensor, ...] = field(default=(), repr=False)
+    input_dist: str = "gaussian"
     _U_cache: dict[torch.dtype, Tensor] = field(default_factory=dict, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Teacher(d={self.d}, k={self.k}, link={self.link!r}, noise={self.noise}, "
+            f"degree={self.degree}, input_dist={self.input_dist!r})"
+        )
 
     @property
     def d(self) -> int:
@@ -105,10 +118,22 @@ class Teacher:
         dtype: torch.dtype = torch.float32,
         device: torch.device | str = "cpu",
     ) -> tuple[Tensor, Tensor]:
-        """Draw n pairs (x, y) with x ~ N(0, I_d); randomness from ``generator`` (on CPU)."""
-        x = torch.randn(n, self.d, generator=generator, dtype=dtype)
+        """Draw n pairs (x, y) from ``input_dist``; randomness from ``generator`` (on CPU)."""
+        x = draw_inputs(n, self.d, self.input_dist, generator, dtype)
         y = self.labels(x, generator)
         return x.to(device), y.to(device)
+
+
+def draw_inputs(
+    n: int, d: int, dist: str, generator: torch.Generator, dtype: torch.dtype
+) -> Tensor:
+    """n inputs in R^d with identity covariance: Gaussian, uniform or Rademacher."""
+    if dist == "gaussian":
+        return torch.randn(n, d, generator=generator, dtype=dtype)
+    u = torch.rand(n, d, generator=generator, dtype=dtype)
+    if dist == "uniform":
+        return (2.0 * u - 1.0) * math.sqrt(3.0)
+    return torch.where(u < 0.5, -1.0, 1.0).to(dtype)
 
 
 def make_teacher(
@@ -121,11 +146,24 @@ def make_teacher(
     U: Tensor | np.ndarray | None = None,
     seed: int = 0,
     network_width: int = 8,
+    input_dist: str = "gaussian",
 ) -> Teacher:
     """Build a teacher, validating the parameters.
 
     ``U`` may be given (its rows are orthonormalised and checked for full rank); otherwise it is
     Haar-random from ``seed``. ``link`` needs at least 2 indices for ``"product"``.
+
+    Returns
+    -------
+    Teacher
+
+    Examples
+    --------
+    >>> import torch
+    >>> teacher = make_teacher(10, 2, "sum-tanh", seed=0)
+    >>> x, y = teacher.sample(5, torch.Generator().manual_seed(0))
+    >>> tuple(x.shape), tuple(y.shape)
+    ((5, 10), (5,))
     """
     if link not in LINKS:
         raise InputError(f"unknown link {link!r}; choose one of {', '.join(LINKS)}")
@@ -137,8 +175,10 @@ def make_teacher(
         raise InputError("the product link needs k >= 2")
     if not (math.isfinite(noise) and noise >= 0):
         raise InputError(f"noise must be a finite number >= 0, got {noise}")
-    if link == "hermite" and degree < 1:
-        raise InputError(f"Hermite degree must be >= 1, got {degree}")
+    if link == "hermite" and not 1 <= degree <= MAX_DEGREE:
+        raise InputError(f"Hermite degree must be in [1, {MAX_DEGREE}], got {degree}")
+    if input_dist not in INPUT_DISTS:
+        raise InputError(f"input_dist must be one of {', '.join(INPUT_DISTS)}, got {input_dist!r}")
     gen = torch.Generator().manual_seed(seed)
     if U is None:
         U_t = random_orthonormal_rows(k, d, gen)
@@ -158,4 +198,6 @@ def make_teacher(
             torch.randn(network_width, generator=gen, dtype=torch.float64)
             / math.sqrt(network_width),
         )
-    return Teacher(U=U_t, link=link, noise=float(noise), degree=int(degree), net=net)
+    return Teacher(
+        U=U_t, link=link, noise=float(noise), degree=int(degree), net=net, input_dist=input_dist
+    )

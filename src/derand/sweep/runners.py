@@ -53,7 +53,7 @@ def _nn_config(params: Mapping[str, Any], seed: int) -> Any:
 
 
 def _nn_check(params: Mapping[str, Any]) -> None:
-    _nn_config(params, 0).validate()
+    _nn_config(params, 0)  # validated when built
 
 
 def _nn_run(params: Mapping[str, Any], seed: int) -> Metrics:
@@ -61,7 +61,7 @@ def _nn_run(params: Mapping[str, Any], seed: int) -> Metrics:
 
     result = train(_nn_config(params, seed))
     angles = result.principal_angles_deg
-    cert = result.certificate or {}
+    cert = result.certificate
     return {
         "perp_ratio_initial": result.perp_ratio_initial,
         "perp_ratio_final": result.perp_ratio_final,
@@ -70,11 +70,13 @@ def _nn_run(params: Mapping[str, Any], seed: int) -> Metrics:
         "min_principal_angle_deg": min(angles),
         "effective_rank": result.effective_rank,
         "test_loss": result.test_loss,
-        "grad_norm": cert.get("grad_norm"),
-        "lambda_min": cert.get("lambda_min"),
-        "bound": cert.get("bound"),
-        "compressed_test_loss": result.compression["test_loss_after"],
+        "grad_norm": None if cert is None else cert.grad_norm,
+        "lambda_min": None if cert is None else cert.lambda_min,
+        "bound": None if cert is None else cert.bound,
+        "compressed_test_loss": result.compression.test_loss_after,
         "train_seconds": result.seconds,
+        "stop_reason": result.stop_reason,
+        "steps": result.steps,
     }
 
 
