@@ -30,61 +30,6 @@ import pytest
 CORPUS = Path(__file__).parent / "corpus"
 SECONDS = 10.0
 
-# Cases whose fix belongs to another module's work on hostile input: expected to fail here
-# until those branches are merged. Remove a line once its case passes (strict=False keeps
-# this list honest in both directions: a fixed case shows up as XPASS).
-PENDING: dict[str, str] = {
-    "maxcut/edgelist_beyond_int64.edges": "Max-Cut",
-    "maxcut/rudy_n_beyond_int64.txt": "Max-Cut",
-    "maxcut/rudy_node_beyond_int64.txt": "Max-Cut",
-    "maxcut/rudy_weight_1e200.txt": "Max-Cut",
-    "maxcut/rudy_weight_1e308.txt": "Max-Cut",
-    "maxcut: gnp:n=50,p=0.1,seed=-1": "Max-Cut",
-    "maxcut: gnp:n=50,p=0.1,seed=99999999999999999999999": "Max-Cut",
-    "maxcut: gnp:n=99999999999999999999999,p=0.5,seed=1": "Max-Cut",
-    "maxcut: paper --rank 100000": "Max-Cut",
-    "maxcut: paper --rounding score --score-steps 1000000000": "Max-Cut",
-    "jl/bom.csv": "JL",
-    "jl/complex.npy": "JL",
-    "jl/empty_cell_first_row.csv": "JL",
-    "jl/inline_comment_first_row.csv": "JL",
-    "jl/object_array.npz": "JL",
-    "jl/pair_1e-12_apart.npy": "JL",
-    "jl/scaled_1e-150.npy": "JL",
-    "jl/scaled_1e150.npy": "JL",
-    "jl/scaled_1e20.npy": "JL",
-    "jl: uniform:n=20,d=30,seed=-1 --k 3": "JL",
-    "jl: uniform:n=20,d=30,seed=99999999999999999999999 --k 3": "JL",
-    "jl: uniform:n=20,d=30,seed=1 --k 3 --iters 1000000000": "JL",
-    "jl: uniform:n=20,d=30,seed=1 --k 3 --method best-of-1000000000 --draws 1000000000": "JL",
-    "jl: uniform:n=20,d=30,seed=1 --k 3 --method best-of-1000000000000": "JL",
-    "jl: uniform:n=20,d=30,seed=1 --k 3 --seed 9223372036854775807": "JL",
-    "nn/checkpoint_empty.pt": "NN",
-    "nn/checkpoint_evil.pt": "NN",
-    "nn/checkpoint_evil_zip.pt": "NN",
-    "nn/checkpoint_garbage.pt": "NN",
-    "nn/checkpoint_truncated.pt": "NN",
-    "nn/degree_200.toml": "NN",
-    "nn/depth_huge.toml": "NN",
-    "nn/freeze_3.toml": "NN",
-    "nn/not_utf8.toml": "NN",
-    "nn/seed_huge.toml": "NN",
-    "nn/seed_negative.toml": "NN",
-    "nn/teacher_U_ragged.toml": "NN",
-    "nn/teacher_U_strings.toml": "NN",
-    "nn/width_huge.toml": "NN",
-    "nn: --d 100000000000 --k 1 --width 8 --steps 5 --n-test 32 --no-certificate": "NN",
-    "nn: --d 4 --k 1 --width 100000000000 --steps 5 --n-test 32 --no-certificate": "NN",
-    "nn: --d 4 --k 1 --width 8 --batch 100000000000 --steps 5 --n-test 32 --no-certificate": "NN",
-    "nn: --d 4 --k 1 --width 8 --depth 100000 --steps 5 --n-test 32 --no-certificate": "NN",
-    "nn: --d 4 --k 1 --width 8 --link hermite --degree 200 --steps 5 --n-test 32 --no-certificate": "NN",  # noqa: E501
-    "nn: --d 4 --k 1 --width 8 --steps 100000000000000 --n-test 32 --no-certificate": "NN",
-    "nn: --d 4 --k 1 --width 8 --steps 5 --n-test 100000000000 --no-certificate": "NN",
-    "nn: --d 4 --k 1 --width 8 --steps 5 --n-test 32 --n-cert 100000000000": "NN",
-    "nn: --d 4 --k 1 --width 8 --steps 5 --n-test 32 --no-certificate --lr 1e308": "NN",
-    "nn: --d 4 --k 1 --width 8 --steps 5 --n-test 32 --no-certificate --teacher-seed -1": "NN",
-}
-
 MUST_REFUSE = {
     "maxcut: gnp:n=50,p=0.1,seed=99999999999999999999999",
     "jl: uniform:n=20,d=30,seed=99999999999999999999999 --k 3",
@@ -214,23 +159,10 @@ def problems(case: Case, record: dict[str, object]) -> list[str]:
     return found
 
 
-def _param(case: Case) -> object:
-    marks = []
-    if case.id in PENDING:
-        marks.append(
-            pytest.mark.xfail(reason=f"fixed by the {PENDING[case.id]} work", strict=False)
-        )
-    return pytest.param(case, id=case.id, marks=marks)
-
-
-@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_corpus_case(case: Case, results: dict[str, dict[str, object]]) -> None:
     found = problems(case, results[case.id])
     assert not found, f"{case.argv}: {'; '.join(found)}"
-
-
-def test_every_pending_case_exists() -> None:
-    assert set(PENDING) <= {c.id for c in CASES}
 
 
 def test_corpus_is_what_make_corpus_writes(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """Every figure of the paper in one run, with several seeds, baselines and a report (§5).
 
-``reproduce(out, quick=..., seeds=...)`` runs the experiments below, writes each figure as PNG,
-``results.json`` with every number, and ``report.md`` / ``report.html``. Each section states
+``reproduce(ReproduceConfig(out, quick=..., seeds=...))`` runs the experiments below, writes
+each figure as PNG, ``results.json`` with every number, and ``report.md`` / ``report.html``,
+all rewritten after each experiment so that an interrupted run keeps what finished. Each
+section states
 the paper's claim, our measurement over seeds (mean ± standard deviation, with min and max),
 the baselines beside it, the certificate where there is one, and the wall time. Sections
 marked *ours* go beyond the paper.
@@ -13,7 +15,7 @@ import dataclasses
 import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from derand import __version__
 from derand.errors import InputError
 from derand.report import Report, Section, Table, to_html, to_markdown
 from derand.results import machine_summary, provenance, save_figure, write_json, write_text
+from derand.threads import default_threads
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,11 @@ class ReproduceConfig:
     quick: bool = False
     seeds: int = 3
     gset_dir: Path | None = None
+    """A folder of Gset files and ``best_known.csv``; default: the instances shipped with derand."""
+    device: str = "cpu"
+    """torch device of the neural-network runs."""
+    only: tuple[str, ...] = ()
+    """Names of the experiments to run (see :data:`EXPERIMENTS`); empty: all of them."""
     overrides: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     """Per-experiment parameter overrides (``"nn"``, ...), e.g. for tiny test runs."""
 
@@ -46,6 +54,33 @@ class ReproduceResult:
     numbers: dict[str, Any]
     files: list[Path]
     seconds: float
+    interrupted: bool = False
+    """Ctrl-C stopped the run: the report holds the experiments that finished before it."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run is: experiment ``index`` of ``total`` and a stage within it (``step`` of
+    ``steps``, e.g. the seed), given to the ``callback`` of :func:`reproduce`."""
+
+    experiment: str
+    index: int
+    total: int
+    stage: str
+    step: int
+    steps: int
+
+
+Tick = Callable[[str, int, int], None]
+"""``tick(stage, step, steps)``: an experiment says which stage it starts."""
+
+
+def _kept(result: Any) -> Any:
+    """``result``, or :class:`KeyboardInterrupt` again when Ctrl-C stopped it early: the
+    library returns the best so far, but a reproduction must not report it as finished."""
+    if getattr(result, "interrupted", False) or getattr(result, "interrupted_", False):
+        raise KeyboardInterrupt
+    return result
 
 
 def stats(values: Sequence[float]) -> dict[str, float]:
@@ -72,10 +107,11 @@ def _save(config: ReproduceConfig, figures: dict[str, Any]) -> list[Path]:
     return [save_figure(fig, config.out / f"{name}.png") for name, fig in figures.items()]
 
 
-def toy_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]]:
+def toy_experiment(config: ReproduceConfig, tick: Tick) -> tuple[Section, dict[str, Any]]:
     """Figures 1 and 2: the toy objective with the bias frozen and trainable."""
     from derand.figures.toy import plot_toy, run_toy
 
+    tick("global minima over a grid of λ", 0, 1)
     start = time.perf_counter()
     result = run_toy(np.geomspace(1e-4, 10, 21 if config.quick else 41))
     files = _save(config, plot_toy(result))
@@ -114,16 +150,17 @@ def toy_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]]:
 
 
 def _nn_runs(
-    config: ReproduceConfig, preset: str, overrides: dict[str, Any]
+    config: ReproduceConfig, preset: str, overrides: dict[str, Any], tick: Tick, what: str
 ) -> tuple[list[Any], float]:
     from derand.nn import PRESETS, TrainConfig, train
 
     start = time.perf_counter()
-    overrides = {**overrides, **config.overrides.get("nn", {})}
-    runs = [
-        train(TrainConfig.from_dict({**PRESETS[preset], **overrides, "seed": seed}))
-        for seed in range(config.seeds)
-    ]
+    overrides = {"device": config.device, **overrides, **config.overrides.get("nn", {})}
+    runs = []
+    for seed in range(config.seeds):
+        tick(f"{what}, seed {seed + 1} of {config.seeds}", seed, config.seeds)
+        settings = TrainConfig.from_dict({**PRESETS[preset], **overrides, "seed": seed})
+        runs.append(_kept(train(settings)))
     return runs, time.perf_counter() - start
 
 
@@ -167,13 +204,17 @@ def _nn_numbers(runs: Sequence[Any]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.summary().items() if k != "log"} for r in runs]
 
 
-def nn_fig3_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]]:
+def nn_fig3_experiment(config: ReproduceConfig, tick: Tick) -> tuple[Section, dict[str, Any]]:
     """Figure 3: neuron trajectories collapsing onto span(θ), d = 2, with a λ = 0 control."""
     from derand.figures.nn import plot_nn
 
-    runs, seconds = _nn_runs(config, "fig3", {})
+    runs, seconds = _nn_runs(config, "fig3", {}, tick, "training")
     control, control_seconds = _nn_runs(
-        dataclasses.replace(config, seeds=1), "fig3", {"lam": 0.0, "certificate": False}
+        dataclasses.replace(config, seeds=1),
+        "fig3",
+        {"lam": 0.0, "certificate": False},
+        tick,
+        "control λ = 0",
     )
     figures = plot_nn(runs[0], control=control[0])
     files = _save(
@@ -206,12 +247,14 @@ def nn_fig3_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]
     return section, {"nn_fig3": _nn_numbers(runs), "nn_fig3_control_lam0": _nn_numbers(control)}
 
 
-def nn_multi_index_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]]:
+def nn_multi_index_experiment(
+    config: ReproduceConfig, tick: Tick
+) -> tuple[Section, dict[str, Any]]:
     """Ours: the multiple-index teacher, d = 20, k = 2 — where the theorem stops."""
     from derand.figures.nn import plot_nn
 
     overrides: dict[str, Any] = {"n_cert": 2048} if config.quick else {}
-    runs, seconds = _nn_runs(config, "multi-index", overrides)
+    runs, seconds = _nn_runs(config, "multi-index", overrides, tick, "training")
     files = _save(config, {"nn_alignment_multi_index": plot_nn(runs[0])["nn_alignment"]})
     section = Section(
         "Ours: a multiple-index teacher (d = 20, k = 2)",
@@ -252,7 +295,7 @@ def _maxcut_rows(runs: Sequence[Any], optimum: float | None) -> list[list[str]]:
     return rows
 
 
-def maxcut_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]]:
+def maxcut_experiment(config: ReproduceConfig, tick: Tick) -> tuple[Section, dict[str, Any]]:
     """Figures 4 and 5: derandomized GW on the authors' 15-node graph and on G(n, p)."""
     from derand.figures.maxcut import plot_maxcut
     from derand.maxcut import load_graph, solve_maxcut
@@ -260,13 +303,26 @@ def maxcut_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]]
     options = config.overrides.get("maxcut", {})
     start = time.perf_counter()
     paper = load_graph("paper")
-    runs = [solve_maxcut(paper, seed=s, exact=True) for s in range(config.seeds)]
+    runs = []
+    for s in range(config.seeds):
+        tick(f"authors' graph, seed {s + 1} of {config.seeds}", s, 2 * config.seeds + 1)
+        runs.append(_kept(solve_maxcut(paper, seed=s, exact=True)))
     optimum = runs[0].exact_cut
     score_steps = int(options.get("score_steps", 1000 if config.quick else 5000))
-    score = solve_maxcut(paper, rounding="score", seed=0, local=False, score_steps=score_steps)
+    tick("authors' score-function estimator", config.seeds, 2 * config.seeds + 1)
+    score = _kept(
+        solve_maxcut(paper, rounding="score", seed=0, local=False, score_steps=score_steps)
+    )
     n = int(options.get("n", 200 if config.quick else 800))
     graphs = [load_graph(f"gnp:n={n},p=0.06,seed={s}") for s in range(config.seeds)]
-    gnp_runs = [solve_maxcut(g, seed=s) for s, g in enumerate(graphs)]
+    gnp_runs = []
+    for s, g in enumerate(graphs):
+        tick(
+            f"G({n}, 0.06), seed {s + 1} of {config.seeds}",
+            config.seeds + 1 + s,
+            2 * config.seeds + 1,
+        )
+        gnp_runs.append(_kept(solve_maxcut(g, seed=s)))
     seconds = time.perf_counter() - start
     figures = plot_maxcut(runs[0], optimum=optimum)
     gnp_figures = plot_maxcut(gnp_runs[0])
@@ -317,32 +373,47 @@ def _maxcut_numbers(result: Any) -> dict[str, Any]:
     return {k: v for k, v in dataclasses.asdict(result).items() if k not in skip}
 
 
-def gset_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]] | None:
-    """Ours: MAXCUT on Gset instances against the best known cuts and published SDP values."""
-    if config.gset_dir is None:
-        return None
+def _gset_instances(
+    config: ReproduceConfig, names: Sequence[str]
+) -> Iterator[tuple[str, Any, dict[str, Any]]]:
+    """``(name, graph, known)`` for each instance: from ``gset_dir`` when it is given (files
+    ``G1.txt``, ... and an optional ``best_known.csv``), else the instances shipped with derand."""
     import csv
 
-    from derand.maxcut import load_graph, solve_maxcut
+    from derand.maxcut import gset_best_known, load_graph
 
+    if config.gset_dir is None:
+        shipped = gset_best_known()
+        for name in names:
+            yield name, load_graph(f"gset:{name}"), dict(shipped[name])
+        return
     known: dict[str, dict[str, str]] = {}
-    table_path = config.gset_dir / "best_known.csv"
-    if table_path.exists():
-        with table_path.open() as fh:
+    table = config.gset_dir / "best_known.csv"
+    if table.exists():
+        with table.open() as fh:
             known = {row["instance"]: row for row in csv.DictReader(fh)}
-    names = ["G1"] if config.quick else ["G1", "G14", "G22"]
-    rows, numbers = [], {}
     for name in names:
         path = config.gset_dir / f"{name}.txt"
-        if not path.exists():
-            continue
-        r = solve_maxcut(load_graph(str(path)), seed=0)
-        best = float(known[name]["best_known"]) if name in known else math.nan
-        sdp = (
-            float(known[name]["sdp_value"])
-            if name in known and known[name]["sdp_value"]
-            else math.nan
-        )
+        if path.exists():
+            row = known.get(name, {})
+            values = {k: float(row[k]) if row.get(k) else None for k in ("best_known", "sdp_value")}
+            yield name, load_graph(str(path)), values
+
+
+def gset_experiment(config: ReproduceConfig, tick: Tick) -> tuple[Section, dict[str, Any]] | None:
+    """Ours: MAXCUT on Gset instances against the best known cuts and published SDP values."""
+    from derand.maxcut import solve_maxcut
+
+    default = ["G1"] if config.quick else ["G1", "G14", "G22"]
+    names = list(config.overrides.get("maxcut", {}).get("gset", default))
+    if not names:
+        return None
+    rows, numbers = [], {}
+    for i, (name, graph, known) in enumerate(_gset_instances(config, names)):
+        tick(f"{name} (n = {graph.n})", i, len(names))
+        r = _kept(solve_maxcut(graph, seed=0))
+        best = known["best_known"] if known.get("best_known") is not None else math.nan
+        sdp = known["sdp_value"] if known.get("sdp_value") is not None else math.nan
         rows.append(
             [
                 name,
@@ -364,7 +435,12 @@ def gset_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]] |
         "Ours: MAXCUT on Gset",
         [
             "**Not in the paper.** Default settings, seed 0; best known cuts and published SDP "
-            f"values from `{table_path.name}`."
+            "values from "
+            + (
+                "the table shipped with derand."
+                if config.gset_dir is None
+                else f"`{config.gset_dir / 'best_known.csv'}`."
+            )
         ],
         [
             Table(
@@ -390,7 +466,7 @@ def gset_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]] |
 
 
 def _jl_runs(
-    config: ReproduceConfig, X: Any, k: int, objective: str, n_iter: int | None
+    config: ReproduceConfig, X: Any, k: int, objective: str, n_iter: int | None, tick: Tick
 ) -> tuple[list[Any], dict[str, list[Any]], float]:
     from derand.jl import PCAJL, BestOfGaussianJL, DerandomizedJL, SparseJL
 
@@ -398,14 +474,19 @@ def _jl_runs(
     kwargs: dict[str, Any] = {"objective": objective}
     if n_iter is not None:
         kwargs["n_iter"] = n_iter
-    ours = [DerandomizedJL(k, random_state=s, **kwargs).fit(X) for s in range(config.seeds)]
+    seeds = config.seeds
+    ours = []
+    for s in range(seeds):
+        tick(f"derandomized fit, seed {s + 1} of {seeds}", s, seeds + 1)
+        ours.append(_kept(DerandomizedJL(k, random_state=s, **kwargs).fit(X)))
+    tick("baselines: Gaussian draws, sparse projections, PCA", seeds, seeds + 1)
     baselines: dict[str, list[Any]] = {
         "best of 100 Gaussian draws": [
             BestOfGaussianJL(k, n_draws=100, objective=objective, random_state=s).fit(X)
-            for s in range(config.seeds)
+            for s in range(seeds)
         ],
         "sparse random projection": [
-            SparseJL(k, objective=objective, random_state=s).fit(X) for s in range(config.seeds)
+            SparseJL(k, objective=objective, random_state=s).fit(X) for s in range(seeds)
         ],
         "PCA, best rescaling": [PCAJL(k, objective=objective).fit(X)],
     }
@@ -421,10 +502,11 @@ def _jl_section(
     objective: str,
     n_iter: int | None,
     figure_suffix: str,
+    tick: Tick,
 ) -> tuple[Section, dict[str, Any]]:
     from derand.figures.jl import plot_jl
 
-    ours, baselines, seconds = _jl_runs(config, X, k, objective, n_iter)
+    ours, baselines, seconds = _jl_runs(config, X, k, objective, n_iter, tick)
     draws = baselines["best of 100 Gaussian draws"]
     singles = [float(v) for est in draws for v in est.draw_distortions_]
     rows = [
@@ -469,7 +551,7 @@ def _jl_section(
     return section, numbers
 
 
-def jl_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]]:
+def jl_experiment(config: ReproduceConfig, tick: Tick) -> tuple[Section, dict[str, Any]]:
     """Figures 6 and 7: the authors' JL setting (100 points in d = 500, k = 30, norms)."""
     from derand.jl import load_data
 
@@ -492,11 +574,12 @@ def jl_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]]:
         "norms",
         options.get("n_iter"),
         "authors",
+        tick,
     )
     return section, {"jl_authors": numbers}
 
 
-def jl_digits_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, Any]]:
+def jl_digits_experiment(config: ReproduceConfig, tick: Tick) -> tuple[Section, dict[str, Any]]:
     """Ours: all pairwise distances of the digits data, k = 20."""
     from derand.jl import load_data
 
@@ -516,62 +599,129 @@ def jl_digits_experiment(config: ReproduceConfig) -> tuple[Section, dict[str, An
         "pairs",
         options.get("n_iter"),
         "digits",
+        tick,
     )
     return section, {"jl_digits": numbers}
 
 
-EXPERIMENTS: list[Callable[[ReproduceConfig], tuple[Section, dict[str, Any]] | None]] = [
-    toy_experiment,
-    nn_fig3_experiment,
-    maxcut_experiment,
-    jl_experiment,
-    nn_multi_index_experiment,
-    jl_digits_experiment,
-    gset_experiment,
-]
+EXPERIMENTS: dict[str, Callable[[ReproduceConfig, Tick], tuple[Section, dict[str, Any]] | None]] = {
+    "toy": toy_experiment,
+    "nn-fig3": nn_fig3_experiment,
+    "maxcut": maxcut_experiment,
+    "jl": jl_experiment,
+    "nn-multi-index": nn_multi_index_experiment,
+    "jl-digits": jl_digits_experiment,
+    "gset": gset_experiment,
+}
 """Paper figures first, then ours; an experiment may return ``None`` (nothing to run)."""
 
 
+def _title(experiment: Callable[..., Any]) -> str:
+    """The first line of an experiment's docstring: what the progress display shows."""
+    return (experiment.__doc__ or experiment.__name__).strip().splitlines()[0].rstrip(".")
+
+
 def reproduce(
-    config: ReproduceConfig, *, callback: Callable[[int, int], None] | None = None
+    config: ReproduceConfig, *, callback: Callable[[Progress], None] | None = None
 ) -> ReproduceResult:
-    """Run every experiment, write figures, ``results.json``, ``report.md``, ``report.html``."""
+    """Run every experiment; write figures, ``results.json``, ``report.md``, ``report.html``.
+
+    The report and ``results.json`` are rewritten after each experiment, so what finished is
+    on disk while the rest runs. Ctrl-C stops the whole run (also in the middle of a training
+    run or a solve, whose partial result is not reported): the files then hold the finished
+    experiments, and the result says ``interrupted``.
+
+    Parameters
+    ----------
+    config : ReproduceConfig
+        What to run and where to write.
+    callback : callable, optional
+        ``callback(progress)`` with a :class:`Progress` at the start of every stage.
+
+    Returns
+    -------
+    ReproduceResult
+        The sections, every number, the files written, the wall time, ``interrupted``.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> result = reproduce(ReproduceConfig(Path("results"), quick=True))  # doctest: +SKIP
+    >>> result.files[-1].name  # doctest: +SKIP
+    'report.html'
+    """
     if config.seeds < 1:
         raise InputError(f"seeds must be >= 1, got {config.seeds}")
     if config.gset_dir is not None and not config.gset_dir.is_dir():
         raise InputError(f"--gset-dir {config.gset_dir} is not a directory")
+    unknown = sorted(set(config.only) - set(EXPERIMENTS))
+    if unknown:
+        raise InputError(
+            f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}"
+        )
+    selected = [f for name, f in EXPERIMENTS.items() if not config.only or name in config.only]
     start = time.perf_counter()
     config.out.mkdir(parents=True, exist_ok=True)
     sections: list[Section] = []
     numbers: dict[str, Any] = {}
-    for i, experiment in enumerate(EXPERIMENTS):
-        outcome = experiment(config)
+    files: list[Path] = []
+    interrupted = False
+    for i, experiment in enumerate(selected):
+        title = _title(experiment)
+
+        def tick(stage: str, step: int, steps: int, *, _i: int = i, _title: str = title) -> None:
+            if callback is not None:
+                callback(Progress(_title, _i, len(selected), stage, step, steps))
+
+        try:
+            outcome = experiment(config, tick)
+        except KeyboardInterrupt:
+            interrupted = True
+            break
         if outcome is not None:
             sections.append(outcome[0])
             numbers.update(outcome[1])
-        if callback is not None:
-            callback(i + 1, len(EXPERIMENTS))
+        files = _write_report(config, sections, numbers, time.perf_counter() - start, False)
     seconds = time.perf_counter() - start
+    if interrupted:
+        files = _write_report(config, sections, numbers, seconds, True)
+    return ReproduceResult(sections, numbers, files, seconds, interrupted)
+
+
+def _write_report(
+    config: ReproduceConfig,
+    sections: list[Section],
+    numbers: dict[str, Any],
+    seconds: float,
+    interrupted: bool,
+) -> list[Path]:
+    """Write ``results.json``, ``report.md`` and ``report.html`` for the sections so far."""
+    finished = len(sections)
+    state = f"interrupted by Ctrl-C after {finished} experiment(s); " if interrupted else ""
     intro = [
         "Reproduction of *A Derandomization Framework for Structure Discovery* (Tsikouras, "
         "Pantis, Mitliagkas, Tzamos; ICLR 2026) by derand "
-        f"{__version__}: {'quick' if config.quick else 'full'} run, {config.seeds} seed(s) "
-        f"per experiment, {seconds:.0f} s in all on {machine_summary()}.",
+        f"{__version__}: {'quick' if config.quick else 'full'} run, {state}{config.seeds} "
+        f"seed(s) per experiment, {seconds:.0f} s in all on {machine_summary()}.",
         "Numbers are mean ± standard deviation [min, max] over seeds. Rerunning with the "
         "same settings on the same machine gives the same numbers (timings aside).",
     ]
-    files = [f for s in sections for f in s.figures]
     document = {
         "quick": config.quick,
         "seeds": config.seeds,
         "gset_dir": config.gset_dir,
+        "device": config.device,
+        "threads": default_threads(),
+        "interrupted": interrupted,
         "seconds": seconds,
         "version": __version__,
         "environment": provenance(),
         "results": numbers,
     }
-    files.append(write_json(config.out / "results.json", document))
     report = Report("derand: reproduction report", intro, sections)
-    files.append(write_text(config.out / "report.md", to_markdown(report, config.out)))
-    files.append(write_text(config.out / "report.html", to_html(report, config.out)))
-    return ReproduceResult(sections, numbers, files, seconds)
+    return [
+        *(f for s in sections for f in s.figures),
+        write_json(config.out / "results.json", document),
+        write_text(config.out / "report.md", to_markdown(report, config.out)),
+        write_text(config.out / "report.html", to_html(report, config.out)),
+    ]

@@ -187,9 +187,7 @@ def add_common_options(
         )
     if outputs:
         group.add_argument("--json", type=Path, metavar="PATH", help="write the result as JSON")
-        group.add_argument(
-            "--plot", type=Path, metavar="DIR", help="write figures as PNG into DIR"
-        )
+        group.add_argument("--plot", type=Path, metavar="DIR", help="write figures as PNG into DIR")
     group.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
 
 
