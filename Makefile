@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.derand-installed
 
-.PHONY: demo test lint install wheel-check clean
+.PHONY: demo test test-slow lint install wheel-check clean
 
 # pyproject.toml states what derand needs (lower bounds); constraints.txt pins the exact
 # versions we test with, the CPU build of torch included.
@@ -27,6 +27,9 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 # Build the wheel and install it into a clean venv that already holds other numpy/scipy
 # versions: pip must keep them (lower bounds only) and the installed package must work.
