@@ -115,7 +115,6 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from derand.figures.maxcut import plot_maxcut
     from derand.maxcut.graph import load_graph
     from derand.maxcut.solve import MAX_SAMPLES, solve_maxcut
 
@@ -171,7 +170,13 @@ def run(args: argparse.Namespace) -> int:
     optimum = args.optimum if args.optimum is not None else result.exact_cut
     if optimum is None and args.graph == "paper":
         optimum = PAPER_OPTIMUM
-    plots = (lambda: {}) if result.interrupted else (lambda: plot_maxcut(result, optimum))
+    def plots() -> dict[str, object]:
+        if result.interrupted:
+            return {}
+        from derand.figures.maxcut import plot_maxcut  # matplotlib only when plotting
+
+        return dict(plot_maxcut(result, optimum))
+
     for path in save_outputs(args, document, plots):
         say(args, f"wrote {path}")
     r = result
