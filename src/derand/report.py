@@ -25,12 +25,22 @@ class Table:
 
 @dataclass
 class Section:
-    """One part of a report: a title, paragraphs, tables and figures (PNG paths)."""
+    """One part of a report: a title, paragraphs, tables and figures (PNG paths), and its
+    headline — ``(claim, ours, baselines)`` — for the report's summary table."""
 
     title: str
     paragraphs: list[str] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
+    headline: tuple[str, str, str] | None = None
+
+
+def summary_table(sections: list[Section]) -> Table:
+    """One row per section with a headline: the claim, our number, the baselines'."""
+    return Table(
+        ["experiment", "claim", "ours", "baselines and controls"],
+        [[s.title, *s.headline] for s in sections if s.headline is not None],
+    )
 
 
 @dataclass

@@ -170,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
     optimum = args.optimum if args.optimum is not None else result.exact_cut
     if optimum is None and args.graph == "paper":
         optimum = PAPER_OPTIMUM
+
     def plots() -> dict[str, object]:
         if result.interrupted:
             return {}
