@@ -246,8 +246,15 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(getattr(args, "json", None), "--json")
     check_output_path(checkpoint, "--checkpoint")
 
+    import torch
+
     from derand.nn.training import train
 
+    if "OMP_NUM_THREADS" not in os.environ:
+        # The per-step products (batch x width) are too small for intra-op threads to pay, and
+        # on a loaded machine the threads spin against other processes: the presets measured
+        # 13-20x slower with 2 threads than with 1 at load 4-5. OMP_NUM_THREADS overrides.
+        torch.set_num_threads(1)
     with progress(args, config.steps, "nn") as update:
         last = [0]
 
