@@ -77,7 +77,7 @@ GRID: dict[str, dict[str, Any]] = {
         "depth": 2,
         "optimizer": "adam",
     },
-    "issue example: d30 k3 L2 gelu seed 7": {
+    "new-user example: d30 k3 L2 gelu seed 7": {
         "d": 30,
         "k": 3,
         "link": "sum-tanh",

@@ -30,23 +30,25 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def default_threads() -> int:
-    """``OMP_NUM_THREADS`` when it is a positive integer, else :func:`available_cpus`.
+def default_threads(fallback: int | None = None) -> int:
+    """``OMP_NUM_THREADS`` when it is a positive integer, else ``fallback``, else
+    :func:`available_cpus`.
 
     Examples
     --------
     >>> import os
-    >>> default_threads() == int(os.environ.get("OMP_NUM_THREADS") or available_cpus())
+    >>> default_threads(1) == int(os.environ.get("OMP_NUM_THREADS") or 1)
     True
     """
     text = os.environ.get("OMP_NUM_THREADS", "").strip()
     if text.isdigit() and int(text) >= 1:
         return int(text)
-    return available_cpus()
+    return fallback if fallback is not None else available_cpus()
 
 
-def use_threads(threads: int | None = None) -> int:
-    """Make torch, OpenMP and BLAS use ``threads`` threads (default :func:`default_threads`).
+def use_threads(threads: int | None = None, *, fallback: int | None = None) -> int:
+    """Make torch, OpenMP and BLAS use ``threads`` threads (default:
+    ``default_threads(fallback)``).
 
     Libraries not loaded yet read the environment when they load; torch and BLAS libraries
     already loaded are set directly. Waiting OpenMP threads sleep instead of spinning
@@ -57,6 +59,9 @@ def use_threads(threads: int | None = None) -> int:
     ----------
     threads : int, optional
         At least 1.
+    fallback : int, optional
+        The default when ``threads`` is None and ``OMP_NUM_THREADS`` is not set (None: the
+        CPUs available).
 
     Returns
     -------
@@ -68,7 +73,7 @@ def use_threads(threads: int | None = None) -> int:
     >>> use_threads(1)
     1
     """
-    n = default_threads() if threads is None else int(threads)
+    n = default_threads(fallback) if threads is None else int(threads)
     if n < 1:
         raise ValueError(f"threads must be >= 1, got {n}")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -141,7 +141,9 @@ def _main(argv: Sequence[str]) -> int:
         if hasattr(args, "threads"):
             from derand.threads import use_threads
 
-            args.threads = use_threads(args.threads)
+            args.threads = use_threads(
+                args.threads, fallback=getattr(args, "threads_fallback", None)
+            )
         return int(args.func(args))
     except InputError as exc:
         return _fail(args, str(exc))

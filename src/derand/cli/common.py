@@ -177,11 +177,13 @@ def add_common_options(
     seed: bool = True,
     device: bool = True,
     threads: bool = True,
+    threads_default: int | None = None,
     outputs: bool = True,
 ) -> None:
     """Add the common options: ``--seed``, ``--device``, ``--threads``, ``--json``, ``--plot``
     and ``--quiet`` (each flag leaves out one that the command does not have or defines in
-    its own way)."""
+    its own way). ``--threads`` defaults to ``OMP_NUM_THREADS``, else ``threads_default``,
+    else the CPUs available."""
     group = parser.add_argument_group("common options")
     if seed:
         group.add_argument(
@@ -196,9 +198,11 @@ def add_common_options(
             "--threads",
             type=bounded_int(1, 1024),
             default=None,
-            help="CPU threads for torch and BLAS (default: $OMP_NUM_THREADS, else the CPUs "
-            "available; recorded)",
+            help="CPU threads for torch and BLAS (default: $OMP_NUM_THREADS, else "
+            + (f"{threads_default}" if threads_default else "the CPUs available")
+            + "; recorded)",
         )
+        parser.set_defaults(threads_fallback=threads_default)
     if outputs:
         group.add_argument("--json", type=Path, metavar="PATH", help="write the result as JSON")
         group.add_argument("--plot", type=Path, metavar="DIR", help="write figures as PNG into DIR")

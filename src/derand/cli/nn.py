@@ -162,7 +162,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             continue
         flag, kwargs = _argument(f.name, hints[f.name], f.default)
         group.add_argument(flag, **kwargs)
-    add_common_options(parser)
+    add_common_options(parser, threads_default=1)
     # --seed and --device may also come from a preset or a TOML file: no command-line default.
     for action in parser._actions:
         if action.dest in ("seed", "device"):
@@ -245,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--resume needs --checkpoint PATH")
     check_output_path(getattr(args, "json", None), "--json")
     check_output_path(checkpoint, "--checkpoint")
+
 
     from derand.nn.training import train
 

@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="NAME",
         help=f"run only these experiments ({', '.join(EXPERIMENT_NAMES)})",
     )
-    add_common_options(parser, seed=False, outputs=False)
+    add_common_options(parser, seed=False, outputs=False, threads_default=1)
     parser.set_defaults(func=run)
 
 

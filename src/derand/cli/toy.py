@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--grid", type=bounded_int(11, 4001), default=301, help="grid points per axis"
     )
-    add_common_options(parser, device=False)
+    add_common_options(parser, device=False, threads_default=1)
     parser.set_defaults(func=run)
 
 
