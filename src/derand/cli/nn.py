@@ -246,7 +246,6 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(getattr(args, "json", None), "--json")
     check_output_path(checkpoint, "--checkpoint")
 
-
     from derand.nn.training import train
 
     with progress(args, config.steps, "nn") as update:
