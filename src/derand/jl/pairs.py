@@ -25,7 +25,6 @@ for the optimiser's active set).
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +37,7 @@ from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
 from derand.errors import InputError
+from derand.threads import available_cpus
 
 Array = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -420,17 +420,8 @@ def _scan_tile(  # pragma: no cover - numba
 
 
 def default_workers() -> int:
-    """Threads for streaming tiles: the CPUs this process may use.
-
-    Returns
-    -------
-    int
-        At least 1.
-    """
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    """Threads for streaming tiles: the CPUs this process may use (at least 1)."""
+    return available_cpus()
 
 
 def tol_for(dtype: Any) -> float:

@@ -36,22 +36,12 @@ from derand.results import write_json, write_text
 from derand.sweep import BACKENDS
 from derand.sweep.runners import get_runner
 from derand.sweep.spec import Cell, SweepSpec
+from derand.threads import available_cpus, use_threads
 
 Record = dict[str, Any]
 
 PARENT_POLL_SECONDS = 0.5
 """How often a worker checks that the sweep that started it is still alive."""
-
-
-def _cell_threads(threads: int) -> None:
-    """``threads`` CPU threads per cell: no oversubscription, the same numbers on any machine.
-
-    torch is not imported for this: a worker of a command that does not use it (``maxcut``)
-    does not pay for its import; workers set ``OMP_NUM_THREADS`` before torch is loaded.
-    """
-    from derand.threads import use_threads
-
-    use_threads(threads)
 
 
 def run_cell(cell: Record) -> Record:
@@ -69,7 +59,7 @@ def run_cell(cell: Record) -> Record:
     }
     try:
         runner = get_runner(cell["command"])
-        _cell_threads(int(cell.get("threads", 1)))
+        use_threads(int(cell.get("threads", 1)))  # torch is not imported for this
         record["metrics"] = runner.run(cell["params"], cell["seed"])
     except Exception as exc:  # a failed cell is a result, not a crash of the sweep
         record["status"] = "failed"
@@ -280,7 +270,7 @@ class _RayPool:
         self._started = not ray.is_initialized()
         if self._started:
             if address is None:
-                ray.init(**local_ray_options(workers or os.cpu_count() or 1))
+                ray.init(**local_ray_options(workers or available_cpus()))
             else:
                 ray.init(address=address, log_to_driver=False)
         if workers is None:
@@ -431,7 +421,7 @@ def run_sweep(
     try:
         if payload:
             pool = (
-                _LocalPool(payload, workers or os.cpu_count() or 1, threads)
+                _LocalPool(payload, workers or available_cpus(), threads)
                 if backend == "local"
                 else _RayPool(payload, workers, address, threads)
             )
