@@ -375,6 +375,16 @@ def _compiled(
     )
 
 
+def _quantum(graph: Graph) -> float:
+    """1.0 when every weight is an integer and the largest ``sum_j |w_ij|`` is at most ``4 n``
+    (the annealer then tabulates ``exp(beta g)`` per sweep), else 0.0."""
+    w = graph.w
+    if not np.all(w == np.round(w)):
+        return 0.0
+    absdeg = np.bincount(graph.u, np.abs(w), graph.n) + np.bincount(graph.v, np.abs(w), graph.n)
+    return 1.0 if float(absdeg.max()) <= 4.0 * graph.n else 0.0
+
+
 def _anneal(
     engine: Any, graph: Graph, csr: tuple[NDArray[Any], ...], s: NDArray[np.int8], budget: int,
     pool: ThreadPoolExecutor, time_limit: float | None, seed: int, tracker: _Tracker,
@@ -391,16 +401,17 @@ def _anneal(
             "rs": np.array([rng.integers(1, 2**63 - 1)], np.uint64),
             "fst": np.array([0.0, -np.inf, 0.0]),
         })  # fmt: skip
+    q = _quantum(graph)
     st0 = tracker.states[0]
     engine.anneal_sweeps(*csr, st0["x"].copy(), st0["x"].copy(), st0["gain"].copy(),
-                         np.zeros(0), st0["rs"].copy(), st0["fst"].copy())  # fmt: skip
+                         np.zeros(0), st0["rs"].copy(), st0["fst"].copy(), q)  # fmt: skip
     fixed = np.geomspace(b_start, cold, budget) if time_limit is None else None
     beta, done, flips, rate = b_start, 0, 0, 0.0
 
     def sweep(k: int, betas: NDArray[np.float64]) -> int:
         st = tracker.states[k]
         return int(engine.anneal_sweeps(
-            *csr, st["x"], st["best_x"], st["gain"], betas, st["rs"], st["fst"]
+            *csr, st["x"], st["best_x"], st["gain"], betas, st["rs"], st["fst"], q
         ))  # fmt: skip
 
     while done < budget:
