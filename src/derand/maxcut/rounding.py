@@ -6,11 +6,11 @@ Paper, Max-Cut section. For ``s_i = sign(v_i . r)`` with
     P(s_i != s_j) = Phi(a_i) + Phi(a_j) - 2 Phi_2(a_i, a_j; rho_ij),
 
 with ``Phi_2`` evaluated by Genz's method in a compiled pass over the edges
-(:mod:`derand.maxcut.bvn`; graphs under :data:`COMPILED_M` edges use scipy's Owen's T). ``E[cut]`` depends on ``(m, sigma)`` only through
-``mu = m / sigma``; at ``mu = 0`` it is the Goemans-Williamson expectation
-``sum w_ij arccos(rho_ij) / pi``. The derandomized rounding ascends ``E[cut]`` monotonically
-from the GW expectation while ``sigma = 1 / |mu|`` (with ``|m| = 1``) goes to 0, and outputs the
-deterministic hyperplane ``sign(V mu)``.
+(:mod:`derand.maxcut.bvn`; graphs under :data:`COMPILED_M` edges use scipy's Owen's T).
+``E[cut]`` depends on ``(m, sigma)`` only through ``mu = m / sigma``; at ``mu = 0`` it is the
+Goemans-Williamson expectation ``sum w_ij arccos(rho_ij) / pi``. The derandomized rounding
+ascends ``E[cut]`` monotonically from the GW expectation while ``sigma = 1 / |mu|`` (with ``|m|
+= 1``) goes to 0, and outputs the deterministic hyperplane ``sign(V mu)``.
 """
 
 from __future__ import annotations
