@@ -9,8 +9,8 @@ with ``Phi_2`` evaluated by Genz's method in a compiled pass over the edges
 (:mod:`derand.maxcut.bvn`; graphs under :data:`COMPILED_M` edges use scipy's Owen's T).
 ``E[cut]`` depends on ``(m, sigma)`` only through ``mu = m / sigma``; at ``mu = 0`` it is the
 Goemans-Williamson expectation ``sum w_ij arccos(rho_ij) / pi``. The derandomized rounding
-ascends ``E[cut]`` monotonically from the GW expectation while ``sigma = 1 / |mu|`` (with ``|m|
-= 1``) goes to 0, and outputs the deterministic hyperplane ``sign(V mu)``.
+ascends ``E[cut]`` monotonically from the GW expectation while ``sigma = 1 / |mu|``
+(with ``|m| = 1``) goes to 0, and outputs the deterministic hyperplane ``sign(V mu)``.
 """
 
 from __future__ import annotations
