@@ -104,3 +104,26 @@ def test_compiled_rounding_equals_scipy_rounding(monkeypatch: pytest.MonkeyPatch
     slow = rounding.derandomized_rounding(g, V)
     assert fast.cut == slow.cut
     assert abs(fast.final_expected - slow.final_expected) < 1e-6
+
+
+def test_tables_cover_exactly_the_edges_they_serve() -> None:
+    rng = np.random.default_rng(6)
+    m = 400
+    rho = rng.uniform(-1, 1, m)
+    rho[::7] = 0.0
+    rho[::5] = np.where(rho[::5] < 0, -1, 1) * rng.uniform(0.925, 1 - 1e-12, rho[::5].size)
+    off, ta, tb, tc = quadrature_tables(rho)
+    count = np.diff(off)
+    assert np.all(count[(np.abs(rho) >= 0.925) | (rho == 0)] == 0)
+    assert set(np.unique(count)) <= {0, 6, 12, 20}
+    assert ta.size == tb.size == tc.size == off[-1]
+    n = 50
+    u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+    a = rng.standard_normal(n) * 1.5
+    w = rng.standard_normal(m)
+    empty = (np.zeros(0, np.int64),) + (np.zeros(0),) * 3
+    d1, d2 = np.zeros(n), np.zeros(n)
+    v1 = cut_probability_and_grad(u, v, w, rho, a, True, d1, off, ta, tb, tc)
+    v2 = cut_probability_and_grad(u, v, w, rho, a, True, d2, *empty)
+    assert abs(v1 - v2) < 1e-12 * m
+    np.testing.assert_allclose(d1, d2, atol=1e-12)

@@ -203,6 +203,8 @@ def _fill_tables(
     for e in range(rho.shape[0]):
         r = rho[e]
         ar = abs(r)
+        if off[e + 1] == off[e]:  # rho = 0 or |rho| >= 0.925: no table
+            continue
         if ar < 0.3:
             x, w = _X6, _W6
         elif ar < 0.75:
@@ -211,6 +213,8 @@ def _fill_tables(
             x, w = _X20, _W20
         asr = 0.5 * math.asin(r)
         p = off[e]
+        if off[e + 1] - p != 2 * x.shape[0]:
+            raise ValueError("quadrature table offsets do not match the correlations")
         for i in range(x.shape[0]):
             for sn in (math.sin(asr * (1.0 - x[i])), math.sin(asr * (1.0 + x[i]))):
                 inv = 1.0 / (1.0 - sn * sn)
