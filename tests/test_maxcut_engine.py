@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -171,3 +173,19 @@ def test_anneal_at_zero_beta_flips_every_node() -> None:
         np.array([0.0, -np.inf, 0.0]), 1.0,
     )  # fmt: skip
     assert flips == 3 * g.n
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_anneal_starts_at_the_calibrated_acceptance(name: str) -> None:
+    ls = importlib.import_module("derand.maxcut.local_search")
+
+    g = GRAPHS[name]
+    x = _random_x(g, 3)
+    hot, cold = ls.beta_range(g)
+    beta = ls.start_beta(g, x, hot, cold)
+    gains = flip_gains(g, x)
+    uphill = gains[gains < 0]
+    assert hot <= beta <= cold
+    assert float(np.mean(np.exp(beta * uphill))) == pytest.approx(ls.SA_ACCEPT, abs=1e-6)
+    if np.all(g.w == np.round(g.w)):  # integer weights: the cold end is dwave's
+        assert cold == pytest.approx(np.log(100.0) / np.abs(g.w).min())
