@@ -83,8 +83,8 @@ class LocalSearchResult:
 def default_moves(graph: Graph, method: str = "sa") -> int:
     """The default budget of one run, in flips (``bls``, ``tabu``) or sweeps (``sa``).
 
-    ``bls``/``tabu``: ``2000 n`` flips, between 2e5 and 2e8. ``sa``: about ``1.6e9`` edge visits,
-    i.e. ``1.6e9 / (2 m + n)`` sweeps, between 2000 and 50000. ``greedy`` stops at its local
+    ``bls``/``tabu``: ``2000 n`` flips, between 2e5 and 2e8. ``sa``: about ``1e9`` edge visits,
+    i.e. ``1e9 / (2 m + n)`` sweeps, between 2000 and 50000. ``greedy`` stops at its local
     optimum whatever the budget.
 
     Returns
@@ -100,7 +100,7 @@ def default_moves(graph: Graph, method: str = "sa") -> int:
     if method == "greedy":
         return graph.n * max(1, graph.m)
     if method == "sa":
-        return int(np.clip(1.6e9 / (2 * graph.m + graph.n), 2000, 50000))
+        return int(np.clip(1e9 / (2 * graph.m + graph.n), 2000, 50000))
     return int(min(2e8, max(200_000, 2000 * graph.n)))
 
 
