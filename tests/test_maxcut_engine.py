@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -121,3 +123,69 @@ def test_interrupt_keeps_the_best_so_far() -> None:
     res = local_search(g, np.ones(g.n, np.int8), method="bls", max_moves=10**9, callback=stop)
     assert res.interrupted and len(seen) == 3
     assert res.cut >= seen[-1] and res.cut == g.cut_value(res.partition)
+
+
+def _reference_sweeps(
+    g: Graph, x: np.ndarray, betas: np.ndarray, rs: np.ndarray
+) -> tuple[np.ndarray, float, int]:
+    """Metropolis sweeps in Python on the numpy gains (moves.flip_gains), same random stream."""
+    x = x.copy()
+    best, flips = -np.inf, 0
+    for beta in betas:
+        for i in range(g.n):
+            gi = flip_gains(g, x)[i]
+            if gi < 0:
+                e = beta * gi
+                if e < -30.0 or engine._uniform(rs) >= np.exp(e):
+                    continue
+            x[i] = -x[i]
+            flips += 1
+        best = max(best, g.cut_value(x))
+    return x, best, flips
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_anneal_sweeps_match_the_numpy_reference(name: str) -> None:
+    g = GRAPHS[name]
+    csr = _csr(g)
+    x0 = _random_x(g, 7)
+    betas = np.array([0.0, 0.3, 1.0, 3.0, 10.0, 1e6]) / float(np.abs(g.w).mean())
+    integer = bool(np.all(g.w == np.round(g.w)))
+    ref_x, ref_best, ref_flips = _reference_sweeps(g, x0, betas, np.array([99], np.uint64))
+    for quantum in (0.0, 1.0) if integer else (0.0,):
+        x, best_x, gain = x0.copy(), x0.copy(), np.zeros(g.n)
+        fst = np.array([0.0, -np.inf, 0.0])
+        rs = np.array([99], np.uint64)
+        flips = engine.anneal_sweeps(*csr, x, best_x, gain, betas, rs, fst, quantum)
+        np.testing.assert_array_equal(x, ref_x)
+        assert flips == ref_flips
+        np.testing.assert_allclose(gain, flip_gains(g, x), atol=1e-9)
+        assert fst[engine.F_CUT] == pytest.approx(g.cut_value(x), abs=1e-9)
+        assert fst[engine.F_BEST] == pytest.approx(ref_best, abs=1e-9)
+        assert g.cut_value(best_x) == pytest.approx(ref_best, abs=1e-9)
+
+
+def test_anneal_at_zero_beta_flips_every_node() -> None:
+    g = GRAPHS["torus-pm1"]
+    x = _random_x(g, 1)
+    flips = engine.anneal_sweeps(
+        *_csr(g), x, x.copy(), np.zeros(g.n), np.zeros(3), np.array([5], np.uint64),
+        np.array([0.0, -np.inf, 0.0]), 1.0,
+    )  # fmt: skip
+    assert flips == 3 * g.n
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_anneal_starts_at_the_calibrated_acceptance(name: str) -> None:
+    ls = importlib.import_module("derand.maxcut.local_search")
+
+    g = GRAPHS[name]
+    x = _random_x(g, 3)
+    hot, cold = ls.beta_range(g)
+    beta = ls.start_beta(g, x, hot, cold)
+    gains = flip_gains(g, x)
+    uphill = gains[gains < 0]
+    assert hot <= beta <= cold
+    assert float(np.mean(np.exp(beta * uphill))) == pytest.approx(ls.SA_ACCEPT, abs=1e-6)
+    if np.all(g.w == np.round(g.w)):  # integer weights: the cold end is dwave's
+        assert cold == pytest.approx(np.log(100.0) / np.abs(g.w).min())

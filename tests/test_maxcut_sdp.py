@@ -78,3 +78,23 @@ def test_lanczos_failure_falls_back_to_a_valid_bound(monkeypatch: pytest.MonkeyP
     lam = float(np.linalg.eigvalsh(0.25 * lap - np.diag(y))[-1])
     assert res.lambda_max >= lam - 1e-9  # Gershgorin: valid, loose
     assert res.upper_bound >= res.value
+
+
+@pytest.mark.parametrize("make", [lambda: gnp(300, 0.05, seed=3), lambda: torus(12, 15, seed=1)])
+def test_compiled_colouring_equals_the_python_one(
+    make: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from derand.maxcut import sdp
+
+    g = make()  # type: ignore[operator]
+    adj = g.adjacency()
+    compiled = greedy_colouring(adj)
+    monkeypatch.setattr(sdp, "COMPILED_N", 10**9)
+    python = greedy_colouring(adj)
+    assert len(compiled) == len(python)
+    for a, b in zip(compiled, python, strict=True):
+        np.testing.assert_array_equal(a, b)
+    colour = np.empty(g.n, int)
+    for c, idx in enumerate(compiled):
+        colour[idx] = c
+    assert np.all(colour[g.u] != colour[g.v])

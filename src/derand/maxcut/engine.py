@@ -430,36 +430,68 @@ def anneal_sweeps(
     indptr: NDArray[np.int64], indices: NDArray[np.int64], data: NDArray[np.float64],
     x: NDArray[np.int8], best_x: NDArray[np.int8], gain: NDArray[np.float64],
     betas: NDArray[np.float64], rs: NDArray[np.uint64], fst: NDArray[np.float64],
+    quantum: float = 0.0,
 ) -> int:  # fmt: skip
     """Metropolis sweeps of simulated annealing, one per entry of ``betas``.
 
     A sweep visits the nodes in order; a flip of gain ``g`` (the change of the cut) is taken
     with probability ``min(1, exp(beta g))``. The best cut seen at the end of a sweep is kept in
-    ``best_x`` / ``fst[F_BEST]``. Returns the number of flips.
+    ``best_x`` / ``fst[F_BEST]``. The local fields ``sum_j w_ij x_j`` are kept instead of the
+    gains, so a flip updates each neighbour with one addition. When every weight is an integer
+    multiple of ``quantum > 0`` (so is every gain), ``exp(beta g)`` comes from a table made once
+    per sweep -- the same numbers, so the same run. ``gain`` holds the gains at the end.
+    Returns the number of flips.
     """
     n = x.shape[0]
     cut = compute_gains(indptr, indices, data, x, gain)
+    field = np.empty(n)
+    for i in range(n):
+        field[i] = gain[i] * x[i]
+    top = 0.0
+    if quantum > 0.0:
+        for i in range(n):
+            s = 0.0
+            for k in range(indptr[i], indptr[i + 1]):
+                s += abs(data[k])
+            top = max(top, s)
+    size = int(top / quantum) + 2 if quantum > 0.0 else 0
+    table = np.zeros(size)
     best = fst[F_BEST]
     flips = 0
     for b in range(betas.shape[0]):
         beta = betas[b]
+        lim = 0
+        if size > 0:  # entries past -30 / (beta quantum) are never used: exp < 1e-13
+            lim = size
+            if beta * quantum * size > 30.0:
+                lim = int(30.0 / (beta * quantum)) + 1
+            for d in range(lim):
+                e = beta * (-quantum * d)
+                table[d] = np.exp(e) if e >= -30.0 else 0.0
         for i in range(n):
-            g = gain[i]
+            xi = x[i]
+            g = xi * field[i]
             if g < 0.0:
-                e = beta * g
-                if e < -30.0 or _uniform(rs) >= np.exp(e):
-                    continue
-            xi = -x[i]
+                if size > 0:
+                    d = int(-g / quantum + 0.5)
+                    if d >= lim or table[d] == 0.0 or _uniform(rs) >= table[d]:
+                        continue
+                else:
+                    e = beta * g
+                    if e < -30.0 or _uniform(rs) >= np.exp(e):
+                        continue
+            xi = -xi
             x[i] = xi
-            gain[i] = -g
+            t = 2.0 * xi
             for k in range(indptr[i], indptr[i + 1]):
-                j = indices[k]
-                gain[j] += 2.0 * data[k] * x[j] * xi
+                field[indices[k]] += t * data[k]
             cut += g
             flips += 1
         if cut > best:
             best = cut
             best_x[:] = x
+    for i in range(n):
+        gain[i] = x[i] * field[i]
     fst[F_CUT] = cut
     fst[F_BEST] = best
     return flips

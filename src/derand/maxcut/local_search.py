@@ -83,8 +83,8 @@ class LocalSearchResult:
 def default_moves(graph: Graph, method: str = "sa") -> int:
     """The default budget of one run, in flips (``bls``, ``tabu``) or sweeps (``sa``).
 
-    ``bls``/``tabu``: ``2000 n`` flips, between 2e5 and 2e8. ``sa``: about ``1.6e9`` edge visits,
-    i.e. ``1.6e9 / (2 m + n)`` sweeps, between 2000 and 50000. ``greedy`` stops at its local
+    ``bls``/``tabu``: ``2000 n`` flips, between 2e5 and 2e8. ``sa``: about ``1e9`` edge visits,
+    i.e. ``1e9 / (2 m + n)`` sweeps, between 2000 and 50000. ``greedy`` stops at its local
     optimum whatever the budget.
 
     Returns
@@ -100,7 +100,7 @@ def default_moves(graph: Graph, method: str = "sa") -> int:
     if method == "greedy":
         return graph.n * max(1, graph.m)
     if method == "sa":
-        return int(np.clip(1.6e9 / (2 * graph.m + graph.n), 2000, 50000))
+        return int(np.clip(1e9 / (2 * graph.m + graph.n), 2000, 50000))
     return int(min(2e8, max(200_000, 2000 * graph.n)))
 
 
@@ -134,8 +134,9 @@ def local_search(
     starts : ndarray, shape (n,) or (runs, n)
         Starting partitions; one independent run each.
     method : {"sa", "bls", "tabu", "greedy"}
-        Simulated annealing warm-started from ``starts`` (a geometric schedule from a
-        moderate temperature down to a cold one, then a short Breakout Local Search polish),
+        Simulated annealing warm-started from ``starts`` (a geometric schedule from the
+        temperature at which the first start's uphill moves are accepted with mean
+        probability 0.3 down to a cold one, then a short Breakout Local Search polish),
         Breakout Local Search (Benlic & Hao 2013), tabu search, or steepest-ascent 1-flip.
     threads : int
         Runs executed at once (``<= runs`` are used).
@@ -239,19 +240,29 @@ def _params(graph: Graph, method: str) -> tuple[NDArray[np.float64], int]:
 
 
 SA_START = 0.3
-"""Where the warm-started anneal begins, as a fraction of the way from the hot to the cold end
-of the (log-)temperature range: hot enough to leave the start's local optimum, cold enough to
-keep most of its structure."""
+"""Where the anneal begins when the start has no uphill move: this fraction of the way from the
+hot to the cold end of the (log-)temperature range."""
+SA_ACCEPT = 0.3
+"""The anneal begins where the start's uphill moves are accepted with this mean probability:
+hot enough to leave the start's local optimum, cold enough to keep most of its structure.
+Set from the start's own gains, so it means the same for integer and real-valued weights."""
 POLISH_FRACTION = 0.05
 """Share of a time limit kept for the Breakout Local Search polish after annealing."""
+
+
+COLD_QUANTILE = 0.05
+"""The cold end is set by this quantile of the nonzero ``|w|``: the smallest weight for integer
+or +-1 weights, not a vanishing outlier for real-valued ones (whose anneal would otherwise spend
+most of its sweeps frozen)."""
 
 
 def beta_range(graph: Graph) -> tuple[float, float]:
     """Inverse temperatures of the anneal, in units of 1 / cut.
 
     Hot: the largest possible move (``max_i sum_j |w_ij|``) is accepted with probability 1/2;
-    cold: the smallest (``min |w|``) with probability 1/100 -- the range dwave-samplers uses
-    by default, written for cut gains.
+    cold: a move of the 5 % quantile of ``|w|`` with probability 1/100 -- the range
+    dwave-samplers uses by default (which takes the smallest ``|w|``), written for cut gains;
+    the two agree for integer weights.
 
     Returns
     -------
@@ -268,10 +279,30 @@ def beta_range(graph: Graph) -> tuple[float, float]:
     absdeg = np.bincount(graph.u, np.abs(graph.w), graph.n) + np.bincount(
         graph.v, np.abs(graph.w), graph.n
     )
-    wmin = float(np.min(np.abs(graph.w[graph.w != 0]))) if np.any(graph.w != 0) else 1.0
+    nonzero = np.abs(graph.w[graph.w != 0])
+    wmin = float(np.quantile(nonzero, COLD_QUANTILE)) if nonzero.size else 1.0
     hot = np.log(2.0) / max(float(absdeg.max()), 1e-300)
     cold = np.log(100.0) / wmin
     return float(hot), float(max(cold, hot))
+
+
+def start_beta(graph: Graph, x: NDArray[np.int8], hot: float, cold: float) -> float:
+    """The inverse temperature at which the uphill moves of ``x`` are accepted with mean
+    probability :data:`SA_ACCEPT` (bisection in ``log beta`` within ``[hot, cold]``)."""
+    from derand.maxcut.moves import flip_gains
+
+    gains = flip_gains(graph, x)
+    neg = gains[gains < 0]
+    if neg.size == 0:
+        return float(hot * (cold / hot) ** SA_START)
+    lo, hi = np.log(hot), np.log(cold)
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if float(np.mean(np.exp(np.exp(mid) * neg))) > SA_ACCEPT:
+            lo = mid
+        else:
+            hi = mid
+    return float(np.exp(0.5 * (lo + hi)))
 
 
 class _Tracker:
@@ -375,6 +406,16 @@ def _compiled(
     )
 
 
+def _quantum(graph: Graph) -> float:
+    """1.0 when every weight is an integer and the largest ``sum_j |w_ij|`` is at most ``4 n``
+    (the annealer then tabulates ``exp(beta g)`` per sweep), else 0.0."""
+    w = graph.w
+    if not np.all(w == np.round(w)):
+        return 0.0
+    absdeg = np.bincount(graph.u, np.abs(w), graph.n) + np.bincount(graph.v, np.abs(w), graph.n)
+    return 1.0 if float(absdeg.max()) <= 4.0 * graph.n else 0.0
+
+
 def _anneal(
     engine: Any, graph: Graph, csr: tuple[NDArray[Any], ...], s: NDArray[np.int8], budget: int,
     pool: ThreadPoolExecutor, time_limit: float | None, seed: int, tracker: _Tracker,
@@ -382,7 +423,7 @@ def _anneal(
     """Anneal every start (one run each, in parallel); returns the flips made."""
     n, runs = graph.n, len(s)
     hot, cold = beta_range(graph)
-    b_start = hot * (cold / hot) ** SA_START
+    b_start = start_beta(graph, s[0], hot, cold)
     chunk = int(np.clip(2e6 / (2 * graph.m + n), 1, 2000))
     for k in range(runs):
         rng = np.random.default_rng([seed, k])
@@ -391,16 +432,17 @@ def _anneal(
             "rs": np.array([rng.integers(1, 2**63 - 1)], np.uint64),
             "fst": np.array([0.0, -np.inf, 0.0]),
         })  # fmt: skip
+    q = _quantum(graph)
     st0 = tracker.states[0]
     engine.anneal_sweeps(*csr, st0["x"].copy(), st0["x"].copy(), st0["gain"].copy(),
-                         np.zeros(0), st0["rs"].copy(), st0["fst"].copy())  # fmt: skip
+                         np.zeros(0), st0["rs"].copy(), st0["fst"].copy(), q)  # fmt: skip
     fixed = np.geomspace(b_start, cold, budget) if time_limit is None else None
     beta, done, flips, rate = b_start, 0, 0, 0.0
 
     def sweep(k: int, betas: NDArray[np.float64]) -> int:
         st = tracker.states[k]
         return int(engine.anneal_sweeps(
-            *csr, st["x"], st["best_x"], st["gain"], betas, st["rs"], st["fst"]
+            *csr, st["x"], st["best_x"], st["gain"], betas, st["rs"], st["fst"], q
         ))  # fmt: skip
 
     while done < budget:

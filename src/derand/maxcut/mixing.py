@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-__all__ = ["mixing_sweeps"]
+__all__ = ["greedy_colours", "mixing_sweeps"]
 
 
 @njit(cache=True, nogil=True)
@@ -61,3 +61,31 @@ def mixing_sweeps(
                 V[i, c] = -g[c] / norm
             gain += 0.5 * (norm + dot)
     return gain
+
+
+@njit(cache=True, nogil=True)
+def greedy_colours(
+    indptr: NDArray[np.int64], indices: NDArray[np.int64], order: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """Greedy colouring visiting the nodes in ``order``: each takes the smallest colour that
+    none of its already coloured neighbours has.
+
+    Returns
+    -------
+    ndarray of int64
+        The colour of each node.
+    """
+    n = indptr.shape[0] - 1
+    colour = np.full(n, -1, np.int64)
+    stamp = np.full(n + 1, -1, np.int64)
+    for t in range(n):
+        i = order[t]
+        for k in range(indptr[i], indptr[i + 1]):
+            c = colour[indices[k]]
+            if c >= 0:
+                stamp[c] = i
+        c = 0
+        while stamp[c] == i:
+            c += 1
+        colour[i] = c
+    return colour

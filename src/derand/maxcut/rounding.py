@@ -5,11 +5,12 @@ Paper, Max-Cut section. For ``s_i = sign(v_i . r)`` with
 
     P(s_i != s_j) = Phi(a_i) + Phi(a_j) - 2 Phi_2(a_i, a_j; rho_ij),
 
-with ``Phi_2`` evaluated through Owen's T. ``E[cut]`` depends on ``(m, sigma)`` only through
-``mu = m / sigma``; at ``mu = 0`` it is the Goemans-Williamson expectation
-``sum w_ij arccos(rho_ij) / pi``. The derandomized rounding ascends ``E[cut]`` monotonically
-from the GW expectation while ``sigma = 1 / |mu|`` (with ``|m| = 1``) goes to 0, and outputs the
-deterministic hyperplane ``sign(V mu)``.
+with ``Phi_2`` evaluated by Genz's method in a compiled pass over the edges
+(:mod:`derand.maxcut.bvn`; graphs under :data:`COMPILED_M` edges use scipy's Owen's T).
+``E[cut]`` depends on ``(m, sigma)`` only through ``mu = m / sigma``; at ``mu = 0`` it is the
+Goemans-Williamson expectation ``sum w_ij arccos(rho_ij) / pi``. The derandomized rounding
+ascends ``E[cut]`` monotonically from the GW expectation while ``sigma = 1 / |mu|``
+(with ``|m| = 1``) goes to 0, and outputs the deterministic hyperplane ``sign(V mu)``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 _EPS_A = 1e-9
+COMPILED_M = 2000
+"""From this many edges on, ``E[cut]`` and its gradient are computed by the compiled kernel
+(:mod:`derand.maxcut.bvn`); smaller graphs use scipy's Owen's T (no numba import)."""
 _RHO_MAX = 1.0 - 1e-12
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
@@ -156,7 +160,33 @@ def expected_cut_and_grad(
     """
     if rho is None:
         rho = edge_correlations(graph, V)
+    return _objective(graph, V, rho)(mu, grad)
+
+
+Objective = Callable[[NDArray[np.float64], bool], tuple[float, NDArray[np.float64]]]
+
+
+def _objective(graph: Graph, V: NDArray[np.float64], rho: NDArray[np.float64]) -> Objective:
+    """``mu -> (E[cut], gradient)``, with what depends only on ``rho`` computed once."""
     r = np.clip(rho, -_RHO_MAX, _RHO_MAX)
+    if graph.m < COMPILED_M:
+        return lambda mu, grad: _scipy_objective(graph, V, r, mu, grad)
+    from derand.maxcut.bvn import cut_probability_and_grad, quadrature_tables
+
+    tables = quadrature_tables(r)
+
+    def f(mu: NDArray[np.float64], grad: bool) -> tuple[float, NDArray[np.float64]]:
+        da = np.zeros(graph.n if grad else 0)
+        value = cut_probability_and_grad(graph.u, graph.v, graph.w, r, V @ mu, grad, da, *tables)
+        return float(value), (V.T @ da if grad else np.zeros(0))
+
+    return f
+
+
+def _scipy_objective(
+    graph: Graph, V: NDArray[np.float64], r: NDArray[np.float64], mu: NDArray[np.float64],
+    grad: bool,
+) -> tuple[float, NDArray[np.float64]]:  # fmt: skip
     a = _prep(V @ mu)
     h, k = a[graph.u], a[graph.v]
     prob = ndtr(h) + ndtr(k) - 2.0 * _bvn(h, k, r)
@@ -363,6 +393,7 @@ def derandomized_rounding(
     rng = np.random.default_rng(seed)
     rho = edge_correlations(graph, V)
     gw = gw_expectation(graph, V)
+    objective = _objective(graph, V, rho)
 
     def det(mu: NDArray[np.float64]) -> tuple[float, NDArray[np.int8]]:
         s = np.where(V @ mu >= 0, 1, -1).astype(np.int8)
@@ -373,14 +404,14 @@ def derandomized_rounding(
     best_t, best_val = 0.0, gw
     ray: list[tuple[float, float]] = []  # (t, E) of the increasing prefix, for the trace
     for t in np.geomspace(1e-2, 1e3, 26):
-        val = expected_cut(graph, V, t * d, rho=rho)
+        val = objective(t * d, False)[0]
         if val > best_val:
             best_t, best_val = float(t), val
             ray.append((best_t, val))
         elif best_t > 0 and val < best_val:
             break  # past the peak along the ray
     mu = best_t * d if best_t > 0 else 1e-2 * d
-    value, g = expected_cut_and_grad(graph, V, mu, rho=rho)
+    value, g = objective(mu, True)
     exp_trace: list[float] = []
     cut_trace: list[float] = []
     sig_trace: list[float] = []
@@ -435,7 +466,7 @@ def derandomized_rounding(
             accepted = False
             for _ in range(30):
                 trial = mu + t * direction
-                tv, tg = expected_cut_and_grad(graph, V, trial, rho=rho)
+                tv, tg = objective(trial, True)
                 if tv > value + 1e-4 * t * float(np.dot(g, direction)):
                     accepted = True
                     break
@@ -443,7 +474,7 @@ def derandomized_rounding(
             if not accepted:
                 # no increase found: sharpen (sigma -> 0) only if it does not lower E[cut]
                 trial = mu * 2.0
-                tv, tg = expected_cut_and_grad(graph, V, trial, rho=rho)
+                tv, tg = objective(trial, True)
                 if tv < value:
                     break
             s_vec, y_vec = trial - mu, -(tg - g)

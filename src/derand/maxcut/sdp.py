@@ -106,6 +106,13 @@ def greedy_colouring(adj: sp.csr_matrix) -> list[NDArray[np.int64]]:
     n = adj.shape[0]
     indptr, indices = adj.indptr, adj.indices
     order = np.argsort(-np.diff(indptr), kind="stable")
+    if n >= COMPILED_N:
+        from derand.maxcut.mixing import greedy_colours
+
+        colour = greedy_colours(
+            indptr.astype(np.int64), indices.astype(np.int64), order.astype(np.int64)
+        )
+        return [np.flatnonzero(colour == c) for c in range(int(colour.max(initial=-1)) + 1)]
     colour = np.full(n, -1, np.int64)
     for i in order.tolist():
         nb = colour[indices[indptr[i] : indptr[i + 1]]]
