@@ -20,7 +20,9 @@ mechanism); ``sigma="schedule"`` instead fixes sigma per round on a geometric pa
 ``sigma_final`` and ``sigma="none"`` optimises the deterministic M alone (sigma = 0).
 
 The terms live in an *active set* of the most extreme pairs. Each round minimises Phi with
-L-BFGS at a temperature tau relative to the current distortion, then one exact pass over all
+L-BFGS at a temperature tau relative to the current distortion (at most ``inner_iter``
+iterations, fewer once an iteration gains less than ``_ROUND_FTOL`` of the certified max,
+as happens when tau is small), then one exact pass over all
 pairs (:func:`derand.jl.pairs.scan_pairs`) certifies the new M, brings in the pairs with the
 most extreme ratios and rescales M by the best scalar; pairs whose weight can no longer matter
 leave the set. tau falls geometrically; the loop stops after ``patience`` rounds without a
