@@ -324,7 +324,9 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
     n_iter : int
         Budget of L-BFGS iterations over all rounds.
     inner_iter : int
-        L-BFGS iterations per round (between exact passes over all pairs).
+        Most L-BFGS iterations per round (between exact passes over all pairs); a round ends
+        earlier once an iteration lowers the objective by less than 10^-6 of the certified
+        max distortion.
     patience : int
         Stop after this many rounds without a better certified max (once tau is final).
     tau0, tau_final, tau_decay : float

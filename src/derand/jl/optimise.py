@@ -20,7 +20,9 @@ mechanism); ``sigma="schedule"`` instead fixes sigma per round on a geometric pa
 ``sigma_final`` and ``sigma="none"`` optimises the deterministic M alone (sigma = 0).
 
 The terms live in an *active set* of the most extreme pairs. Each round minimises Phi with
-L-BFGS at a temperature tau relative to the current distortion, then one exact pass over all
+L-BFGS at a temperature tau relative to the current distortion (at most ``inner_iter``
+iterations, fewer once an iteration gains less than ``_ROUND_FTOL`` of the certified max,
+as happens when tau is small), then one exact pass over all
 pairs (:func:`derand.jl.pairs.scan_pairs`) certifies the new M, brings in the pairs with the
 most extreme ratios and rescales M by the best scalar; pairs whose weight can no longer matter
 leave the set. tau falls geometrically; the loop stops after ``patience`` rounds without a
@@ -76,6 +78,11 @@ _EXACT = 1e-13
 """A certified max distortion this small is an isometry up to float64 rounding: stop."""
 _TAU_MIN = 1e-12
 """Smallest temperature: below it float64 cannot resolve the exponents of ratios near 1."""
+
+_ROUND_FTOL = 1e-6
+"""A round's L-BFGS stops early once an iteration lowers Phi by less than this fraction of
+the certified max distortion (late rounds, where tau has converged, then end in a few
+iterations instead of ``inner_iter``)."""
 
 _NEGLIGIBLE = 60.0
 """A term whose exponent is this far below the largest has weight < 1e-26: skipped."""
@@ -454,7 +461,12 @@ def optimise_projection(
                     jac=True,
                     method="L-BFGS-B",
                     callback=partial(_after_iteration, step, callback, settings.n_iter),
-                    options={"maxiter": budget, "maxfun": 4 * budget, "maxcor": _LBFGS_MEMORY},
+                    options={
+                        "maxiter": budget,
+                        "maxfun": 4 * budget,
+                        "maxcor": _LBFGS_MEMORY,
+                        "ftol": _ROUND_FTOL * best_value,
+                    },
                 )
                 evaluations += step.evaluations
                 done = step.done
@@ -525,13 +537,16 @@ def _next_active(
     the largest; at most ``active_size`` terms, the most extreme first.
     """
     width = np.int64(points.shape[0])
-    flat = np.unique(
-        np.concatenate(
-            [active.pairs[:, 0] * width + active.pairs[:, 1], new[:, 0] * width + new[:, 1]]
-        )
-    )
+    old = active.pairs[:, 0] * width + active.pairs[:, 1]
+    flat, where = np.unique(np.concatenate([old, new[:, 0] * width + new[:, 1]]), return_index=True)
     keys = np.stack([flat // width, flat % width], axis=1)
-    act = ActiveSet(points, keys)
+    inv_den = np.empty(flat.size)
+    known = where < old.size
+    inv_den[known] = active.inv_den[where[known]]
+    fresh = np.flatnonzero(~known)
+    diff = points[keys[fresh, 0]] - points[keys[fresh, 1]]
+    inv_den[fresh] = 1.0 / np.einsum("ij,ij->i", diff, diff)
+    act = ActiveSet(points, keys, inv_den)
     dist = np.abs(act.ratios(M) - 1.0)
     top = float(dist.max())
     keep = np.flatnonzero(dist >= top * (1.0 - _NEGLIGIBLE * tau_rel))
