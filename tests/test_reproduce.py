@@ -67,6 +67,9 @@ def test_writes_every_file_and_references_every_figure(
     assert set(doc["results"]) >= {"toy", "nn_fig3", "nn_multi_index", "maxcut_gset"}
     assert len(doc["results"]["nn_fig3"]) == 2
     assert "±" in report
+    summary = report[report.index("## Summary") : report.index("## Contents")]
+    assert "| Figure 3: structure discovery" in summary and "λ = 0 control" in summary
+    assert '<h2 id="summary">' in html
 
 
 def test_progress_names_every_experiment_and_seed(

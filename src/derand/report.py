@@ -99,6 +99,7 @@ h1{border-bottom:2px solid #ddd;padding-bottom:.3em} h2{margin-top:2em;border-bo
 table{border-collapse:collapse;margin:1em 0;font-size:90%}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top}
 th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
+h2#summary+table td,h2#summary+table th{text-align:left}
 p>img{max-width:100%;margin:.5em 0;border:1px solid #eee}
 p>img:not(:only-child){max-width:49%;vertical-align:top}
 code{background:#f3f3f3;padding:1px 3px;border-radius:3px}
