@@ -235,6 +235,58 @@ def _touch(
 
 
 @njit(cache=True, nogil=True)
+def _tabu_choice(
+    cut: float, best: float, tol: float, tva: Any, tia: Any, tvb: Any, tib: Any, rs: Any, n: int
+) -> Any:
+    """The best non-tabu move, or a tabu one that beats the best cut (aspiration), or a
+    random node when every node is tabu."""
+    v = tib[1]
+    if tva[1] > 0 and cut + tva[1] > best + tol:
+        v = tia[1]
+    elif tvb[1] == _NEG:
+        v = _randint(rs, n)
+    return v
+
+
+@njit(cache=True, nogil=True)
+def _tabu_flip(
+    v: int,
+    it: int,
+    pending: int,
+    tol: float,
+    x: Any,
+    best_x: Any,
+    gain: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    tva: Any,
+    tia: Any,
+    tvb: Any,
+    tib: Any,
+    size: int,
+    pos: Any,
+    tabu_until: Any,
+    bhead: Any,
+    bnode: Any,
+    bnext: Any,
+    rs: Any,
+    ten_lo: int,
+    ten_hi: int,
+) -> tuple[float, int]:
+    """Flip ``v`` at iteration ``it`` and make it tabu for a random tenure; a best cut not yet
+    saved is saved first when the flip lowers the cut. Returns (cut change, pending)."""
+    if pending and gain[v] < -tol:
+        best_x[:] = x
+        pending = 0
+    _release(it, gain, tvb, tib, size, pos, tabu_until, bhead, bnode, bnext)
+    delta = _flip(v, x, gain, indptr, indices, data, tva, tia, tvb, tib, size, pos, tabu_until, it)
+    _make_tabu(v, it, ten_lo + _randint(rs, ten_hi - ten_lo + 1), tvb, tib, size, pos,
+               tabu_until, bhead, bnode, bnext)  # fmt: skip
+    return delta, pending
+
+
+@njit(cache=True, nogil=True)
 def run_chunk(
     method: int, indptr: NDArray[np.int64], indices: NDArray[np.int64], data: NDArray[np.float64],
     x: NDArray[np.int8], best_x: NDArray[np.int8], gain: NDArray[np.float64],
@@ -281,21 +333,13 @@ def run_chunk(
         pending = 1
     while moves < max_moves:
         if method == 1:
-            # --- tabu search: the best non-tabu move, or a tabu one that beats the best
-            v = tib[1]
-            if tva[1] > 0 and cut + tva[1] > best + tol:
-                v = tia[1]
-            elif tvb[1] == _NEG:
-                v = _randint(rs, n)
-            if pending and gain[v] < -tol:
-                best_x[:] = x
-                pending = 0
+            # --- tabu search
+            v = _tabu_choice(cut, best, tol, tva, tia, tvb, tib, rs, n)
             it += 1
-            _release(it, gain, tvb, tib, size, pos, tabu_until, bhead, bnode, bnext)
-            cut += _flip(v, x, gain, indptr, indices, data, tva, tia, tvb, tib, size, pos,
-                         tabu_until, it)  # fmt: skip
-            _make_tabu(v, it, ten_lo + _randint(rs, ten_hi - ten_lo + 1), tvb, tib, size,
-                       pos, tabu_until, bhead, bnode, bnext)  # fmt: skip
+            delta, pending = _tabu_flip(v, it, pending, tol, x, best_x, gain, indptr, indices,
+                                        data, tva, tia, tvb, tib, size, pos, tabu_until, bhead,
+                                        bnode, bnext, rs, ten_lo, ten_hi)  # fmt: skip
+            cut += delta
             moves += 1
             ist[I_CYCLES] += 1
             if cut > best + tol:
@@ -345,24 +389,16 @@ def run_chunk(
         fst[F_PREV] = cut
         for _ in range(ist[I_L]):
             if kind == 0:
-                v = tib[1]
-                if tva[1] > 0 and cut + tva[1] > best + tol:
-                    v = tia[1]  # aspiration: a tabu move that beats the best
-                elif tvb[1] == _NEG:
-                    v = _randint(rs, n)
+                v = _tabu_choice(cut, best, tol, tva, tia, tvb, tib, rs, n)
             elif kind == 1:
                 v = ist[I_TAIL]
             else:
                 v = _randint(rs, n)
-            if pending and gain[v] < -tol:
-                best_x[:] = x
-                pending = 0
             it += 1
-            _release(it, gain, tvb, tib, size, pos, tabu_until, bhead, bnode, bnext)
-            cut += _flip(v, x, gain, indptr, indices, data, tva, tia, tvb, tib, size, pos,
-                         tabu_until, it)  # fmt: skip
-            _make_tabu(v, it, ten_lo + _randint(rs, ten_hi - ten_lo + 1), tvb, tib, size, pos,
-                       tabu_until, bhead, bnode, bnext)  # fmt: skip
+            delta, pending = _tabu_flip(v, it, pending, tol, x, best_x, gain, indptr, indices,
+                                        data, tva, tia, tvb, tib, size, pos, tabu_until, bhead,
+                                        bnode, bnext, rs, ten_lo, ten_hi)  # fmt: skip
+            cut += delta
             _touch(v, rprev, rnext, ist)
             moves += 1
             if cut > best + tol:
