@@ -41,8 +41,9 @@ from derand.jl.estimator import (
     warn_if_not_reducing,
 )
 from derand.jl.methods import MAX_DRAWS
-from derand.jl.pairs import Denominators, PairData, default_workers, ratio_ranges
+from derand.jl.pairs import Denominators, PairData, ratio_ranges
 from derand.limits import check_count, require_memory
+from derand.threads import available_cpus
 
 Array = NDArray[np.float64]
 
@@ -217,7 +218,7 @@ class BestOfGaussianJL(_CertifiedProjection):
     def _ranges(self, X: Array, Ps: list[Array], dens: Denominators | None) -> tuple[Array, Array]:
         """Exact ratio ranges (lo, hi) of each draw, in one pass over the pairs."""
         if dens is not None:
-            workers = self._certify_options()["workers"] or default_workers()
+            workers = self._certify_options()["workers"] or available_cpus()
             ranges = ratio_ranges(dens, Ps, workers=workers)
             return ranges[:, 0], ranges[:, 1]
         norms = np.einsum("nd,nd->n", X, X)

@@ -40,12 +40,12 @@ from derand.jl.pairs import (
     Projected,
     TileResults,
     certify_tiles,
-    default_workers,
     plan_tiles,
     reduce_tiles,
     tile_pairs,
 )
 from derand.limits import require_memory
+from derand.threads import available_cpus
 
 Array = NDArray[np.float64]
 
@@ -209,7 +209,7 @@ def _check_backend(backend: str, address: str | None, workers: int | None) -> in
     if address is not None and backend != "ray":
         raise InputError("an address is only used by the ray backend")
     if workers is None:
-        return default_workers()
+        return available_cpus()
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise InputError(f"workers must be an integer >= 1, got {workers!r}")
     return int(workers)

@@ -37,8 +37,9 @@ from derand.jl.distortion import (
     pairwise_distortion,
 )
 from derand.jl.optimise import SIGMA_MODES, FitSettings, optimise_projection
-from derand.jl.pairs import PairData, default_workers, power_of_two_scale
+from derand.jl.pairs import PairData, power_of_two_scale
 from derand.limits import check_count, check_finite, require_memory
+from derand.threads import available_cpus
 
 Array = NDArray[np.float64]
 
@@ -548,7 +549,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             M0 = self._initial(work, k, rng)
             outcome = optimise_projection(
                 Xu, M0, objective=self.objective, settings=settings,
-                workers=workers or default_workers(), callback=callback,
+                workers=workers or available_cpus(), callback=callback,
             )  # fmt: skip
             M = outcome.M
             ratio_range = outcome.ratio_range

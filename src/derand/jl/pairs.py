@@ -37,7 +37,6 @@ from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
 from derand.errors import InputError
-from derand.threads import available_cpus
 
 Array = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -417,11 +416,6 @@ def _scan_tile(  # pragma: no cover - numba
 # --------------------------------------------------------------------------------------------
 # Running tiles
 # --------------------------------------------------------------------------------------------
-
-
-def default_workers() -> int:
-    """Threads for streaming tiles: the CPUs this process may use (at least 1)."""
-    return available_cpus()
 
 
 def tol_for(dtype: Any) -> float:
