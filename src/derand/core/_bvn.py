@@ -5,9 +5,9 @@ The closed-form expectations of the hyperplane roundings (paper, Max-Cut section
 :mod:`derand.rounding`) need ``Phi_2`` for every edge at every step of an ascent. ``Phi_2`` is
 computed by Genz's method (A. Genz, "Numerical computation of rectangular bivariate and
 trivariate normal and t probabilities", Statistics and Computing 14, 2004; after Drezner and
-Wesolowsky 1990): Gauss-Legendre quadrature (6, 12 or 20 points by ``|rho|``) of Plackett's integral in
-``arcsin(rho)`` for ``|rho| < 0.925``, and an asymptotic expansion plus a 20-point correction
-near ``|rho| = 1``. Its absolute error is about ``1e-15``.
+Wesolowsky 1990): Gauss-Legendre quadrature (6, 12 or 20 points by ``|rho|``) of Plackett's
+integral in ``arcsin(rho)`` for ``|rho| < 0.925``, and an asymptotic expansion plus a 20-point
+correction near ``|rho| = 1``. Its absolute error is about ``1e-15``.
 """
 
 from __future__ import annotations
