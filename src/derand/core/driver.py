@@ -203,6 +203,7 @@ def derandomize(
     lam: float | None = None,
     K: float | None = None,
     seed: int = 0,
+    escape: bool = True,
 ) -> DerandResult:
     """Run ``method`` on ``problem`` until its randomness is gone (paper §3).
 
@@ -226,6 +227,9 @@ def derandomize(
         For the certificate.
     seed : int
         Seed of the escape direction when the start has no curvature to follow.
+    escape : bool
+        Leave a stationary start along the Hessian's extreme eigenvector (a ray search that
+        accepts only improvements) before the method's first step.
 
     Returns
     -------
@@ -276,7 +280,7 @@ def derandomize(
     expected_start = fun.sign * state.value
     evaluations = state.evaluations
     scale = max(1.0, abs(state.value))
-    if float(np.linalg.norm(state.grad)) <= 1e-6 * scale and x0.size:
+    if escape and float(np.linalg.norm(state.grad)) <= 1e-6 * scale and x0.size:
         d = _escape_direction(problem, x0, seed)
         record(x0, expected_start, 0, at=x0 + RAY[0] * d)
         state, extra = _ray_search(problem, fun, method_, state, d, record)
