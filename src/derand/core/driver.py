@@ -293,9 +293,10 @@ def derandomize(
         for iterations in range(1, stop.max_iter + 1):
             new = method_.step(fun, state)
             evaluations += new.evaluations - state.evaluations
-            if new.stalled and not new.perturbed and np.array_equal(new.x, state.x):
+            if new.stalled and not new.perturbed:
                 state = new
-                status, message = "stalled", "no better point along any step tried"
+                status = "stalled"
+                message = "no better point found: a local optimum (or an approximate SOSP)"
                 break
             state = new
             expected = fun.sign * state.value

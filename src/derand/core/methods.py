@@ -322,11 +322,13 @@ def uniform_ball_point(dim: int, radius: float, rng: np.random.Generator) -> Arr
 class Perturbed:
     """Jin et al.'s perturbation around any non-monotone inner method.
 
-    When ``|grad f| <= threshold`` and the last perturbation is more than ``t_thres`` steps
-    old, the step is a jump ``x + xi``, ``xi`` uniform in the ball of ``radius``, and the inner
-    method is restarted there; otherwise it is the inner method's step. With a strict saddle
-    (a direction of negative curvature) the jump escapes it with high probability (Jin et al.
-    2017), so the iterates reach an approximate second-order stationary point.
+    When ``|grad f| <= threshold`` (or the inner method stalls) and the last perturbation is
+    more than ``t_thres`` steps old, the step is a jump ``x + xi``, ``xi`` uniform in the ball of
+    ``radius``, and the inner method restarts there; otherwise it is the inner method's step.
+    ``t_thres`` steps after a jump, if ``f`` has not fallen by ``f_thres`` below its value
+    before the jump, the jump has failed to escape: the point before it -- an approximate
+    second-order stationary point (Jin et al. 2017) -- is restored and the method reports
+    ``stalled``. With a strict saddle the jump escapes with high probability.
 
     Parameters
     ----------
@@ -335,7 +337,9 @@ class Perturbed:
     radius, threshold : float
         The ball's radius and the gradient norm below which it perturbs.
     t_thres : int
-        Steps between perturbations.
+        Steps between perturbations (and before an escape is judged).
+    f_thres : float
+        The decrease that counts as an escape.
     seed : int
         Seed of the perturbations.
 
@@ -350,6 +354,7 @@ class Perturbed:
     radius: float = 1e-2
     threshold: float = 1e-3
     t_thres: int = 10
+    f_thres: float = 1e-8
     seed: int = 0
     monotone: bool = field(default=False, init=False)
 
@@ -359,8 +364,8 @@ class Perturbed:
                 f"{type(self.inner).__name__} promises that the objective never gets worse; "
                 "a perturbation would break that promise: wrap LBFGS() or GradientSteps()"
             )
-        if self.radius < 0 or self.threshold < 0 or self.t_thres < 0:
-            raise InputError("radius, threshold and t_thres must be >= 0")
+        if self.radius < 0 or self.threshold < 0 or self.t_thres < 0 or self.f_thres < 0:
+            raise InputError("radius, threshold, t_thres and f_thres must be >= 0")
 
     def init(self, fun: Fun, x: Array) -> State:
         """The inner method's start, with the perturbation clock and generator."""
@@ -369,24 +374,46 @@ class Perturbed:
             **state.memory,
             "_rng": np.random.default_rng(self.seed),
             "_last": -(10**18),
+            "_anchor": None,
             "_count": 0,
         }
         return state
 
+    def _jump(self, fun: Fun, state: State, ours: dict[str, Any]) -> State:
+        rng: np.random.Generator = ours["_rng"]
+        x = state.x + uniform_ball_point(state.x.size, self.radius, rng)
+        new = self.inner.init(fun, x)
+        anchor = replace(state, memory={})
+        new.memory = {
+            **new.memory,
+            "_rng": rng,
+            "_last": state.steps,
+            "_anchor": anchor,
+            "_count": int(ours["_count"]) + 1,
+        }
+        new.steps, new.perturbed = state.steps + 1, True
+        new.evaluations = state.evaluations + new.evaluations
+        return new
+
     def step(self, fun: Fun, state: State) -> State:
-        """A perturbation (``perturbed = True``) or the inner step."""
-        rng: np.random.Generator = state.memory["_rng"]
-        last, count = int(state.memory["_last"]), int(state.memory["_count"])
-        small = float(np.linalg.norm(state.grad)) <= self.threshold
-        if (small or state.stalled) and state.steps - last > self.t_thres and self.radius > 0:
-            x = state.x + uniform_ball_point(state.x.size, self.radius, rng)
-            new = self.inner.init(fun, x)
-            new.memory = {**new.memory, "_rng": rng, "_last": state.steps, "_count": count + 1}
-            new.steps, new.perturbed = state.steps + 1, True
-            new.evaluations = state.evaluations + new.evaluations
-            return new
+        """A perturbation (``perturbed = True``), the inner step, or the restored point."""
+        ours = {k: v for k, v in state.memory.items() if k.startswith("_")}
         inner_memory = {k: v for k, v in state.memory.items() if not k.startswith("_")}
+        last = int(ours["_last"])
+        anchor: State | None = ours["_anchor"]
+        if anchor is not None and state.steps - last >= self.t_thres:
+            if state.value > anchor.value - self.f_thres:  # the jump did not escape
+                return replace(
+                    anchor, steps=state.steps + 1, evaluations=state.evaluations, stalled=True,
+                    perturbed=False, memory={**anchor.memory, **ours, "_anchor": None},
+                )  # fmt: skip
+            ours["_anchor"] = None
+        ready = state.steps - last > self.t_thres and self.radius > 0
+        if ready and (state.stalled or float(np.linalg.norm(state.grad)) <= self.threshold):
+            return self._jump(fun, replace(state, memory=inner_memory), ours)
         new = self.inner.step(fun, replace(state, memory=inner_memory))
-        new.memory = {**new.memory, "_rng": rng, "_last": last, "_count": count}
+        if new.stalled and ready:
+            return self._jump(fun, replace(state, memory=inner_memory), ours)
+        new.memory = {**new.memory, **ours}
         new.perturbed = False
         return new

@@ -128,8 +128,9 @@ def best_of_random(
 ) -> RandomRounding:
     """Round with ``samples`` random Gaussian hyperplanes ``sign(V r)``; keep the best.
 
-    One ``(n, p) @ (p, N)`` product per chunk. With ``truth``, each rounding is read relative
-    to the truth variable (``s_i s_truth``) and the truth variable is dropped.
+    One ``(n, p) @ (p, N)`` product per chunk. With ``truth`` (a homogenized objective), each
+    rounding is read relative to the truth variable (``s_i s_truth``), scored so, and the truth
+    variable is dropped from the returned solution.
 
     Parameters
     ----------
@@ -145,7 +146,7 @@ def best_of_random(
         ``values(signs)`` for a boolean ``(n, N)`` matrix (``True`` = +1): the scores of a
         chunk; default from ``obj``.
     evaluate : callable, optional
-        The exact value of the best solution (default ``obj.value``).
+        The exact value of the best solution, on all of ``V``'s rows (default ``obj.value``).
 
     Returns
     -------
@@ -162,7 +163,7 @@ def best_of_random(
         def values(signs: NDArray[np.bool_]) -> Array:
             s = np.where(signs, 1.0, -1.0)
             if truth is not None:
-                s = np.delete(s * s[truth], truth, axis=0)
+                s = s * s[truth]
             return obj.values(s.T)
 
     scores = np.empty(samples)
@@ -178,8 +179,10 @@ def best_of_random(
             best_k = start + j
             best_s = np.where(signs[:, j], 1, -1).astype(np.int8)
     if truth is not None:
-        best_s = np.delete(best_s * best_s[truth], truth).astype(np.int8)
+        best_s = (best_s * best_s[truth]).astype(np.int8)
     scores[best_k] = (obj.value if evaluate is None else evaluate)(best_s)
+    if truth is not None:
+        best_s = np.delete(best_s, truth)
     return RandomRounding(
         best_value=float(scores[best_k]),
         mean_value=float(scores.mean()),
