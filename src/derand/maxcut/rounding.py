@@ -131,13 +131,15 @@ def _cuts_of_hyperplanes(
 
 @dataclass(frozen=True)
 class RandomResult:
-    """Best of ``samples`` uniformly random hyperplanes (the GW rounding)."""
+    """Best of ``samples`` uniformly random hyperplanes (the GW rounding); ``direction`` is the
+    best hyperplane's normal."""
 
     best_cut: float
     mean_cut: float
     partition: NDArray[np.int8] = field(repr=False)
     samples: int
     cuts: NDArray[np.float64] = field(repr=False)
+    direction: NDArray[np.float64] = field(repr=False)
 
 
 def best_of_random(
@@ -171,7 +173,7 @@ def best_of_random(
     )  # fmt: skip
     return RandomResult(
         best_cut=r.best_value, mean_cut=r.mean_value, partition=r.solution, samples=r.samples,
-        cuts=r.values,
+        cuts=r.values, direction=r.direction,
     )  # fmt: skip
 
 
@@ -185,6 +187,7 @@ def derandomized_rounding(
     time_limit: float | None = None,
     callback: Callable[[Iterate], None] | None = None,
     certify: bool = False,
+    x0: NDArray[np.float64] | None = None,
 ) -> DerandResult:
     """The paper's derandomized GW rounding with exact gradients (paper, Max-Cut section).
 
@@ -210,6 +213,8 @@ def derandomized_rounding(
         ``callback(Iterate)`` per step; KeyboardInterrupt keeps the best partition so far.
     certify : bool
         The SOSP certificate of ``E[cut]`` at the last ``mu``.
+    x0 : ndarray, optional
+        Start here instead of ``mu = 0`` (then the guarantee is relative to ``E[cut](x0)``).
 
     Returns
     -------
@@ -228,7 +233,7 @@ def derandomized_rounding(
     """
     return rounding.derandomized_rounding(
         cut_objective(graph), V, max_iter=max_iter, randomness_tol=sigma_min, seed=seed,
-        time_limit=time_limit, callback=callback, evaluate=graph.cut_value, certify=certify,
+        time_limit=time_limit, callback=callback, evaluate=graph.cut_value, certify=certify, x0=x0,
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from derand.core import SOSPCertificate
 from derand.errors import InputError
 from derand.limits import check_count, check_finite, check_seed
 from derand.maxcut.exact import MAX_EXACT_N, exact_maxcut
@@ -51,7 +52,12 @@ class MaxCutResult:
     ``bound_proven`` is true, ``upper_bound`` is proven by an LDL^T factorisation with a
     rounding-error margin (:mod:`derand.sdp.proof`); otherwise it is the Lanczos bound
     ``upper_bound_lanczos`` and ``bound_note`` says why. ``derandomized_cut`` is the cut of the
-    chosen rounding and ``guarantee_holds`` whether it is ``>= gw_expected`` (guaranteed for
+    chosen rounding -- for ``derandomized``, the best of the monotone ascent from ``mu = 0`` (the
+    GW expectation) and, when the best of ``samples`` random hyperplanes was better, a second
+    ascent started at that hyperplane (``rounding_starts``, ``rounding_from_random``), so it is at
+    least ``max(gw_expected, random_best)``; ``rounding_certificate`` is the SOSP certificate of
+    ``E[cut]`` at the first ascent's last ``mu`` -- and ``guarantee_holds`` whether it is
+    ``>= gw_expected`` (guaranteed for
     the derandomized rounding). ``partition`` is +-1 per node in index order; ``nodes`` holds
     the graph's own labels when it had any (networkx input) -- see :meth:`sides` and
     :meth:`assignment`. ``trace`` is ``[(seconds, best cut)]`` over the whole run.
@@ -76,6 +82,9 @@ class MaxCutResult:
     random_samples: int
     derandomized_cut: float
     guarantee_holds: bool
+    rounding_starts: int
+    rounding_from_random: bool
+    rounding_certificate: SOSPCertificate | None
     final_expected: float | None
     iterations: int
     final_cut: float
@@ -302,19 +311,33 @@ def solve_maxcut(
     traces: tuple[list[float], list[float], list[float]] = ([], [], [])
     partition: NDArray[np.int8]
     rnd = best_of_random(graph, V, samples if not interrupted else 1, seed=seed + 1)
+    certificate: SOSPCertificate | None = None
+    rounding_starts, from_random = 1, False
     try:
         if interrupted:
             raise KeyboardInterrupt
         if rounding == "derandomized":
             cb = stage("rounding")
+            progress_cb = None if cb is None else (lambda it: cb(it.iteration, it.max_iter))
             d = derandomized_rounding(
-                graph, V, seed=seed, time_limit=share(ROUNDING_SHARE),
-                callback=None if cb is None else (lambda it: cb(it.iteration, it.max_iter)),
+                graph, V, seed=seed, time_limit=share(ROUNDING_SHARE), callback=progress_cb,
+                certify=True,
             )  # fmt: skip
             cut, partition, final_expected, iterations = (
                 d.value, d.solution, d.expected, d.iterations,
             )  # fmt: skip
             traces = (d.history.expected, d.history.rounded, d.history.randomness)
+            certificate = d.certificate
+            if rnd.best_cut > cut and np.any(rnd.direction):
+                # the second start: the best random hyperplane at sigma = 1e-3, where E[cut]
+                # is its cut; the monotone ascent from there ends at least as high
+                x0 = rnd.direction * (1e3 / float(np.linalg.norm(rnd.direction)))
+                second = derandomized_rounding(
+                    graph, V, seed=seed, time_limit=share(ROUNDING_SHARE), x0=x0
+                )
+                rounding_starts = 2
+                if second.value > cut:
+                    cut, partition, from_random = second.value, second.solution, True
         elif rounding == "score":
             sc = score_function_rounding(
                 graph, V, steps=score_steps, seed=seed, callback=stage("rounding")
@@ -393,6 +416,9 @@ def solve_maxcut(
         random_samples=rnd.samples,
         derandomized_cut=up(cut),
         guarantee_holds=bool(cut >= gw - 1e-9 * max(1.0, abs(gw))),
+        rounding_starts=rounding_starts,
+        rounding_from_random=from_random,
+        rounding_certificate=certificate,
         final_expected=None if final_expected is None else up(final_expected),
         iterations=iterations,
         final_cut=final,

@@ -106,13 +106,15 @@ def threshold_form(V: Array, truth: int) -> tuple[Array, Array]:
 
 @dataclass(frozen=True)
 class RandomRounding:
-    """The best of ``samples`` random hyperplanes (the plain GW rounding, ``samples = 1``)."""
+    """The best of ``samples`` random hyperplanes (the plain GW rounding, ``samples = 1``);
+    ``direction`` is the best hyperplane's normal ``r``."""
 
     best_value: float
     mean_value: float
     solution: Signs = field(repr=False)
     samples: int
     values: Array = field(repr=False)
+    direction: Array = field(repr=False)
 
 
 def best_of_random(
@@ -167,7 +169,7 @@ def best_of_random(
             return obj.values(s.T)
 
     scores = np.empty(samples)
-    best_k, best_s = -1, np.ones(n, np.int8)
+    best_k, best_s, best_r = -1, np.ones(n, np.int8), np.zeros(p)
     for start in range(0, samples, chunk):
         stop = min(samples, start + chunk)
         r = rng.standard_normal((p, stop - start))
@@ -178,6 +180,7 @@ def best_of_random(
         if best_k < 0 or c[j] > scores[best_k]:
             best_k = start + j
             best_s = np.where(signs[:, j], 1, -1).astype(np.int8)
+            best_r = r[:, j].copy()
     if truth is not None:
         best_s = (best_s * best_s[truth]).astype(np.int8)
     scores[best_k] = (obj.value if evaluate is None else evaluate)(best_s)
@@ -189,6 +192,7 @@ def best_of_random(
         solution=best_s,
         samples=samples,
         values=scores,
+        direction=best_r,
     )
 
 
@@ -213,6 +217,9 @@ class HyperplaneRounding:
         Starting thresholds (with ``thresholds``); default 0.
     evaluate : callable, optional
         Exact value of a ±1 solution (default ``obj.value``).
+    x0 : ndarray, optional
+        Another starting point (e.g. the best of N random hyperplanes, scaled to a small
+        ``sigma``); default ``mu = 0`` (the GW expectation) and ``tau = t0``.
 
     Attributes
     ----------
@@ -231,6 +238,7 @@ class HyperplaneRounding:
         thresholds: bool = False,
         t0: Array | None = None,
         evaluate: Callable[[Signs], float] | None = None,
+        x0: Array | None = None,
     ) -> None:
         U = np.asarray(U, dtype=np.float64)
         if U.ndim != 2 or U.shape[0] != obj.n:
@@ -259,11 +267,17 @@ class HyperplaneRounding:
         self.linear = bool(np.any(obj.h != 0))
         self._r = np.clip(self.rho, -_RHO_MAX, _RHO_MAX)
         self._tables: Any = None
+        dim = self.p + (obj.n if thresholds else 0)
+        self.x0 = None if x0 is None else np.asarray(x0, dtype=np.float64)
+        if self.x0 is not None and (self.x0.shape != (dim,) or not np.all(np.isfinite(self.x0))):
+            raise InputError(f"x0 must be {dim} finite numbers")
 
     # -- the problem protocol -------------------------------------------------------------
 
     def start(self) -> Array:
-        """``x = 0`` (``mu = 0``: the GW expectation), or ``(0, t0)`` with thresholds."""
+        """``x0``, else ``x = 0`` (``mu = 0``: the GW expectation) or ``(0, t0)``."""
+        if self.x0 is not None:
+            return self.x0.copy()
         return np.concatenate([np.zeros(self.p), self.t0])
 
     def split(self, x: Array) -> tuple[Array, Array | None]:
@@ -423,6 +437,7 @@ def derandomized_rounding(
     callback: Callable[[Iterate], None] | None = None,
     evaluate: Callable[[Signs], float] | None = None,
     certify: bool = False,
+    x0: Array | None = None,
 ) -> DerandResult:
     """The derandomized rounding: a monotone ascent of ``E[f]`` until ``sigma -> 0``.
 
@@ -434,7 +449,7 @@ def derandomized_rounding(
 
     Parameters
     ----------
-    obj, U, thresholds, t0, evaluate
+    obj, U, thresholds, t0, evaluate, x0
         As in :class:`HyperplaneRounding`.
     max_iter : int
         Ascent steps.
@@ -454,7 +469,7 @@ def derandomized_rounding(
     DerandResult
         ``solution`` (int8 ±1), ``value``, ``expected_start``, ``guarantee_holds``, history.
     """
-    problem = HyperplaneRounding(obj, U, thresholds=thresholds, t0=t0, evaluate=evaluate)
+    problem = HyperplaneRounding(obj, U, thresholds=thresholds, t0=t0, evaluate=evaluate, x0=x0)
     return derandomize(
         problem,
         MonotoneLBFGS(),
