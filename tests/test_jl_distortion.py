@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from derand.core.gaussian import noncentral_chi2_log_mgf as log_mgf
 from derand.errors import InputError
 from derand.jl.distortion import (
     best_rescaling,
@@ -21,7 +22,6 @@ from derand.jl.distortion import (
     norm_distortion,
     pairwise_distortion,
 )
-from derand.jl.optimise import log_mgf
 from derand.jl.pairs import Denominators, PairData, plan_tiles, ratio_ranges, scan_pairs
 
 

@@ -2,7 +2,8 @@
 
 For a unit vector u (a normalised pair difference, or a point for the authors' ``norms``
 variant) the ratio ``R_u = ||P u||^2`` of the random projection is sigma^2 / k times a
-noncentral chi-square with k degrees of freedom and noncentrality ``k m_u / sigma^2``,
+noncentral chi-square with k degrees of freedom and noncentrality ``k m_u / sigma^2``
+(:func:`derand.core.gaussian.noncentral_chi2_log_mgf`),
 ``m_u = ||M u||^2``. Its log moment generating function is therefore closed form,
 
     log E exp(t R_u) = t m_u / (1 - a) - (k / 2) log(1 - a),     a = 2 t sigma^2 / k < 1,
@@ -86,29 +87,6 @@ iterations instead of ``inner_iter``)."""
 
 _NEGLIGIBLE = 60.0
 """A term whose exponent is this far below the largest has weight < 1e-26: skipped."""
-
-
-def log_mgf(m: Array, sigma: float, k: int, t: float) -> Array:
-    """``log E exp(t ||(M + sigma G / sqrt(k)) u||^2)`` for unit u with ``||M u||^2 = m``.
-
-    ``||(M + sigma G / sqrt(k)) u||^2`` is sigma^2 / k times a noncentral chi-square with k
-    degrees of freedom and noncentrality ``k m / sigma^2``, whose moment generating function is
-    closed form. Finite for ``2 t sigma^2 / k < 1``.
-
-    Returns
-    -------
-    ndarray
-        The log moment generating function at ``t`` for each ``m``.
-
-    Examples
-    --------
-    >>> float(log_mgf(np.array([1.0]), 0.0, 5, 2.0)[0])  # sigma = 0: deterministic, t * m
-    2.0
-    """
-    a = 2.0 * t * sigma * sigma / k
-    if a >= 1.0:
-        raise InputError(f"the moment generating function is infinite for 2 t sigma^2 / k = {a}")
-    return np.asarray(t * m / (1.0 - a) - 0.5 * k * math.log1p(-a), dtype=np.float64)
 
 
 @njit(cache=True, nogil=True, fastmath=True)
