@@ -7,7 +7,12 @@ warning (they never contribute to a cut).
 
 from __future__ import annotations
 
+import codecs
+import os
+import re
+import stat
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,11 +22,20 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from derand.errors import InputError
-from derand.limits import check_count, check_finite, check_seed, require_memory
+from derand.limits import (
+    MEMORY_FRACTION,
+    available_memory,
+    check_count,
+    check_finite,
+    check_seed,
+    format_bytes,
+    require_memory,
+)
 
 __all__ = [
     "Graph",
     "as_graph",
+    "from_edge_list",
     "from_edges",
     "from_networkx",
     "from_scipy",
@@ -173,42 +187,146 @@ def from_edges(
     return Graph(n=int(n), u=lo, v=hi, w=ww, name=name)
 
 
-def _numbers(path: Path) -> list[tuple[int, list[str]]]:
-    """Non-empty, non-comment lines of a text file as (1-based line number, tokens)."""
+MAX_GRAPH_FILE_BYTES = 2**30
+"""Largest graph file read (1 GiB). Parsing needs about :data:`PARSE_BYTES_PER_BYTE` bytes of
+memory per byte of text, so a smaller limit applies when less memory is available: at most
+80 % of the available memory divided by that factor."""
+
+PARSE_BYTES_PER_BYTE = 40
+"""Memory the text parser needs per byte of input (token lists of Python strings)."""
+
+_CHUNK = 1 << 20
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
+def file_limit() -> int:
+    """Bytes a graph file may have now: :data:`MAX_GRAPH_FILE_BYTES`, or less when memory is
+    short (see there)."""
+    by_memory = int(MEMORY_FRACTION * available_memory() / PARSE_BYTES_PER_BYTE)
+    return max(0, min(MAX_GRAPH_FILE_BYTES, by_memory))
+
+
+def read_text(path: str | Path, *, max_bytes: int | None = None) -> str:
+    """The text of a graph file, read once, in chunks, with the size bound checked while reading.
+
+    Works for regular files, named pipes, ``/dev/stdin`` and process substitutions (each is read
+    exactly once). A UTF-8 byte-order mark at the start is dropped (as the CSV reader of
+    ``derand jl`` does). Reading stops at the first chunk that is not UTF-8 or holds a NUL
+    byte (so ``/dev/zero`` and ``/dev/urandom`` are refused at once) and as soon as more than
+    ``max_bytes`` (default :func:`file_limit`) have arrived (an endless stream).
+
+    Raises
+    ------
+    InputError
+        Naming ``path``: not readable, a directory, over the size bound, not UTF-8 text.
+
+    Returns
+    -------
+    str
+    """
+    path = Path(path)
+    limit = file_limit() if max_bytes is None else max_bytes
+    shown = format_bytes(limit)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    parts: list[str] = []
+    total = 0
     try:
         if path.is_dir():
             raise InputError(f"{path} is a directory, not a graph file")
-        require_memory(40.0 * path.stat().st_size, f"reading {path}")
-        text = path.read_text()
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+                raise InputError(
+                    f"{path} is {format_bytes(st.st_size)}; a graph file may have at most "
+                    f"{shown} (1 GiB, less when memory is short)"
+                )
+            while True:
+                chunk = fh.read(_CHUNK)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > limit:
+                    raise InputError(
+                        f"{path}: more than {shown} read, the most a graph file may have "
+                        "(1 GiB, less when memory is short); an endless stream?"
+                    )
+                if b"\0" in chunk:
+                    raise InputError(f"{path} is not a text file (it holds NUL bytes)")
+                parts.append(decoder.decode(chunk))
+            parts.append(decoder.decode(b"", final=True))
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise InputError(f"{path} is not a text file") from None
+        raise InputError(f"{path} is not a UTF-8 text file") from None
+    text = "".join(parts)
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _numbers(text: str) -> list[tuple[int, list[str]]]:
+    """Non-empty, non-comment lines of a text as (1-based line number, tokens)."""
     out: list[tuple[int, list[str]]] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):
         body = line.split("#", 1)[0].strip()
         if body:
             out.append((lineno, body.split()))
     return out
 
 
+def _show(tok: str) -> str:
+    return repr(tok if len(tok) <= 30 else tok[:30] + "...")
+
+
+def parse_int(tok: str) -> int | None:
+    """``tok`` as an int when it is ``[+-]digits`` in ASCII, else ``None``.
+
+    Stricter than :func:`int`, which also reads ``1_000``, surrounding spaces and non-ASCII
+    digits such as ``'\u0661\u0662'``.
+
+    Examples
+    --------
+    >>> parse_int("-12"), parse_int("1_000"), parse_int("\u0661\u0662"), parse_int("1.0")
+    (-12, None, None, None)
+    """
+    if len(tok) > 40 or not _INT.fullmatch(tok):
+        return None
+    return int(tok)
+
+
+def parse_float(tok: str) -> float | None:
+    """``tok`` as a float when it is an ASCII decimal number (``1``, ``-2.5``, ``1e-3``) or
+    ``nan``/``inf``/``infinity`` (any case, optional sign), else ``None``.
+
+    Stricter than :func:`float`, which also reads ``1_000`` and non-ASCII digits.
+
+    Examples
+    --------
+    >>> parse_float("2.5e3"), parse_float("1_000"), parse_float("\u0663.5"), parse_float("-inf")
+    (2500.0, None, None, -inf)
+    """
+    if _FLOAT.fullmatch(tok) or _NON_FINITE.fullmatch(tok):
+        return float(tok)
+    return None
+
+
 def _parse_int(tok: str, lineno: int, what: str) -> int:
-    try:
-        value = int(tok)
-    except ValueError:
-        raise InputError(f"line {lineno}: {what} {tok!r} is not an integer") from None
+    value = parse_int(tok)
+    if value is None:
+        if len(tok) > 40 and _INT.fullmatch(tok):
+            raise InputError(f"line {lineno}: {what} {_show(tok)} is out of range (|id| <= 2**40)")
+        raise InputError(f"line {lineno}: {what} {_show(tok)} is not an integer")
     if not -MAX_NODES <= value <= MAX_NODES:
         raise InputError(f"line {lineno}: {what} {tok} is out of range (|id| <= 2**40)")
     return value
 
 
 def _parse_float(tok: str, lineno: int) -> float:
-    try:
-        value = float(tok)
-    except ValueError:
-        raise InputError(f"line {lineno}: weight {tok!r} is not a number") from None
+    value = parse_float(tok)
+    if value is None:
+        raise InputError(f"line {lineno}: weight {_show(tok)} is not a number")
     if not np.isfinite(value):
-        raise InputError(f"line {lineno}: weight {tok} is not finite")
+        raise InputError(f"line {lineno}: weight {_show(tok)} is not finite")
     return value
 
 
@@ -234,7 +352,7 @@ def read_rudy(path: str | Path) -> Graph:
     [1.0, -1.0]
     """
     path = Path(path)
-    rows = _numbers(path)
+    rows = _numbers(read_text(path))
     try:
         return _rudy(path, rows)
     except InputError as exc:
@@ -287,7 +405,7 @@ def read_edgelist(path: str | Path) -> Graph:
     3.5
     """
     path = Path(path)
-    rows = _numbers(path)
+    rows = _numbers(read_text(path))
     try:
         return _edgelist(path, rows)
     except InputError as exc:
@@ -376,11 +494,27 @@ def from_scipy(matrix: Any, *, name: str = "sparse") -> Graph:
     )
 
 
-def from_networkx(g: Any, *, weight: str = "weight", name: str = "networkx") -> Graph:
+def _edge_weight(data: Any, weight: str | None, where: str) -> float:
+    """The weight of one edge from its attribute mapping (networkx) or number (edge list)."""
+    if weight is None:
+        return 1.0
+    value = data.get(weight, 1.0) if isinstance(data, Mapping) else data
+    if isinstance(value, (str, bytes)) or value is None:
+        raise InputError(f"{where}: edge weight {value!r} is not a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"{where}: edge weight {value!r} is not a number ({exc})") from None
+
+
+def from_networkx(g: Any, *, weight: str | None = "weight", name: str = "networkx") -> Graph:
     """A graph from a networkx graph; node ``k`` is the ``k``-th of ``g.nodes()``.
 
+    ``weight`` names the edge attribute holding the weight, as in networkx: ``"weight"`` by
+    default (a missing attribute counts 1), another name such as ``"capacity"`` to read that
+    attribute instead, ``None`` for an unweighted graph (every edge 1, attributes ignored).
     Directed graphs are symmetrised (``w_uv`` + ``w_vu``, both arcs cross a cut) and repeated
-    edges of multigraphs summed, each with a warning. Missing weights count 1.
+    edges of multigraphs summed, each with a warning.
 
     Returns
     -------
@@ -389,17 +523,15 @@ def from_networkx(g: Any, *, weight: str = "weight", name: str = "networkx") -> 
     Examples
     --------
     >>> import networkx as nx
-    >>> from_networkx(nx.cycle_graph(4)).m
-    4
+    >>> h = nx.Graph([(0, 1, {"weight": 2.0, "capacity": 5.0})])
+    >>> [from_networkx(h, weight=k).w.tolist() for k in ("weight", "capacity", None)]
+    [[2.0], [5.0], [1.0]]
     """
     index = {node: k for k, node in enumerate(g.nodes())}
     edges = list(g.edges(data=True))
     u = np.array([index[a] for a, _, _ in edges], np.int64)
     v = np.array([index[b] for _, b, _ in edges], np.int64)
-    try:
-        w = np.array([float(d.get(weight, 1.0)) for _, _, d in edges], np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"edge attribute {weight!r} must be a number ({exc})") from None
+    w = np.array([_edge_weight(d, weight, f"edge ({a!r}, {b!r})") for a, b, d in edges], np.float64)
     if g.is_directed():
         warnings.warn("directed graph: symmetrised, opposite arcs summed", stacklevel=2)
     with warnings.catch_warnings():
@@ -412,8 +544,71 @@ def from_networkx(g: Any, *, weight: str = "weight", name: str = "networkx") -> 
     return graph
 
 
-def as_graph(obj: Any, *, weight: str = "weight") -> tuple[Graph, list[Any] | None]:
-    """Accept a :class:`Graph`, a networkx graph, or a scipy.sparse / dense adjacency matrix.
+def from_edge_list(
+    edges: Iterable[Any], *, weight: str | None = "weight", name: str = "edges"
+) -> tuple[Graph, list[Any] | None]:
+    """A graph from an edge list: tuples ``(u, v)``, ``(u, v, w)`` or ``(u, v, {attrs})``.
+
+    The nodes are the endpoints in order of first appearance (as ``networkx.Graph(edges)``
+    has them); any hashable labels work. A third element that is a number is the weight; a
+    mapping is an attribute dictionary read with ``weight`` as in :func:`from_networkx`;
+    ``weight=None`` makes every edge weigh 1. Duplicate edges (either orientation) raise
+    :class:`InputError`; self-loops are dropped with a warning.
+
+    Returns
+    -------
+    (Graph, list or None)
+        The graph and the node labels in index order (``None`` when they are ``0 .. n-1`` in
+        that order).
+
+    Examples
+    --------
+    >>> g, labels = from_edge_list([("a", "b", 2.0), ("b", "c")])
+    >>> g.w.tolist(), labels
+    ([2.0, 1.0], ['a', 'b', 'c'])
+    """
+    index: dict[Any, int] = {}
+    us: list[int] = []
+    vs: list[int] = []
+    ws: list[float] = []
+    for k, item in enumerate(edges):
+        if (
+            isinstance(item, (str, bytes))
+            or not isinstance(item, Sequence)
+            or len(item) not in (2, 3)
+        ):
+            raise InputError(f"edge {k}: expected (u, v) or (u, v, w), got {item!r:.60}")
+        a, b = item[0], item[1]
+        for node in (a, b):
+            try:
+                index.setdefault(node, len(index))
+            except TypeError:
+                raise InputError(f"edge {k}: node {node!r:.40} is not hashable") from None
+        us.append(index[a])
+        vs.append(index[b])
+        ws.append(1.0 if len(item) == 2 else _edge_weight(item[2], weight, f"edge {k}"))
+    if not index:
+        raise InputError("the edge list is empty")
+    labels = list(index)
+    graph = from_edges(
+        len(labels), np.array(us, np.int64), np.array(vs, np.int64), np.array(ws), name=name
+    )
+    plain = all(type(x) is int for x in labels) and labels == list(range(len(labels)))
+    return graph, None if plain else labels
+
+
+def _unweighted(graph: Graph) -> Graph:
+    return Graph(n=graph.n, u=graph.u, v=graph.v, w=np.ones(graph.m), name=graph.name)
+
+
+def as_graph(obj: Any, *, weight: str | None = "weight") -> tuple[Graph, list[Any] | None]:
+    """Accept a :class:`Graph`, a networkx graph, a scipy.sparse / dense adjacency matrix or an
+    edge list (a list or tuple of ``(u, v)``, ``(u, v, w)`` or ``(u, v, {attrs})``).
+
+    ``weight`` follows networkx: the edge attribute to read (networkx graphs and attribute
+    dictionaries of edge lists; default ``"weight"``, a missing attribute counts 1), or
+    ``None`` for an unweighted graph: every edge weighs 1, whatever the input (for a matrix,
+    every nonzero entry of the symmetrised matrix is an edge of weight 1).
 
     Returns
     -------
@@ -427,17 +622,25 @@ def as_graph(obj: Any, *, weight: str = "weight") -> tuple[Graph, list[Any] | No
     >>> g, labels = as_graph(nx.path_graph(["a", "b", "c"]))
     >>> g.m, labels
     (2, ['a', 'b', 'c'])
+    >>> as_graph([(0, 1, 3.0), (1, 2, -1.0)], weight=None)[0].w.tolist()
+    [1.0, 1.0]
     """
+    if weight is not None and not isinstance(weight, str):
+        raise InputError(f"weight must be an attribute name or None, got {weight!r}")
     if isinstance(obj, Graph):
-        return obj, None
+        return (obj if weight is not None else _unweighted(obj)), None
     if hasattr(obj, "nodes") and hasattr(obj, "edges") and hasattr(obj, "is_directed"):
         labels = list(obj.nodes())
         graph = from_networkx(obj, weight=weight, name=str(getattr(obj, "name", "") or "networkx"))
         return graph, labels
     if sp.issparse(obj) or isinstance(obj, np.ndarray):
-        return from_scipy(obj), None
+        graph = from_scipy(obj)
+        return (graph if weight is not None else _unweighted(graph)), None
+    if isinstance(obj, (list, tuple)):
+        return from_edge_list(obj, weight=weight)
     raise InputError(
-        f"expected a Graph, a networkx graph or an adjacency matrix, got {type(obj).__name__}"
+        "expected a Graph, a networkx graph, an adjacency matrix or an edge list, "
+        f"got {type(obj).__name__}"
     )
 
 
@@ -635,20 +838,19 @@ def parse_spec(spec: str) -> Graph:
             if default is None:
                 raise InputError(f"generator {kind} needs {key}=...")
             return default
-        try:
-            return int(params[key])
-        except ValueError:
-            raise InputError(f"{kind}: {key} must be an integer, got {params[key]!r}") from None
+        value = parse_int(params[key])
+        if value is None:
+            raise InputError(f"{kind}: {key} must be an integer, got {params[key]!r}")
+        return value
 
     seed = get_int("seed", 0)
     weights = params.get("weights", "one")
     if kind == "gnp":
         if "p" not in params:
             raise InputError("generator gnp needs p=...")
-        try:
-            p = float(params["p"])
-        except ValueError:
-            raise InputError(f"gnp: p must be a number, got {params['p']!r}") from None
+        p = parse_float(params["p"])
+        if p is None:
+            raise InputError(f"gnp: p must be a number, got {params['p']!r}")
         return gnp(get_int("n"), p, seed=seed, weights=weights)
     if kind == "regular":
         return random_regular(get_int("n"), get_int("d"), seed=seed, weights=weights)
@@ -751,14 +953,17 @@ def load_graph(source: str, *, fmt: str = "auto") -> Graph:
         raise InputError(f"{source}: no such file (nor 'paper' or a generator spec)")
     if path.is_dir():
         raise InputError(f"{source} is a directory")
-    if fmt == "rudy":
-        return read_rudy(path)
-    if fmt == "edgelist" or path.suffix.lower() in EDGELIST_SUFFIXES:
-        return read_edgelist(path)
-    rows = _numbers(path)
-    if rows and len(rows[0][1]) == 2:
-        rest = rows[1:]
-        head = rows[0][1][1]
-        if all(len(t) == 3 for _, t in rest) or (head.isdigit() and int(head) == len(rest)):
-            return read_rudy(path)
-    return read_edgelist(path)
+    rows = _numbers(read_text(path))  # read once: a pipe cannot be read twice
+    if fmt == "auto" and path.suffix.lower() in EDGELIST_SUFFIXES:
+        fmt = "edgelist"
+    if fmt == "auto":
+        fmt = "edgelist"
+        if rows and len(rows[0][1]) == 2:
+            rest = rows[1:]
+            head = rows[0][1][1]
+            if all(len(t) == 3 for _, t in rest) or parse_int(head) == len(rest):
+                fmt = "rudy"
+    try:
+        return _rudy(path, rows) if fmt == "rudy" else _edgelist(path, rows)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
