@@ -385,7 +385,7 @@ def solve_maxcut(
             proven, note = pb.proven, pb.note
             if pb.proven:
                 bound = max(pb.upper_bound, sdp.value)
-    if positive < bound:
+    if positive < bound or (positive == bound and not proven):
         bound, proven = positive, True
         note = "the sum of the positive edge weights (no cut exceeds it; below the SDP bound)"
     t_sdp = time.perf_counter() - t0
