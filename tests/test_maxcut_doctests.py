@@ -8,7 +8,9 @@ import importlib
 import pytest
 
 MODULES = [
-    "derand.maxcut.graph", "derand.maxcut.sdp", "derand.maxcut.rounding",
+    "derand.maxcut.graph", "derand.maxcut.convert", "derand.maxcut.datasets",
+    "derand.maxcut.generators", "derand.maxcut.readers", "derand.maxcut.tokens",
+    "derand.maxcut.sdp", "derand.maxcut.rounding",
     "derand.maxcut.local_search", "derand.maxcut.moves", "derand.maxcut.bound",
     "derand.maxcut.solve", "derand.maxcut.exact", "derand.figures.maxcut", "derand.maxcut.bvn",
 ]  # fmt: skip

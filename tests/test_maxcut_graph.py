@@ -366,3 +366,32 @@ def test_weight_none_for_graphs_and_matrices() -> None:
     assert np.all(as_graph(g.adjacency(), weight=None)[0].w == 1.0)
     with pytest.raises(InputError, match="weight must be"):
         as_graph(g, weight=3)  # type: ignore[arg-type]
+
+
+OLD_NAMES = (
+    "Graph as_graph from_edges from_networkx from_scipy gnp gset_best_known load_graph load_gset "
+    "paper_graph paper_graph_torch parse_spec random_regular read_edgelist read_rudy torus "
+    "write_rudy GSET_NAMES WEIGHTS EDGELIST_SUFFIXES MAX_NODES"
+).split()
+
+
+def test_the_graph_module_still_exports_every_name_it_had() -> None:
+    import derand.maxcut as package
+    import derand.maxcut.graph as module
+
+    for name in OLD_NAMES:
+        assert getattr(module, name) is not None, name
+        if name in package.__all__:
+            assert getattr(package, name) is getattr(module, name), name
+    assert set(module.__all__) >= set(OLD_NAMES) - {"MAX_NODES"} | {"from_edge_list"}
+
+
+@pytest.mark.parametrize(
+    "module", ["graph", "convert", "datasets", "generators", "readers", "tokens"]
+)
+def test_each_graph_module_imports_first_in_a_fresh_interpreter(module: str) -> None:
+    import subprocess
+    import sys
+
+    code = f"import derand.maxcut.{module}; from derand.maxcut.graph import load_graph, gnp"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

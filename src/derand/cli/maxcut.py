@@ -92,7 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=True,
         help="prove the upper bound by a sparse LDL^T (else the Lanczos bound)",
     )
-    parser.add_argument("--exact", action="store_true", help="exact optimum (at most 26 nodes with edges)")
+    parser.add_argument(
+        "--exact", action="store_true", help="exact optimum (at most 26 nodes with edges)"
+    )
     parser.add_argument("--rank", type=positive_int, help="SDP rank p (default ~sqrt(2n))")
     parser.add_argument(
         "--score-steps", type=positive_int, default=5000, help="steps of --rounding score"
@@ -168,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from derand.maxcut.graph import load_graph
+    from derand.maxcut.readers import load_graph
     from derand.maxcut.solve import MAX_SAMPLES, solve_maxcut
 
     if args.samples > MAX_SAMPLES:

@@ -11,26 +11,13 @@ Quick start::
 """
 
 from derand.maxcut.bound import ProvenBound, check_psd, prove_bound
+from derand.maxcut.convert import as_graph, from_edge_list, from_networkx, from_scipy
+from derand.maxcut.datasets import GSET_NAMES, gset_best_known, load_gset, paper_graph
 from derand.maxcut.exact import ExactResult, exact_maxcut
-from derand.maxcut.graph import (
-    GSET_NAMES,
-    Graph,
-    as_graph,
-    from_edges,
-    from_networkx,
-    from_scipy,
-    gnp,
-    gset_best_known,
-    load_graph,
-    load_gset,
-    paper_graph,
-    random_regular,
-    read_edgelist,
-    read_rudy,
-    torus,
-    write_rudy,
-)
+from derand.maxcut.generators import gnp, random_regular, torus
+from derand.maxcut.graph import Graph, from_edges
 from derand.maxcut.local_search import LocalSearchResult, local_search
+from derand.maxcut.readers import load_graph, read_edgelist, read_rudy, write_rudy
 from derand.maxcut.rounding import (
     best_of_random,
     derandomized_rounding,
@@ -40,7 +27,7 @@ from derand.maxcut.rounding import (
     score_function_rounding,
 )
 from derand.maxcut.sdp import SDPResult, dual_bound, dual_vector, solve_sdp
-from derand.maxcut.solve import MaxCutResult, solve_maxcut
+from derand.maxcut.solve import MaxCutResult, resolve_seed, solve_maxcut
 
 __all__ = [
     "GSET_NAMES",
@@ -59,6 +46,7 @@ __all__ = [
     "exact_maxcut",
     "expected_cut",
     "expected_cut_and_grad",
+    "from_edge_list",
     "from_edges",
     "from_networkx",
     "from_scipy",
@@ -73,6 +61,7 @@ __all__ = [
     "random_regular",
     "read_edgelist",
     "read_rudy",
+    "resolve_seed",
     "score_function_rounding",
     "solve_maxcut",
     "solve_sdp",

@@ -22,8 +22,9 @@ from numpy.typing import NDArray
 
 from derand.errors import InputError
 from derand.limits import MAX_SEED, check_count, check_finite, check_seed
+from derand.maxcut.convert import as_graph
 from derand.maxcut.exact import MAX_EXACT_N, exact_maxcut
-from derand.maxcut.graph import Graph, as_graph
+from derand.maxcut.graph import Graph
 from derand.maxcut.local_search import METHODS, local_search
 from derand.maxcut.rounding import (
     best_of_random,
@@ -261,7 +262,7 @@ def solve_maxcut(
         Directed graphs and non-symmetric matrices are symmetrised and repeated edges summed
         (each with a warning); node labels are kept (:meth:`MaxCutResult.sides`). An edge
         list is a list of ``(u, v)``, ``(u, v, w)`` or ``(u, v, {attrs})``
-        (:func:`derand.maxcut.graph.as_graph`). Isolated nodes and zero-weight edges change
+        (:func:`derand.maxcut.convert.as_graph`). Isolated nodes and zero-weight edges change
         no cut: they are set aside before the SDP and cost nothing; isolated nodes end on
         side ``+1``.
     rounding : {"derandomized", "random", "best-of-N", "score"}
