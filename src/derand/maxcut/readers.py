@@ -295,10 +295,16 @@ def load_graph(source: str, *, fmt: str = "auto") -> Graph:
     if source.split(":", 1)[0] in SPEC_KINDS and ":" in source:
         return parse_spec(source)
     path = Path(source)
-    if not path.exists():
-        raise InputError(f"{source}: no such file (nor 'paper' or a generator spec)")
-    if path.is_dir():
-        raise InputError(f"{source} is a directory")
+    shown = source if len(source) <= 200 else source[:200] + "..."
+    try:
+        exists, folder = path.exists(), path.is_dir()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise InputError(f"{shown}: cannot read: {reason}") from None
+    if not exists:
+        raise InputError(f"{shown}: no such file (nor 'paper' or a generator spec)")
+    if folder:
+        raise InputError(f"{shown} is a directory")
     rows = _numbers(read_text(path))  # read once: a pipe cannot be read twice
     if fmt == "auto" and path.suffix.lower() in EDGELIST_SUFFIXES:
         fmt = "edgelist"
