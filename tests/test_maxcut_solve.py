@@ -201,6 +201,7 @@ def test_without_a_positive_weight_everything_is_zero(w: list[float]) -> None:
         r = solve_maxcut(g, rounding=rounding, local=False, exact=True)
         assert r.final_cut == r.upper_bound == r.exact_cut == 0.0
         assert r.optimality_gap == 0.0 and r.bound_proven and len(set(r.partition)) == 1
+        assert r.trace[-1][1] == 0.0
 
 
 def test_bounds_never_exceed_the_positive_weight() -> None:

@@ -40,7 +40,9 @@ def from_scipy(matrix: Any, *, name: str = "sparse") -> Graph:
     except (TypeError, ValueError) as exc:
         raise InputError(f"cannot read the adjacency matrix as real numbers ({exc})") from None
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise InputError(f"adjacency matrix must be square, got {a.shape}")
+        raise InputError(
+            f"adjacency matrix must be square, got {a.shape} (an edge list is a list of tuples)"
+        )
     if a.nnz and not np.all(np.isfinite(a.data)):
         raise InputError("adjacency matrix has NaN or infinite entries")
     if a.nnz and abs(a - a.T).max() > 1e-12 * max(1.0, abs(a).max()):

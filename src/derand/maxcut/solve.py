@@ -478,6 +478,7 @@ def solve_maxcut(
     if final < 0:  # the empty cut (weight 0) is better
         final_partition = np.ones(original.n, np.int8)
         final = 0.0
+        trace.append((time.perf_counter() - t0, 0.0))
     gap = (ub - final) / ub if ub > 0 else 0.0
     return MaxCutResult(
         name=original.name,
