@@ -181,3 +181,114 @@ def test_shipped_gset_instance_from_the_cli(tmp_path: Path) -> None:
     assert main(["maxcut", "gset:G11", "--time-limit", "2", "--json", str(out), "--quiet"]) == 0
     doc = json.loads(out.read_text())
     assert (doc["n"], doc["m"]) == (800, 1600) and doc["bound_proven"]
+
+
+CORPUS = Path(__file__).parent / "corpus" / "maxcut"
+
+
+@pytest.mark.parametrize(
+    "name", ["weights_all_zero.txt", "weights_negative_zero.txt", "weights_all_negative.txt"]
+)
+def test_no_positive_weight_gives_bound_0_gap_0_and_says_optimal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    out = tmp_path / "z.json"
+    assert main(["maxcut", str(CORPUS / name), "--exact", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["final_cut"] == doc["exact_cut"] == doc["upper_bound"] == 0.0
+    assert doc["optimality_gap"] == 0.0 and doc["bound_proven"] is True
+    assert doc["sdp_value"] <= doc["upper_bound"] and doc["upper_bound_lanczos"] >= 0.0
+    text = capsys.readouterr().out
+    assert "within 100" not in text and "final cut 0 = the proven bound: optimal" in text
+    assert "exact optimum 0 (the final cut is optimal)" in text
+    if name == "weights_all_negative.txt":  # 0.878 x SDP needs nonnegative weights
+        assert doc["gw_ratio_bound"] is None and "0.878" not in text
+
+
+def test_optimum_zero_with_a_positive_weight_gap_is_relative_to_the_bound(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "m.json"
+    path = CORPUS / "weights_mixed_optimum_zero.txt"  # 1, -5, -5: every nonempty cut < 0
+    assert main(["maxcut", str(path), "--exact", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["final_cut"] == doc["exact_cut"] == 0.0
+    assert 0.0 <= doc["upper_bound"] <= 1.0  # at most the positive weight
+    gap = doc["optimality_gap"]
+    assert gap == (1.0 if doc["upper_bound"] > 0 else 0.0)
+    assert "the final cut is optimal" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "w"),
+    [
+        ("rudy_one_edge_1.797e308.txt", 1.797e308),
+        ("edgelist_one_edge_float_max.edges", 1.7976931348623157e308),
+        ("rudy_one_edge_1.797e308_isolated.txt", 1.797e308),
+    ],
+)
+def test_one_edge_at_the_top_of_the_float_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, w: float
+) -> None:
+    out = tmp_path / "b.json"
+    assert main(["maxcut", str(CORPUS / name), "--exact", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["final_cut"] == doc["exact_cut"] == doc["upper_bound"] == w
+    assert doc["optimality_gap"] == 0.0 and doc["sdp_value"] <= w
+    assert max(len(line) for line in capsys.readouterr().out.splitlines()) < 200
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["paper", "--optimum", "40"], "below the cut 41 this run found"),
+        (["paper", "--optimum", "45"], "above the proven upper bound"),
+        (["paper", "--optimum", "100"], "above 62, the total positive edge weight"),
+        (["paper", "--optimum", "-1"], "negative"),
+        (["paper", "--optimum", "nan"], "finite"),
+        (["paper", "--optimum", "inf"], "finite"),
+        (["paper", "--exact", "--optimum", "40.5"], "not the exact optimum 41"),
+    ],
+)
+def test_impossible_optimum_is_refused_saying_which(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    assert main(["maxcut", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err and "--optimum" in err
+
+
+def test_optimum_known_after_the_run_keeps_the_json_draws_no_figure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o.json"
+    argv = ["maxcut", "paper", "--optimum", "40", "--json", str(out), "--plot", str(tmp_path)]
+    assert main(argv) == 2
+    assert json.loads(out.read_text())["final_cut"] == 41.0
+    assert not list(tmp_path.glob("*.png"))
+    assert "no figure drawn" in capsys.readouterr().err
+    assert main(["maxcut", "paper", "--optimum", "41", "--exact", "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_endless_devices_are_refused_at_once_naming_the_file(
+    capsys: pytest.CaptureFixture[str], device: str
+) -> None:
+    if not Path(device).exists():
+        pytest.skip(f"no {device}")
+    import time
+
+    start = time.perf_counter()
+    assert main(["maxcut", device]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and device in err
+    assert time.perf_counter() - start < 2.0
+
+
+def test_isolated_nodes_cost_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    for name in ("rudy_isolated_200000.txt", "edgelist_isolated_200000.edges"):
+        start = time.perf_counter()
+        assert main(["maxcut", str(CORPUS / name), "--quiet"]) == 0
+        assert time.perf_counter() - start < 2.0, name  # took 77 s before

@@ -8,11 +8,13 @@ import importlib
 import pytest
 
 MODULES = [
-    "derand.maxcut.graph", "derand.maxcut.sdp", "derand.maxcut.rounding",
+    "derand.maxcut.graph", "derand.maxcut.convert", "derand.maxcut.datasets",
+    "derand.maxcut.generators", "derand.maxcut.readers", "derand.maxcut.tokens",
+    "derand.maxcut.sdp", "derand.maxcut.rounding",
     "derand.maxcut.local_search", "derand.maxcut.moves", "derand.sdp.proof",
     "derand.maxcut.solve", "derand.maxcut.exact", "derand.figures.maxcut", "derand.core._bvn",
     "derand.sdp.mixing", "derand.rounding.objective", "derand.core.gaussian",
-    "derand.core.driver", "derand.core.methods", "derand.core.certificate",
+    "derand.core.driver", "derand.core.methods", "derand.core.certificate", "derand.toy",
 ]  # fmt: skip
 
 

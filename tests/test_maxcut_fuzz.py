@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -120,3 +122,29 @@ def test_impossible_sizes_are_one_line_errors(
         code = int(exc.code or 0)
     assert code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["a" * 5000, "a" * 5000 + "/g.txt"])
+def test_a_file_name_too_long_is_one_short_line(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["maxcut", name]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and len(err) < 400
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_a_named_pipe_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "g.pipe"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        fifo.write_text("4 3\n1 2 1\n2 3 1\n3 4 1\n")
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    assert main(["maxcut", str(fifo), "--exact"]) == 0  # hung forever: read twice
+    writer.join(5)
+    assert "exact optimum 3 (the final cut is optimal)" in capsys.readouterr().out

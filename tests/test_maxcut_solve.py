@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +13,9 @@ import scipy.sparse as sp
 from derand.errors import InputError
 from derand.maxcut import (
     GSET_NAMES,
+    Graph,
     exact_maxcut,
+    from_edges,
     gnp,
     gset_best_known,
     load_graph,
@@ -20,6 +24,7 @@ from derand.maxcut import (
     solve_maxcut,
     torus,
 )
+from derand.maxcut.solve import resolve_seed
 
 
 def test_time_limit_is_honoured_by_the_whole_pipeline() -> None:
@@ -152,3 +157,116 @@ def test_library_errors_name_parameters_not_flags(kwargs: dict, match: str) -> N
 def test_short_reprs() -> None:
     r = solve_maxcut(gnp(300, 0.02, seed=1), search_moves=2000)
     assert len(repr(r)) < 2000 and "partition" not in repr(r)
+
+
+def _padded(g: Graph, extra: int) -> Graph:
+    """``g`` with ``extra`` isolated nodes interleaved (node k of g becomes 2 k + 1)."""
+    return Graph(n=g.n + extra, u=2 * g.u + 1, v=2 * g.v + 1, w=g.w, name="padded")
+
+
+def test_isolated_nodes_and_zero_weights_change_nothing_and_cost_nothing() -> None:
+    g = gnp(14, 0.4, seed=3, weights="normal")
+    padded = _padded(g, g.n + 1)
+    zeros = from_edges(
+        padded.n,
+        np.r_[padded.u, 0, 2],
+        np.r_[padded.v, 2, 4],
+        np.r_[padded.w, 0.0, -0.0],
+    )
+    ref = exact_maxcut(g).cut
+    for h in (padded, zeros):
+        r = solve_maxcut(h, exact=True)
+        assert r.n == h.n and r.m == h.m and len(r.partition) == h.n
+        assert r.exact_cut == pytest.approx(ref, abs=1e-9) and r.exact_cut <= r.upper_bound
+        assert h.cut_value(np.array(r.partition)) == r.final_cut
+        assert all(r.partition[k] == 1 for k in range(0, h.n, 2))  # isolated: side +1
+    big = _padded(gnp(30, 0.2, seed=1), 200_000)
+    start = time.perf_counter()
+    r = solve_maxcut(big, rank=40)  # the rank is capped at the nodes with edges
+    assert time.perf_counter() - start < 2.0 and r.sdp_rank <= 30
+    assert r.final_cut == solve_maxcut(gnp(30, 0.2, seed=1)).final_cut
+
+
+def test_exact_counts_only_nodes_with_edges() -> None:
+    r = solve_maxcut(_padded(gnp(12, 0.5, seed=2), 100), exact=True)
+    assert r.exact_cut == exact_maxcut(gnp(12, 0.5, seed=2)).cut
+    with pytest.raises(InputError, match="at most 26 nodes with edges"):
+        solve_maxcut(gnp(30, 0.5, seed=2), exact=True)
+
+
+@pytest.mark.parametrize("w", [[0.0, 0.0], [-0.0, 0.0], [-1.0, -3.0]])
+def test_without_a_positive_weight_everything_is_zero(w: list[float]) -> None:
+    g = from_edges(3, np.array([0, 1]), np.array([1, 2]), np.array(w))
+    for rounding in ("derandomized", "random"):
+        r = solve_maxcut(g, rounding=rounding, local=False, exact=True)
+        assert r.final_cut == r.upper_bound == r.exact_cut == 0.0
+        assert r.optimality_gap == 0.0 and r.bound_proven and len(set(r.partition)) == 1
+        assert r.trace[-1][1] == 0.0
+
+
+def test_bounds_never_exceed_the_positive_weight() -> None:
+    bipartite = torus(4, 4, weights="one")  # SDP = max cut = total weight: the proof adds a margin
+    r = solve_maxcut(bipartite)
+    assert r.upper_bound == r.final_cut == 32.0 and r.optimality_gap == 0.0 and r.bound_proven
+    assert "positive edge weights" in r.bound_note
+    r = solve_maxcut(bipartite, prove=False)
+    assert r.upper_bound == 32.0 and r.bound_proven
+
+
+@pytest.mark.parametrize("w", [1.797e308, 1.7976931348623157e308, 1e308])
+def test_one_huge_edge_gives_the_right_answer(w: float) -> None:
+    g = from_edges(4, np.array([1]), np.array([3]), np.array([w]))
+    r = solve_maxcut(g, exact=True)
+    assert r.final_cut == r.exact_cut == r.upper_bound == w and r.optimality_gap == 0.0
+    assert all(np.isfinite([r.sdp_value, r.upper_bound_lanczos, r.lambda_max, r.gw_expected]))
+
+
+def test_seed_none_is_recorded_and_repeats_the_run() -> None:
+    g = gnp(40, 0.2, seed=5, weights="normal")
+    a = solve_maxcut(g, seed=None, search_moves=300)
+    assert 0 <= a.seed <= 2**63 - 1
+    b = solve_maxcut(g, seed=a.seed, search_moves=300)
+    assert (a.partition, a.final_cut, a.seed) == (b.partition, b.final_cut, b.seed)
+    assert solve_maxcut(g, seed=None, search_moves=300).seed != a.seed  # fresh entropy
+    assert solve_maxcut(g, seed=np.int64(7), search_moves=300).seed == 7
+
+
+@pytest.mark.parametrize(
+    "make",
+    [np.random.default_rng, np.random.RandomState, random.Random],
+    ids=["Generator", "RandomState", "random.Random"],
+)
+def test_seed_from_a_generator_is_drawn_and_recorded(make: Any) -> None:
+    g = gnp(30, 0.2, seed=1)
+    first, again = make(12), make(12)
+    a = solve_maxcut(g, seed=first, search_moves=200)
+    b = solve_maxcut(g, seed=again, search_moves=200)
+    assert a.seed == b.seed == resolve_seed(make(12)) and a.partition == b.partition
+    assert solve_maxcut(g, seed=first, search_moves=200).seed != a.seed  # it advanced
+    assert solve_maxcut(g, seed=a.seed, search_moves=200).partition == a.partition
+
+
+@pytest.mark.parametrize("bad", [True, -1, 2**63, 1.5, "3", [1]])
+def test_bad_seeds_are_refused(bad: object) -> None:
+    with pytest.raises(InputError, match="seed"):
+        solve_maxcut(gnp(10, 0.5, seed=1), seed=bad)  # type: ignore[arg-type]
+
+
+def test_weight_parameter_follows_networkx() -> None:
+    nx = pytest.importorskip("networkx")
+    h = nx.Graph()
+    h.add_edge(0, 1, weight=-5.0, capacity=1.0)
+    h.add_edge(1, 2, weight=-5.0, capacity=1.0)
+    h.add_edge(0, 2, capacity=10.0)  # no weight attribute: counts 1
+    assert solve_maxcut(h, exact=True).exact_cut == 0.0  # -5, -5, 1: only the empty cut
+    assert solve_maxcut(h, weight="capacity", exact=True).exact_cut == 11.0
+    assert solve_maxcut(h, weight=None, exact=True).exact_cut == 2.0
+
+
+def test_edge_lists_are_accepted() -> None:
+    r = solve_maxcut([("a", "b"), ("b", "c", 2.0), ("c", "a", {"weight": 3.0})], exact=True)
+    assert r.exact_cut == r.final_cut == 5.0 and r.nodes == ["a", "b", "c"]
+    s, t = r.sides()
+    assert {"c"} in (s, t)
+    r = solve_maxcut([(0, 1, 5.0), (1, 2, 1.0)], weight=None)
+    assert r.final_cut == 2.0 and r.nodes is None

@@ -91,6 +91,28 @@ def maxcut() -> None:
     text("maxcut", "edgelist_four_columns.edges", "0 1 1 1\n")
     raw("maxcut", "not_utf8.txt", b"3 2\n1 2 1\n2 3 \xff\xfe\n")
     raw("maxcut", "binary.txt", bytes(range(256)) * 4)
+    # issue 17: weights without a positive one (the max cut is 0, the bound must be 0 too)
+    text("maxcut", "weights_all_zero.txt", "3 2\n1 2 0\n2 3 0\n")
+    text("maxcut", "weights_negative_zero.txt", "3 2\n1 2 -0.0\n2 3 -0\n")
+    text("maxcut", "weights_all_negative.txt", "3 3\n1 2 -1\n2 3 -2\n1 3 -1\n")
+    text("maxcut", "weights_mixed_optimum_zero.txt", "3 3\n1 2 1\n1 3 -5\n2 3 -5\n")
+    # issue 17: one edge at the top of the float range (bounds overflowed when scaled back)
+    text("maxcut", "rudy_one_edge_1.797e308.txt", "2 1\n1 2 1.797e308\n")
+    text("maxcut", "edgelist_one_edge_float_max.edges", "0 1 1.7976931348623157e308\n")
+    text("maxcut", "rudy_one_edge_1.797e308_isolated.txt", "5 1\n2 4 1.797e308\n")
+    # issue 17: what Python's int()/float() accept but a graph file must not
+    text("maxcut", "rudy_underscore_weight.txt", "3 2\n1 2 1_000\n2 3 1\n")
+    text("maxcut", "rudy_underscore_count.txt", "1_0 1\n1 2 1\n")
+    text("maxcut", "rudy_arabic_indic_digits.txt", "3 2\n1 \u0662 1\n2 3 1\n")
+    text("maxcut", "rudy_fullwidth_digits.txt", "\uff13 1\n1 2 1\n")
+    text("maxcut", "edgelist_arabic_indic_weight.edges", "0 1 \u0661\u0662\n")
+    text("maxcut", "edgelist_spaced_sign.edges", "0 1 - 1\n")
+    raw("maxcut", "nul_byte.txt", b"3 2\n1 2 1\x00\n2 3 1\n")
+    # issue 17: a UTF-8 BOM is accepted, as by the CSV reader of derand jl
+    text("maxcut", "edgelist_bom.edges", "\ufeff0 1\n1 2 2\n")
+    # issue 17: 200,000 isolated nodes cost nothing (took 77 s)
+    text("maxcut", "rudy_isolated_200000.txt", "200000 1\n1 2 1\n")
+    text("maxcut", "edgelist_isolated_200000.edges", "0 199999 1\n")
 
 
 def jl() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+from typing import TYPE_CHECKING
 
 from derand.cli.common import (
     EXIT_INTERRUPTED,
@@ -15,6 +17,9 @@ from derand.cli.common import (
     say,
 )
 from derand.errors import InputError
+
+if TYPE_CHECKING:
+    from derand.maxcut.solve import MaxCutResult
 
 PAPER_OPTIMUM = 41.0  # the authors' instance; verified by the exact solver in the tests
 
@@ -87,7 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=True,
         help="prove the upper bound by a sparse LDL^T (else the Lanczos bound)",
     )
-    parser.add_argument("--exact", action="store_true", help="exact optimum (n <= 26)")
+    parser.add_argument(
+        "--exact", action="store_true", help="exact optimum (at most 26 nodes with edges)"
+    )
     parser.add_argument("--rank", type=positive_int, help="SDP rank p (default ~sqrt(2n))")
     parser.add_argument(
         "--score-steps", type=positive_int, default=5000, help="steps of --rounding score"
@@ -98,9 +105,57 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default="auto",
         help="file format of GRAPH (auto: by suffix and content)",
     )
-    parser.add_argument("--optimum", type=float, help="known optimum, drawn in the figure")
+    parser.add_argument(
+        "--optimum",
+        type=float,
+        help="known optimum, drawn in the figure; refused when it is negative, above the "
+        "total positive weight, below the cut found, above the proven bound or not the exact "
+        "optimum (the last three after the run: then the JSON is written, no figure)",
+    )
     add_common_options(parser, device=False, threads=False)
     parser.set_defaults(func=run)
+
+
+def _num(x: float, decimals: int) -> str:
+    """``x`` with ``decimals`` decimals, or in exponent form beyond 1e12 (huge weights)."""
+    return f"{x:.{decimals}f}" if abs(x) < 1e12 else f"{x:.10g}"
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def check_optimum(optimum: float, positive: float, graph: str) -> None:
+    """Refuse, before the run, an ``--optimum`` no graph of total positive weight
+    ``positive`` can have: not finite, negative (the empty cut weighs 0) or above ``positive``.
+    """
+    if not math.isfinite(optimum):
+        raise InputError(f"--optimum must be a finite number, got {optimum}")
+    if optimum < 0 and not _close(optimum, 0.0):
+        raise InputError(
+            f"--optimum {optimum:g} is negative: the empty cut already weighs 0, so the "
+            "maximum cut is at least 0"
+        )
+    if optimum > positive and not _close(optimum, positive):
+        raise InputError(
+            f"--optimum {optimum:g} is above {positive:g}, the total positive edge weight of "
+            f"{graph}: no cut reaches it"
+        )
+
+
+def optimum_problem(optimum: float, r: MaxCutResult) -> str | None:
+    """Why ``--optimum`` contradicts the run ``r`` (``None`` when it does not): below the cut
+    found, above the proven bound, or not the exact optimum."""
+    if r.exact_cut is not None and not _close(optimum, r.exact_cut):
+        return f"--optimum {optimum:g} is not the exact optimum {r.exact_cut:g} of this graph"
+    if optimum < r.final_cut and not _close(optimum, r.final_cut):
+        return (
+            f"--optimum {optimum:g} is below the cut {r.final_cut:g} this run found: "
+            "the optimum is at least that"
+        )
+    if r.bound_proven and optimum > r.upper_bound and not _close(optimum, r.upper_bound):
+        return f"--optimum {optimum:g} is above the proven upper bound {r.upper_bound:g}"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from derand.maxcut.graph import load_graph
+    from derand.maxcut.readers import load_graph
     from derand.maxcut.solve import MAX_SAMPLES, solve_maxcut
 
     if args.samples > MAX_SAMPLES:
@@ -127,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
         say(args, f"warning: {w.message}")
     if args.rank is not None and args.rank > graph.n:
         raise InputError(f"--rank must be <= n = {graph.n}, got {args.rank}")
+    if args.optimum is not None:
+        check_optimum(args.optimum, float(graph.w[graph.w > 0].sum()), args.graph)
     bar = tqdm(
         total=1000, desc="maxcut", file=sys.stderr, delay=1.0, leave=False, dynamic_ncols=True,
         disable=args.quiet or not sys.stderr.isatty(),
@@ -138,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         bar.update(int(1000 * done / max(1, total)) - bar.n)
 
     def progress_cb(best: float, bound: float, _seconds: float) -> None:
-        gap = 100.0 * (bound - best) / abs(bound) if bound else 0.0
+        gap = 100.0 * (bound - best) / bound if bound > 0 else 0.0
         bar.set_postfix_str(f"best cut {best:g}, gap <= {gap:.3f}%")
 
     try:
@@ -165,14 +222,18 @@ def run(args: argparse.Namespace) -> int:
         "exact": args.exact,
         "rank": args.rank,
         "score_steps": args.score_steps,
+        "optimum": args.optimum,
     }
-    document = envelope("maxcut", args, parameters, dataclasses.asdict(result))
+    # shallow: asdict deep-copies the partition, 1 s per 200,000 nodes
+    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+    document = envelope("maxcut", args, parameters, fields)
     optimum = args.optimum if args.optimum is not None else result.exact_cut
     if optimum is None and args.graph == "paper":
         optimum = PAPER_OPTIMUM
+    problem = None if args.optimum is None else optimum_problem(args.optimum, result)
 
     def plots() -> dict[str, object]:
-        if result.interrupted:
+        if result.interrupted or problem is not None:
             return {}
         from derand.figures.maxcut import plot_maxcut  # matplotlib only when plotting
 
@@ -180,19 +241,21 @@ def run(args: argparse.Namespace) -> int:
 
     for path in save_outputs(args, document, plots):
         say(args, f"wrote {path}")
+    if problem is not None:
+        raise InputError(problem + ("; no figure drawn" if args.plot is not None else ""))
     r = result
     say(args, f"graph {r.name}: n = {r.n}, m = {r.m}")
     kind = "proven bound" if r.bound_proven else "Lanczos bound (not proven)"
     say(
         args,
-        f"SDP value {r.sdp_value:.4f} <= SDP <= {kind} {r.upper_bound:.4f} "
+        f"SDP value {_num(r.sdp_value, 4)} <= SDP <= {kind} {_num(r.upper_bound, 4)} "
         f"(rank {r.sdp_rank}, {r.sdp_sweeps} sweeps)",
     )
     if not r.bound_proven:
         say(args, f"bound: {r.bound_note}")
-    gw_line = f"GW expectation {r.gw_expected:.2f}"
-    if r.gw_ratio_bound is not None:
-        gw_line += f" (>= 0.878 x SDP = {r.gw_ratio_bound:.2f})"
+    gw_line = f"GW expectation {_num(r.gw_expected, 2)}"
+    if r.gw_ratio_bound is not None:  # the 0.878 ratio needs nonnegative weights
+        gw_line += f" (>= 0.878 x SDP = {_num(r.gw_ratio_bound, 2)})"
     say(args, gw_line + f"; best of {r.random_samples} random hyperplanes {r.random_best:g}")
     broken = r.rounding == "derandomized" and not r.guarantee_holds and not r.interrupted
     if r.rounding == "derandomized":
@@ -203,12 +266,19 @@ def run(args: argparse.Namespace) -> int:
     if r.local_search:
         say(args, f"after local search ({r.search}, {r.threads} thread(s)) {r.final_cut:g}")
     if r.exact_cut is not None:
-        say(args, f"exact optimum {r.exact_cut:g}")
-    say(
-        args,
-        f"final cut {r.final_cut:g}, within {100 * r.optimality_gap:.3f}% of the "
-        f"{'proven' if r.bound_proven else 'Lanczos'} bound",
-    )
+        below = r.exact_cut - r.final_cut
+        tail = "the final cut is optimal" if below <= 0 else f"the final cut is {below:g} below"
+        say(args, f"exact optimum {r.exact_cut:g} ({tail})")
+    bound_name = "proven bound" if r.bound_proven else "Lanczos bound (not proven)"
+    if r.final_cut >= r.upper_bound:
+        ending = ": optimal" if r.bound_proven else ""
+        say(args, f"final cut {r.final_cut:g} = the {bound_name}{ending}")
+    else:
+        say(
+            args,
+            f"final cut {r.final_cut:g}, within {100 * r.optimality_gap:.3f}% of the "
+            f"{bound_name} {r.upper_bound:g}",
+        )
     s = r.seconds
     say(
         args,

@@ -14,28 +14,15 @@ The stages are clients of the engine: :mod:`derand.maxcut.sdp` (the SDP of ``C =
 the compiled local search (:mod:`derand.maxcut.local_search`).
 """
 
+from derand.maxcut.convert import as_graph, from_edge_list, from_networkx, from_scipy
+from derand.maxcut.datasets import GSET_NAMES, gset_best_known, load_gset, paper_graph
 from derand.maxcut.exact import ExactResult, exact_maxcut
-from derand.maxcut.graph import (
-    GSET_NAMES,
-    Graph,
-    as_graph,
-    from_edges,
-    from_networkx,
-    from_scipy,
-    gnp,
-    gset_best_known,
-    load_graph,
-    load_gset,
-    paper_graph,
-    random_regular,
-    read_edgelist,
-    read_rudy,
-    torus,
-    write_rudy,
-)
+from derand.maxcut.generators import gnp, random_regular, torus
+from derand.maxcut.graph import Graph, from_edges
 from derand.maxcut.local_search import LocalSearchResult, local_search
+from derand.maxcut.readers import load_graph, read_edgelist, read_rudy, write_rudy
 from derand.maxcut.sdp import solve_sdp
-from derand.maxcut.solve import MaxCutResult, solve_maxcut
+from derand.maxcut.solve import MaxCutResult, resolve_seed, solve_maxcut
 
 __all__ = [
     "GSET_NAMES",
@@ -45,6 +32,7 @@ __all__ = [
     "MaxCutResult",
     "as_graph",
     "exact_maxcut",
+    "from_edge_list",
     "from_edges",
     "from_networkx",
     "from_scipy",
@@ -57,6 +45,7 @@ __all__ = [
     "random_regular",
     "read_edgelist",
     "read_rudy",
+    "resolve_seed",
     "solve_maxcut",
     "solve_sdp",
     "torus",

@@ -1,15 +1,19 @@
-"""Weighted undirected graphs for Max-Cut: one :class:`Graph` type, readers and generators.
+"""The weighted undirected graph of Max-Cut: the :class:`Graph` type and :func:`from_edges`.
 
-Weights may be negative (Gset toroidal instances use +-1). Readers raise
-:class:`~derand.errors.InputError` naming the offending line; self-loops are dropped with a
-warning (they never contribute to a cut).
+Weights may be negative (Gset toroidal instances use +-1). :func:`from_edges` validates edge
+arrays, raising :class:`~derand.errors.InputError` naming the offending line; self-loops are
+dropped with a warning (they never contribute to a cut).
+
+The readers, conversions, generators and datasets live in their own modules
+(:mod:`~derand.maxcut.readers`, :mod:`~derand.maxcut.convert`,
+:mod:`~derand.maxcut.generators`, :mod:`~derand.maxcut.datasets`); their public names are
+re-exported here, so ``from derand.maxcut.graph import load_graph`` keeps working.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -17,26 +21,12 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from derand.errors import InputError
-from derand.limits import check_count, check_finite, check_seed, require_memory
+from derand.limits import check_count, require_memory
 
 __all__ = [
+    "MAX_NODES",
     "Graph",
-    "as_graph",
     "from_edges",
-    "from_networkx",
-    "from_scipy",
-    "gnp",
-    "gset_best_known",
-    "load_graph",
-    "load_gset",
-    "paper_graph",
-    "paper_graph_torch",
-    "parse_spec",
-    "random_regular",
-    "read_edgelist",
-    "read_rudy",
-    "torus",
-    "write_rudy",
 ]
 
 
@@ -173,592 +163,40 @@ def from_edges(
     return Graph(n=int(n), u=lo, v=hi, w=ww, name=name)
 
 
-def _numbers(path: Path) -> list[tuple[int, list[str]]]:
-    """Non-empty, non-comment lines of a text file as (1-based line number, tokens)."""
-    try:
-        if path.is_dir():
-            raise InputError(f"{path} is a directory, not a graph file")
-        require_memory(40.0 * path.stat().st_size, f"reading {path}")
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not a text file") from None
-    out: list[tuple[int, list[str]]] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        body = line.split("#", 1)[0].strip()
-        if body:
-            out.append((lineno, body.split()))
-    return out
-
-
-def _parse_int(tok: str, lineno: int, what: str) -> int:
-    try:
-        value = int(tok)
-    except ValueError:
-        raise InputError(f"line {lineno}: {what} {tok!r} is not an integer") from None
-    if not -MAX_NODES <= value <= MAX_NODES:
-        raise InputError(f"line {lineno}: {what} {tok} is out of range (|id| <= 2**40)")
-    return value
-
-
-def _parse_float(tok: str, lineno: int) -> float:
-    try:
-        value = float(tok)
-    except ValueError:
-        raise InputError(f"line {lineno}: weight {tok!r} is not a number") from None
-    if not np.isfinite(value):
-        raise InputError(f"line {lineno}: weight {tok} is not finite")
-    return value
-
-
-def read_rudy(path: str | Path) -> Graph:
-    """Read a Gset/rudy file: a header ``n m`` then ``m`` lines ``i j w`` with 1-based ids.
-
-    Raises
-    ------
-    InputError
-        On a missing or malformed header, a wrong edge count, non-numbers, NaN/inf, ids out of
-        range or duplicate edges; the message names the line.
-
-    Returns
-    -------
-    Graph
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "g.txt"
-    >>> _ = path.write_text("3 2\\n1 2 1\\n2 3 -1\\n")
-    >>> read_rudy(path).w.tolist()
-    [1.0, -1.0]
-    """
-    path = Path(path)
-    rows = _numbers(path)
-    try:
-        return _rudy(path, rows)
-    except InputError as exc:
-        raise InputError(f"{path}: {exc}") from None
-
-
-def _rudy(path: Path, rows: list[tuple[int, list[str]]]) -> Graph:
-    if not rows:
-        raise InputError("the file is empty")
-    lineno, head = rows[0]
-    if len(head) != 2:
-        raise InputError(f"line {lineno}: header must be 'n m', got {' '.join(head)!r}")
-    n = _parse_int(head[0], lineno, "node count")
-    m = _parse_int(head[1], lineno, "edge count")
-    if n < 1 or m < 0:
-        raise InputError(f"line {lineno}: header needs n >= 1 and m >= 0, got {n} {m}")
-    body = rows[1:]
-    if len(body) != m:
-        where = body[m][0] if len(body) > m else (body[-1][0] if body else lineno)
-        raise InputError(f"line {where}: header says {m} edges but the file has {len(body)}")
-    u = np.empty(m, np.int64)
-    v = np.empty(m, np.int64)
-    w = np.empty(m, np.float64)
-    lines = np.empty(m, np.int64)
-    for k, (ln, toks) in enumerate(body):
-        if len(toks) != 3:
-            raise InputError(f"line {ln}: expected 'i j w', got {' '.join(toks)!r}")
-        u[k] = _parse_int(toks[0], ln, "node id") - 1
-        v[k] = _parse_int(toks[1], ln, "node id") - 1
-        w[k] = _parse_float(toks[2], ln)
-        lines[k] = ln
-    return from_edges(n, u, v, w, name=path.stem, lines=lines)
-
-
-def read_edgelist(path: str | Path) -> Graph:
-    """Read a plain edge list: lines ``u v [w]`` (0-based ids, weight 1 if absent, ``#`` comments).
-
-    ``n`` is one more than the largest id. Errors name the line, as in :func:`read_rudy`.
-
-    Returns
-    -------
-    Graph
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "g.edges"
-    >>> _ = path.write_text("0 1\\n1 2 2.5\\n")
-    >>> read_edgelist(path).total_weight()
-    3.5
-    """
-    path = Path(path)
-    rows = _numbers(path)
-    try:
-        return _edgelist(path, rows)
-    except InputError as exc:
-        raise InputError(f"{path}: {exc}") from None
-
-
-def _edgelist(path: Path, rows: list[tuple[int, list[str]]]) -> Graph:
-    if not rows:
-        raise InputError("the file has no edges")
-    m = len(rows)
-    u = np.empty(m, np.int64)
-    v = np.empty(m, np.int64)
-    w = np.ones(m, np.float64)
-    lines = np.empty(m, np.int64)
-    for k, (ln, toks) in enumerate(rows):
-        if len(toks) not in (2, 3):
-            raise InputError(f"line {ln}: expected 'u v [w]', got {' '.join(toks)!r}")
-        u[k] = _parse_int(toks[0], ln, "node id")
-        v[k] = _parse_int(toks[1], ln, "node id")
-        if len(toks) == 3:
-            w[k] = _parse_float(toks[2], ln)
-        if u[k] < 0 or v[k] < 0:
-            raise InputError(f"line {ln}: negative node id")
-        lines[k] = ln
-    n = int(max(u.max(), v.max())) + 1
-    return from_edges(n, u, v, w, name=path.stem, lines=lines)
-
-
-def write_rudy(graph: Graph, path: str | Path) -> Path:
-    """Write ``graph`` in rudy format (1-based ids); weights written with ``repr`` precision.
-
-    Returns
-    -------
-    Path
-        ``path``.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> path = write_rudy(torus(3, 3), pathlib.Path(tempfile.mkdtemp()) / "t.txt")
-    >>> read_rudy(path).m
-    18
-    """
-    path = Path(path)
-    lines = [f"{graph.n} {graph.m}"]
-    lines += [
-        f"{a + 1} {b + 1} {c!r}" if c != int(c) else f"{a + 1} {b + 1} {int(c)}"
-        for a, b, c in zip(graph.u.tolist(), graph.v.tolist(), graph.w.tolist(), strict=True)
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def from_scipy(matrix: Any, *, name: str = "sparse") -> Graph:
-    """A graph from a square scipy.sparse matrix or dense array of edge weights.
-
-    A symmetric matrix is an undirected graph (``w_ij = A_ij``, upper triangle). A matrix
-    that is not symmetric is read as a directed graph and symmetrised with a warning:
-    ``w_ij = A_ij + A_ji``, since a cut separates both arcs. The diagonal is ignored.
-
-    Returns
-    -------
-    Graph
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from_scipy(np.array([[0, 2.0], [2.0, 0]])).w.tolist()
-    [2.0]
-    """
-    try:
-        a = sp.csr_matrix(matrix, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"cannot read the adjacency matrix as real numbers ({exc})") from None
-    if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise InputError(f"adjacency matrix must be square, got {a.shape}")
-    if a.nnz and not np.all(np.isfinite(a.data)):
-        raise InputError("adjacency matrix has NaN or infinite entries")
-    if a.nnz and abs(a - a.T).max() > 1e-12 * max(1.0, abs(a).max()):
-        warnings.warn("adjacency matrix is not symmetric: read as directed, A + A^T", stacklevel=2)
-        a = sp.csr_matrix(a + a.T)
-    upper = sp.triu(a, k=1).tocoo()
-    keep = upper.data != 0
-    return from_edges(
-        max(1, a.shape[0]), upper.row[keep], upper.col[keep], upper.data[keep], name=name
-    )
-
-
-def from_networkx(g: Any, *, weight: str = "weight", name: str = "networkx") -> Graph:
-    """A graph from a networkx graph; node ``k`` is the ``k``-th of ``g.nodes()``.
-
-    Directed graphs are symmetrised (``w_uv`` + ``w_vu``, both arcs cross a cut) and repeated
-    edges of multigraphs summed, each with a warning. Missing weights count 1.
-
-    Returns
-    -------
-    Graph
-
-    Examples
-    --------
-    >>> import networkx as nx
-    >>> from_networkx(nx.cycle_graph(4)).m
-    4
-    """
-    index = {node: k for k, node in enumerate(g.nodes())}
-    edges = list(g.edges(data=True))
-    u = np.array([index[a] for a, _, _ in edges], np.int64)
-    v = np.array([index[b] for _, b, _ in edges], np.int64)
-    try:
-        w = np.array([float(d.get(weight, 1.0)) for _, _, d in edges], np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"edge attribute {weight!r} must be a number ({exc})") from None
-    if g.is_directed():
-        warnings.warn("directed graph: symmetrised, opposite arcs summed", stacklevel=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the symmetrisation warning above says it all
-        graph = from_edges(max(len(index), 1), u, v, w, name=name, duplicates="sum")
-    if g.is_multigraph() and not g.is_directed() and graph.m < len(edges):
-        warnings.warn(
-            f"summed the weights of {len(edges) - graph.m} repeated edge(s)", stacklevel=2
-        )
-    return graph
-
-
-def as_graph(obj: Any, *, weight: str = "weight") -> tuple[Graph, list[Any] | None]:
-    """Accept a :class:`Graph`, a networkx graph, or a scipy.sparse / dense adjacency matrix.
-
-    Returns
-    -------
-    (Graph, list or None)
-        The graph and its node labels in index order (``None`` when the labels are
-        ``0 .. n-1``).
-
-    Examples
-    --------
-    >>> import networkx as nx
-    >>> g, labels = as_graph(nx.path_graph(["a", "b", "c"]))
-    >>> g.m, labels
-    (2, ['a', 'b', 'c'])
-    """
-    if isinstance(obj, Graph):
-        return obj, None
-    if hasattr(obj, "nodes") and hasattr(obj, "edges") and hasattr(obj, "is_directed"):
-        labels = list(obj.nodes())
-        graph = from_networkx(obj, weight=weight, name=str(getattr(obj, "name", "") or "networkx"))
-        return graph, labels
-    if sp.issparse(obj) or isinstance(obj, np.ndarray):
-        return from_scipy(obj), None
-    raise InputError(
-        f"expected a Graph, a networkx graph or an adjacency matrix, got {type(obj).__name__}"
-    )
-
-
-def gnp(n: int, p: float, *, seed: int = 0, weights: str = "one") -> Graph:
-    """Erdos-Renyi G(n, p); ``weights`` is one of :data:`WEIGHTS`.
-
-    Returns
-    -------
-    Graph
-
-    Examples
-    --------
-    >>> gnp(10, 0.5, seed=1).n
-    10
-    """
-    _check_weights(weights)
-    n = check_count(n, "gnp: n", low=2, high=MAX_NODES)
-    p = check_finite(p, "gnp: p", low=0.0, high=1.0)
-    seed = check_seed(seed, "gnp: seed")
-    require_memory(40.0 * n * (n - 1) / 2, f"gnp with n = {n}")
-    rng = np.random.default_rng(seed)
-    iu, ju = np.triu_indices(n, k=1)
-    keep = rng.random(iu.shape[0]) < p
-    u, v = iu[keep], ju[keep]
-    w = _weights(rng, u.shape[0], weights)
-    return from_edges(n, u, v, w, name=f"gnp(n={n},p={p},seed={seed})")
-
-
-def random_regular(n: int, d: int, *, seed: int = 0, weights: str = "one") -> Graph:
-    """A random d-regular simple graph (configuration model with restarts).
-
-    Returns
-    -------
-    Graph
-
-    Examples
-    --------
-    >>> random_regular(10, 3).m
-    15
-    """
-    _check_weights(weights)
-    n = check_count(n, "regular: n", low=2, high=MAX_NODES)
-    d = check_count(d, "regular: d", low=1, high=n - 1)
-    seed = check_seed(seed, "regular: seed")
-    if (n * d) % 2:
-        raise InputError(f"regular graph needs n*d even, got n = {n}, d = {d}")
-    require_memory(80.0 * n * d, f"a {d}-regular graph on {n} nodes")
-    rng = np.random.default_rng(seed)
-    for _ in range(1000):
-        stubs = rng.permutation(np.repeat(np.arange(n), d))
-        a, b = stubs[0::2], stubs[1::2]
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        if np.any(lo == hi) or np.unique(lo * n + hi).size != lo.size:
-            continue
-        w = _weights(rng, lo.shape[0], weights)
-        return from_edges(n, lo, hi, w, name=f"regular(n={n},d={d},seed={seed})")
-    raise InputError(f"could not sample a simple {d}-regular graph on {n} nodes")
-
-
-def torus(rows: int, cols: int, *, seed: int = 0, weights: str = "pm1") -> Graph:
-    """A 2-D toroidal grid ``rows x cols``, by default with random +-1 weights (like Gset G48).
-
-    Returns
-    -------
-    Graph
-
-    Examples
-    --------
-    >>> torus(3, 4).m
-    24
-    """
-    _check_weights(weights)
-    rows = check_count(rows, "torus: rows", low=3, high=MAX_NODES)
-    cols = check_count(cols, "torus: cols", low=3, high=MAX_NODES)
-    seed = check_seed(seed, "torus: seed")
-    require_memory(160.0 * rows * cols, f"a {rows} x {cols} torus")
-    rng = np.random.default_rng(seed)
-    idx = np.arange(rows * cols).reshape(rows, cols)
-    right = np.roll(idx, -1, axis=1)
-    down = np.roll(idx, -1, axis=0)
-    u = np.concatenate([idx.ravel(), idx.ravel()])
-    v = np.concatenate([right.ravel(), down.ravel()])
-    w = _weights(rng, u.shape[0], weights)
-    return from_edges(rows * cols, u, v, w, name=f"torus({rows}x{cols},seed={seed})")
-
-
-WEIGHTS = ("one", "pm1", "uniform", "normal")
-"""Weight kinds of the generators: 1, random signs, U(0, 1), standard normal."""
-
-
-def _check_weights(kind: str) -> None:
-    if kind not in WEIGHTS:
-        raise InputError(f"weights must be one of {', '.join(WEIGHTS)}, got {kind!r}")
-
-
-def _weights(rng: np.random.Generator, m: int, kind: str) -> NDArray[np.float64]:
-    if kind == "one":
-        return np.ones(m)
-    if kind == "pm1":
-        return rng.choice(np.array([-1.0, 1.0]), size=m)
-    if kind == "uniform":
-        return rng.random(m)
-    if kind == "normal":
-        return rng.standard_normal(m)
-    raise InputError(f"weights must be one of {', '.join(WEIGHTS)}, got {kind!r}")
-
-
-# Upper-triangle edges of the authors' instance, precomputed from ``torch.manual_seed(42)``;
-# ``paper_graph_torch`` recomputes them (a test checks the two agree).
-_PAPER_U = (
-    "0 0 0 0 0 0 1 1 1 1 1 1 1 1 1 1 1 2 2 2 2 2 2 3 3 3 3 3 3 4 4 4 4 4 4 5 5 5 5 5 6 6 6 6 6 6 6 "
-    "7 7 7 7 7 7 7 8 8 8 9 10 10 11 12"
-)
-_PAPER_V = (
-    "2 4 6 9 11 13 2 3 5 6 7 9 10 11 12 13 14 3 4 6 8 9 11 4 5 6 7 12 14 5 7 8 9 13 14 6 8 10 12 "
-    "13 7 8 9 10 12 13 14 8 9 10 11 12 13 14 9 12 14 14 12 13 14 14"
-)
-
-
-def paper_graph() -> Graph:
-    """The authors' 15-node instance (62 edges, maximum cut 41), without importing torch.
-
-    Identical to :func:`paper_graph_torch`: ``torch.manual_seed(42)``,
-    ``A = rand(15, 15) < 0.6``, diagonal zeroed, upper triangle symmetrised.
-
-    Returns
-    -------
-    Graph
-
-    Examples
-    --------
-    >>> paper_graph().m
-    62
-    """
-    u = np.array(_PAPER_U.split(), np.int64)
-    v = np.array(_PAPER_V.split(), np.int64)
-    return from_edges(15, u, v, None, name="paper")
-
-
-def paper_graph_torch() -> Graph:
-    """The authors' construction, run through torch (slow to import; used to verify).
-
-    Returns
-    -------
-    Graph
-        Equal to :func:`paper_graph` (a test checks it).
-
-    Examples
-    --------
-    >>> paper_graph_torch().m  # doctest: +SKIP
-    62
-    """
-    import torch
-
-    gen = torch.Generator().manual_seed(42)  # same stream as torch.manual_seed(42)
-    a = (torch.rand(15, 15, generator=gen) < 0.6).numpy()
-    a = np.triu(a, k=1)
-    u, v = np.nonzero(a)
-    return from_edges(15, u, v, None, name="paper")
-
-
-_SPEC_KEYS = {
-    "gnp": {"n", "p", "seed", "weights"},
-    "regular": {"n", "d", "seed", "weights"},
-    "torus": {"rows", "cols", "seed", "weights"},
+_MOVED = {
+    "as_graph": "derand.maxcut.convert",
+    "from_edge_list": "derand.maxcut.convert",
+    "from_networkx": "derand.maxcut.convert",
+    "from_scipy": "derand.maxcut.convert",
+    "GSET_NAMES": "derand.maxcut.datasets",
+    "gset_best_known": "derand.maxcut.datasets",
+    "load_gset": "derand.maxcut.datasets",
+    "paper_graph": "derand.maxcut.datasets",
+    "paper_graph_torch": "derand.maxcut.datasets",
+    "WEIGHTS": "derand.maxcut.generators",
+    "gnp": "derand.maxcut.generators",
+    "parse_spec": "derand.maxcut.generators",
+    "random_regular": "derand.maxcut.generators",
+    "torus": "derand.maxcut.generators",
+    "EDGELIST_SUFFIXES": "derand.maxcut.readers",
+    "MAX_GRAPH_FILE_BYTES": "derand.maxcut.readers",
+    "file_limit": "derand.maxcut.readers",
+    "load_graph": "derand.maxcut.readers",
+    "read_edgelist": "derand.maxcut.readers",
+    "read_rudy": "derand.maxcut.readers",
+    "read_text": "derand.maxcut.readers",
+    "write_rudy": "derand.maxcut.readers",
+    "parse_float": "derand.maxcut.tokens",
+    "parse_int": "derand.maxcut.tokens",
 }
+"""Names that live in the readers, conversions, generators and datasets modules, importable
+from here too (``from derand.maxcut.graph import load_graph``); loaded on first access, since
+each of those modules imports :class:`Graph` from this one."""
 
 
-def parse_spec(spec: str) -> Graph:
-    """A generated graph from ``kind:key=value,...``, e.g. ``gnp:n=200,p=0.1,seed=1``.
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
 
-    Returns
-    -------
-    Graph
-
-    Examples
-    --------
-    >>> parse_spec("regular:n=10,d=3,seed=2").m
-    15
-    """
-    kind, _, rest = spec.partition(":")
-    if kind not in _SPEC_KEYS:
-        raise InputError(f"unknown generator {kind!r}; expected one of {sorted(_SPEC_KEYS)}")
-    params: dict[str, str] = {}
-    for item in filter(None, rest.split(",")):
-        key, eq, value = item.partition("=")
-        if not eq or key not in _SPEC_KEYS[kind]:
-            raise InputError(
-                f"bad generator parameter {item!r} for {kind}; keys: {sorted(_SPEC_KEYS[kind])}"
-            )
-        params[key] = value
-
-    def get_int(key: str, default: int | None = None) -> int:
-        if key not in params:
-            if default is None:
-                raise InputError(f"generator {kind} needs {key}=...")
-            return default
-        try:
-            return int(params[key])
-        except ValueError:
-            raise InputError(f"{kind}: {key} must be an integer, got {params[key]!r}") from None
-
-    seed = get_int("seed", 0)
-    weights = params.get("weights", "one")
-    if kind == "gnp":
-        if "p" not in params:
-            raise InputError("generator gnp needs p=...")
-        try:
-            p = float(params["p"])
-        except ValueError:
-            raise InputError(f"gnp: p must be a number, got {params['p']!r}") from None
-        return gnp(get_int("n"), p, seed=seed, weights=weights)
-    if kind == "regular":
-        return random_regular(get_int("n"), get_int("d"), seed=seed, weights=weights)
-    return torus(get_int("rows"), get_int("cols"), seed=seed, weights=params.get("weights", "pm1"))
-
-
-GSET_NAMES = tuple([f"G{k}" for k in range(1, 68)] + ["G70", "G72", "G77", "G81"])
-"""The 71 Gset instances shipped with derand (see ``derand/maxcut/data/README.md``)."""
-
-
-def load_gset(name: str) -> Graph:
-    """One of the 71 Gset instances shipped inside the package (``"G1"`` ... ``"G81"``).
-
-    Helmberg & Rendl's benchmark, generated with rudy; provenance and licence in
-    ``derand/maxcut/data/README.md``. No download: the instances are in the wheel.
-
-    Returns
-    -------
-    Graph
-
-    Examples
-    --------
-    >>> g = load_gset("G1")
-    >>> g.n, g.m
-    (800, 19176)
-    """
-    if name not in GSET_NAMES:
-        raise InputError(
-            f"unknown Gset instance {name!r}; expected one of G1..G67, G70, G72, G77, G81"
-        )
-    from importlib.resources import files
-
-    with files("derand.maxcut").joinpath("data/gset.npz").open("rb") as fh:
-        data = np.load(fh)
-        counts = data[f"{name}_counts"]
-        v = data[f"{name}_v"].astype(np.int64)
-        w = np.where(data[f"{name}_w"], 1.0, -1.0)
-    u = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
-    return Graph(n=int(counts.size), u=u, v=v, w=w, name=name)
-
-
-def gset_best_known() -> dict[str, dict[str, float | None]]:
-    """Best known cuts and published SDP values of the shipped Gset instances.
-
-    Returns
-    -------
-    dict
-        ``{"G1": {"n": 800, "m": 19176, "best_known": 11624.0, "sdp_value": 12083.2}, ...}``
-        (``sdp_value`` is ``None`` where no published value was found).
-
-    Examples
-    --------
-    >>> gset_best_known()["G1"]["best_known"]
-    11624.0
-    """
-    import csv
-    from importlib.resources import files
-
-    text = files("derand.maxcut").joinpath("data/gset_best_known.csv").read_text()
-    out: dict[str, dict[str, float | None]] = {}
-    for row in csv.DictReader(text.splitlines()):
-        out[row["instance"]] = {
-            "n": float(row["n"]),
-            "m": float(row["m"]),
-            "best_known": float(row["best_known"]),
-            "sdp_value": float(row["sdp_value"]) if row["sdp_value"] else None,
-        }
-    return out
-
-
-EDGELIST_SUFFIXES = (".edges", ".edgelist", ".el")
-
-
-def load_graph(source: str, *, fmt: str = "auto") -> Graph:
-    """Resolve a graph argument: ``paper``, ``gset:G1`` (shipped), a generator spec, or a file.
-
-    ``fmt`` is ``rudy``, ``edgelist`` or ``auto``: files ending in ``.edges``, ``.edgelist`` or
-    ``.el`` are edge lists; otherwise a file whose first data line has two tokens and whose
-    other lines all have three (or whose line count matches the header) is rudy.
-
-    Returns
-    -------
-    Graph
-
-    Examples
-    --------
-    >>> load_graph("gset:G14").n, load_graph("torus:rows=3,cols=4").m
-    (800, 24)
-    """
-    if fmt not in ("auto", "rudy", "edgelist"):
-        raise InputError(f"format must be auto, rudy or edgelist, got {fmt!r}")
-    if source == "paper":
-        return paper_graph()
-    if source.startswith("gset:"):
-        return load_gset(source[5:])
-    if source.split(":", 1)[0] in _SPEC_KEYS and ":" in source:
-        return parse_spec(source)
-    path = Path(source)
-    if not path.exists():
-        raise InputError(f"{source}: no such file (nor 'paper' or a generator spec)")
-    if path.is_dir():
-        raise InputError(f"{source} is a directory")
-    if fmt == "rudy":
-        return read_rudy(path)
-    if fmt == "edgelist" or path.suffix.lower() in EDGELIST_SUFFIXES:
-        return read_edgelist(path)
-    rows = _numbers(path)
-    if rows and len(rows[0][1]) == 2:
-        rest = rows[1:]
-        head = rows[0][1][1]
-        if all(len(t) == 3 for _, t in rest) or (head.isdigit() and int(head) == len(rest)):
-            return read_rudy(path)
-    return read_edgelist(path)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'derand.maxcut.graph' has no attribute {name!r}")

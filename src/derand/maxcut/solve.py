@@ -10,6 +10,8 @@ is returned together with a valid upper bound.
 from __future__ import annotations
 
 import math
+import random
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +22,10 @@ from numpy.typing import NDArray
 
 from derand.core import SOSPCertificate
 from derand.errors import InputError
-from derand.limits import check_count, check_finite, check_seed
+from derand.limits import MAX_SEED, check_count, check_finite, check_seed
+from derand.maxcut.convert import as_graph
 from derand.maxcut.exact import MAX_EXACT_N, exact_maxcut
-from derand.maxcut.graph import Graph, as_graph
+from derand.maxcut.graph import Graph
 from derand.maxcut.local_search import METHODS, local_search
 from derand.maxcut.rounding import (
     best_of_random,
@@ -32,7 +35,7 @@ from derand.maxcut.rounding import (
 )
 from derand.maxcut.sdp import solve_sdp
 
-__all__ = ["GW_RATIO", "ROUNDINGS", "MaxCutResult", "solve_maxcut"]
+__all__ = ["GW_RATIO", "ROUNDINGS", "MaxCutResult", "SeedLike", "resolve_seed", "solve_maxcut"]
 
 GW_RATIO = 0.87856
 ROUNDINGS = ("derandomized", "random", "best-of-N", "score")
@@ -60,7 +63,16 @@ class MaxCutResult:
     ``>= gw_expected`` (guaranteed for
     the derandomized rounding). ``partition`` is +-1 per node in index order; ``nodes`` holds
     the graph's own labels when it had any (networkx input) -- see :meth:`sides` and
-    :meth:`assignment`. ``trace`` is ``[(seconds, best cut)]`` over the whole run.
+    :meth:`assignment`. ``trace`` is ``[(seconds, best cut)]`` over the whole run. ``seed``
+    is the integer seed the run used (drawn from fresh entropy for ``seed=None``, or from the
+    generator passed): ``solve_maxcut(..., seed=result.seed)`` repeats the run.
+
+    Every cut value and bound is at most the sum of the positive edge weights, which no cut
+    exceeds: ``upper_bound`` is that sum when it is the smaller bound (then ``bound_proven``
+    is true and ``bound_note`` says so), so a graph without positive weights has
+    ``upper_bound = final_cut = 0`` (the empty cut is optimal). ``final_cut >= 0``: the
+    empty cut is always available. ``optimality_gap = (upper_bound - final_cut) /
+    upper_bound`` (``0`` when ``upper_bound = 0``), in ``[0, 1]``.
     """
 
     name: str
@@ -97,6 +109,7 @@ class MaxCutResult:
     exact_cut: float | None
     optimality_gap: float
     seconds: dict[str, float]
+    seed: int
     partition: list[int] = field(repr=False)
     nodes: list[Any] | None = field(default=None, repr=False)
     trace: list[tuple[float, float]] = field(default_factory=list, repr=False)
@@ -168,6 +181,69 @@ def _scaled(graph: Graph, e: int) -> Graph:
     return Graph(n=graph.n, u=graph.u, v=graph.v, w=w, name=graph.name)
 
 
+def _core(graph: Graph) -> tuple[Graph, NDArray[np.int64] | None]:
+    """The graph without its zero-weight edges and isolated nodes, and the original index of
+    each remaining node (``None`` when nothing was removed).
+
+    Neither changes any cut, so the pipeline solves the core (its SDP, rounding and search
+    cost nothing for a node without edges) and the isolated nodes join side ``+1``. A graph
+    without edges keeps ``min(n, 2)`` nodes.
+    """
+    nonzero = graph.w != 0
+    if graph.m and nonzero.all():
+        degree = np.bincount(np.concatenate([graph.u, graph.v]), minlength=graph.n)
+        if degree.all():
+            return graph, None
+    u, v, w = graph.u[nonzero], graph.v[nonzero], graph.w[nonzero]
+    used = np.unique(np.concatenate([u, v]))
+    if used.size == 0:
+        used = np.arange(min(graph.n, 2), dtype=np.int64)
+    if used.size == graph.n:
+        return Graph(n=graph.n, u=u, v=v, w=w, name=graph.name), None
+    new = np.full(graph.n, -1, np.int64)
+    new[used] = np.arange(used.size, dtype=np.int64)
+    core = Graph(n=int(used.size), u=new[u], v=new[v], w=w, name=graph.name)
+    return core, used
+
+
+SeedLike = (
+    int | np.integer[Any] | np.random.Generator | np.random.RandomState | random.Random | None
+)
+"""What ``seed`` may be: an int in ``[0, 2**63 - 1]``, ``None`` (fresh entropy), or a numpy
+``Generator``, a legacy ``RandomState`` or a ``random.Random`` (an int seed is drawn from it)."""
+
+
+def resolve_seed(seed: object) -> int:
+    """The integer seed a run uses, following networkx's ``seed`` conventions.
+
+    ``None`` draws a fresh seed from the operating system's entropy; an int is checked to lie
+    in ``[0, 2**63 - 1]``; a ``numpy.random.Generator``, a legacy ``numpy.random.RandomState``
+    or a ``random.Random`` gives one draw from it (advancing it, as networkx's
+    ``np_random_state`` / ``py_random_state`` decorated functions do). The result is recorded
+    in :attr:`MaxCutResult.seed`, so every run can be repeated with an int seed.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = np.random.default_rng(1), np.random.default_rng(1)
+    >>> resolve_seed(7), resolve_seed(a) == resolve_seed(b)
+    (7, True)
+    """
+    if seed is None:
+        return secrets.randbits(63)
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, MAX_SEED, endpoint=True))
+    if isinstance(seed, np.random.RandomState):
+        return int(seed.randint(0, MAX_SEED, dtype=np.int64))
+    if isinstance(seed, random.Random):
+        return seed.getrandbits(63)
+    return check_seed(seed)
+
+
 def solve_maxcut(
     graph: Any,
     *,
@@ -178,21 +254,26 @@ def solve_maxcut(
     threads: int = 1,
     time_limit: float | None = None,
     exact: bool = False,
-    seed: int = 0,
+    seed: SeedLike = 0,
     rank: int | None = None,
     score_steps: int = 5000,
     search_moves: int | None = None,
     prove: bool = True,
     callback: Callable[[str, int, int], None] | None = None,
     progress: Callable[[float, float, float], None] | None = None,
+    weight: str | None = "weight",
 ) -> MaxCutResult:
     """Solve Max-Cut on ``graph``: SDP, proven bound, derandomized rounding, local search.
 
     Parameters
     ----------
-    graph : Graph, networkx graph, scipy.sparse matrix or ndarray
+    graph : Graph, networkx graph, scipy.sparse matrix, ndarray or edge list
         Directed graphs and non-symmetric matrices are symmetrised and repeated edges summed
-        (each with a warning); node labels are kept (:meth:`MaxCutResult.sides`).
+        (each with a warning); node labels are kept (:meth:`MaxCutResult.sides`). An edge
+        list is a list of ``(u, v)``, ``(u, v, w)`` or ``(u, v, {attrs})``
+        (:func:`derand.maxcut.convert.as_graph`). Isolated nodes and zero-weight edges change
+        no cut: they are set aside before the SDP and cost nothing; isolated nodes end on
+        side ``+1``.
     rounding : {"derandomized", "random", "best-of-N", "score"}
         ``derandomized`` (default): the paper's exact-gradient ascent, whose cut is at least
         the GW expectation; ``random``: one hyperplane; ``best-of-N``: the best of
@@ -211,11 +292,13 @@ def solve_maxcut(
         the search the rest. Without it each stage runs to its default budget, and the result
         is deterministic for a fixed ``seed`` and ``threads``.
     exact : bool
-        Also compute the exact optimum (``n <= 26``).
-    seed : int
-        Seed of the SDP start, the hyperplanes and the search.
+        Also compute the exact optimum (at most 26 nodes with edges).
+    seed : int, None, numpy Generator, RandomState or random.Random
+        Seed of the SDP start, the hyperplanes and the search (:func:`resolve_seed`):
+        ``None`` draws a fresh one; the seed used is :attr:`MaxCutResult.seed`.
     rank : int, optional
-        SDP rank (default ``~sqrt(2 n)``, at most 24).
+        SDP rank (default ``~sqrt(2 n)``, at most 24; at most ``n``, and capped at the number
+        of nodes with edges).
     score_steps : int
         Steps of the ``score`` rounding.
     search_moves : int, optional
@@ -228,6 +311,10 @@ def solve_maxcut(
         ``progress(best_cut, upper_bound, seconds)`` whenever the best cut changes during the
         search. Raising KeyboardInterrupt in either callback (or Ctrl-C) stops the run: the
         best cut so far is returned with its bound and ``interrupted = True``.
+    weight : str or None
+        The edge attribute holding the weight (networkx graphs and attribute dictionaries of
+        edge lists), default ``"weight"`` (a missing attribute counts 1); ``None`` solves the
+        unweighted problem (every edge 1, whatever the input), as networkx's ``weight=None``.
 
     Returns
     -------
@@ -245,21 +332,34 @@ def solve_maxcut(
         raise InputError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
     if search not in METHODS:
         raise InputError(f"search must be one of {METHODS}, got {search!r}")
-    graph, labels = as_graph(graph)
+    graph, labels = as_graph(graph, weight=weight)
     samples = check_count(samples, "samples", high=MAX_SAMPLES)
     threads = check_count(threads, "threads", high=256)
-    seed = check_seed(seed)
+    seed = resolve_seed(seed)
     score_steps = check_count(score_steps, "score_steps", high=10**8)
     if time_limit is not None:
         time_limit = check_finite(time_limit, "time_limit", low=0.0, high=1e9)
-    if exact and graph.n > MAX_EXACT_N:
-        raise InputError(f"exact needs n <= {MAX_EXACT_N}, got n = {graph.n}")
     original = graph
+    graph, kept = _core(graph)
+    if rank is not None:
+        rank = min(check_count(rank, "rank", high=original.n), graph.n)
+    if exact and graph.n > MAX_EXACT_N:
+        raise InputError(f"exact needs at most {MAX_EXACT_N} nodes with edges, got {graph.n}")
     e = _scale_of(graph)
     graph = _scaled(graph, e)
+    positive = float(np.sum(graph.w[graph.w > 0]))  # no cut exceeds it; finite (_scaled)
 
     def up(x: float) -> float:
-        return math.ldexp(x, e)
+        try:
+            return math.ldexp(x, e)
+        except OverflowError:
+            raise InputError(
+                "a result exceeds the floating-point range: divide the edge weights by 2**10"
+            ) from None
+
+    def up_cut(x: float) -> float:
+        """A cut value or bound, at most the sum of positive weights (rounding aside)."""
+        return up(min(x, positive))
 
     def stage(name: str) -> Callable[[int, int], None] | None:
         if callback is None:
@@ -297,12 +397,15 @@ def solve_maxcut(
             if pb.proven:  # cut = W/2 + <C, s s^T>; W/2 added rounding upwards
                 half = math.fsum(graph.w.tolist()) / 2.0
                 bound = max(upper_sum(half, pb.upper_bound), sdp.value)
+    if positive < bound or (positive == bound and not proven):
+        bound, proven = positive, True
+        note = "the sum of the positive edge weights (no cut exceeds it; below the SDP bound)"
     t_sdp = time.perf_counter() - t0
 
     def report(cut: float) -> None:
-        trace.append((time.perf_counter() - t0, up(cut)))
+        trace.append((time.perf_counter() - t0, up_cut(cut)))
         if progress is not None:
-            progress(up(cut), up(bound), time.perf_counter() - t0)
+            progress(up_cut(cut), up_cut(bound), time.perf_counter() - t0)
 
     t1 = time.perf_counter()
     gw = gw_expectation(graph, V)
@@ -393,33 +496,41 @@ def solve_maxcut(
         exact_cut = up(exact_maxcut(graph, callback=stage("exact")).cut)
     t_exact = time.perf_counter() - t3
     nonneg = bool(np.all(graph.w >= 0))
-    ub = up(bound)
+    ub = up_cut(bound)
+    if kept is not None:
+        whole = np.ones(original.n, np.int8)
+        whole[kept] = final_partition
+        final_partition = whole
     final = original.cut_value(final_partition)
-    gap = (ub - final) / abs(ub) if ub != 0 else 0.0
+    if final < 0:  # the empty cut (weight 0) is better
+        final_partition = np.ones(original.n, np.int8)
+        final = 0.0
+        trace.append((time.perf_counter() - t0, 0.0))
+    gap = (ub - final) / ub if ub > 0 else 0.0
     return MaxCutResult(
-        name=graph.name,
-        n=graph.n,
-        m=graph.m,
+        name=original.name,
+        n=original.n,
+        m=original.m,
         rounding=rounding,
-        sdp_value=up(sdp.value),
+        sdp_value=up_cut(sdp.value),
         upper_bound=ub,
         bound_proven=proven,
-        upper_bound_lanczos=up(lanczos),
+        upper_bound_lanczos=up_cut(lanczos),
         bound_note=note,
         lambda_max=up(sdp.lambda_max),
         sdp_rank=int(V.shape[1]),
         sdp_sweeps=sdp.sweeps,
-        gw_expected=up(gw),
-        gw_ratio_bound=up(GW_RATIO * sdp.value) if nonneg else None,
-        random_best=up(rnd.best_cut),
-        random_mean=up(rnd.mean_cut),
+        gw_expected=up_cut(gw),
+        gw_ratio_bound=up_cut(GW_RATIO * sdp.value) if nonneg else None,
+        random_best=up_cut(rnd.best_cut),
+        random_mean=up_cut(rnd.mean_cut),
         random_samples=rnd.samples,
-        derandomized_cut=up(cut),
+        derandomized_cut=up_cut(cut),
         guarantee_holds=bool(cut >= gw - 1e-9 * max(1.0, abs(gw))),
         rounding_starts=rounding_starts,
         rounding_from_random=from_random,
         rounding_certificate=certificate,
-        final_expected=None if final_expected is None else up(final_expected),
+        final_expected=None if final_expected is None else up_cut(final_expected),
         iterations=iterations,
         final_cut=final,
         local_search=local,
@@ -437,10 +548,11 @@ def solve_maxcut(
             "exact": t_exact,
             "total": time.perf_counter() - t0,
         },
+        seed=seed,
         partition=[int(x) for x in final_partition],
         nodes=labels,
         trace=trace,
-        expected_trace=[up(x) for x in traces[0]],
-        cut_trace=[up(x) for x in traces[1]],
+        expected_trace=[up_cut(x) for x in traces[0]],
+        cut_trace=[up_cut(x) for x in traces[1]],
         sigma_trace=traces[2],
     )
