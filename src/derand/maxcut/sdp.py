@@ -8,8 +8,8 @@ bounded by weak duality in :mod:`derand.sdp`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -57,33 +57,10 @@ def coupling(graph: Graph) -> sp.csr_matrix:
     return cut_objective(graph).coupling()
 
 
-@dataclass(frozen=True)
-class SDPResult:
-    """A low-rank solution of the graph's SDP and its dual bound (cut units).
-
-    Attributes
-    ----------
-    V : ndarray (n, p)
-        Unit rows; ``X = V V^T`` is feasible.
-    value : float
-        ``1/4 <L, V V^T>``: a lower bound on the SDP optimum.
-    upper_bound : float
-        ``W/2`` plus the dual bound of :func:`derand.sdp.dual_bound`: an upper bound on the SDP
-        optimum and the maximum cut (up to the Lanczos caveat there).
-    lambda_max : float
-        Largest eigenvalue of ``C - Diag(y)`` (the same matrix as ``L/4 - Diag(y')``).
-    sweeps : int
-    seconds : float
-    interrupted : bool
-    """
-
-    V: NDArray[np.float64] = field(repr=False)
-    value: float
-    upper_bound: float
-    lambda_max: float
-    sweeps: int
-    seconds: float
-    interrupted: bool = False
+SDPResult = sdp.SDPSolution
+"""The graph's SDP solution is the generic one with ``value`` and ``upper_bound`` in cut units
+(``W/2`` added): ``value = 1/4 <L, V V^T>``, and ``lambda_max`` that of ``C - Diag(y)``, the same
+matrix as ``L/4 - Diag(y')``."""
 
 
 def sdp_objective(graph: Graph, V: NDArray[np.float64]) -> float:
@@ -176,12 +153,4 @@ def solve_sdp(
     )  # fmt: skip
     half = float(np.sum(graph.w)) / 2.0
     value = sdp_objective(graph, res.V)
-    return SDPResult(
-        V=res.V,
-        value=value,
-        upper_bound=max(half + res.upper_bound, value),
-        lambda_max=res.lambda_max,
-        sweeps=res.sweeps,
-        seconds=res.seconds,
-        interrupted=res.interrupted,
-    )
+    return dataclasses.replace(res, value=value, upper_bound=max(half + res.upper_bound, value))
