@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 import tomllib
 import types
 import typing
@@ -44,6 +45,7 @@ examples:
   derand nn --config examples/run.toml
   derand nn --d 50 --k 3 --width 512 --depth 2 --activation gelu --until plateau
   derand nn --preset fig3 --checkpoint run.ckpt   # Ctrl-C saves; then the same with --resume
+  derand nn --preset fig3 --checkpoint run.ckpt --resume-if-exists   # first run or resume
 """
 
 HELP: dict[str, str] = {
@@ -152,8 +154,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--checkpoint", type=Path, metavar="PATH", help="checkpoint file (safe .npz format)"
     )
-    parser.add_argument(
-        "--resume", action="store_true", help="continue from --checkpoint when it exists"
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from --checkpoint, which must exist (a missing one is an error)",
+    )
+    resume.add_argument(
+        "--resume-if-exists",
+        action="store_true",
+        help="continue from --checkpoint when it exists, start afresh otherwise",
     )
     group = parser.add_argument_group("settings")
     hints = typing.get_type_hints(TrainConfig)
@@ -186,7 +196,7 @@ def load_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise InputError(f"config file {path} cannot be read: {exc.strerror}") from None
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8").removeprefix("\ufeff")  # a BOM, as the other readers allow
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
@@ -240,9 +250,17 @@ def run(args: argparse.Namespace) -> int:
     config = build_config(args)
     args.seed = config.seed
     checkpoint = getattr(args, "checkpoint", None)
-    resume = bool(getattr(args, "resume", False))
+    resume: bool | str = bool(getattr(args, "resume", False))
+    if getattr(args, "resume_if_exists", False):
+        resume = "if-exists"
     if resume and checkpoint is None:
-        raise InputError("--resume needs --checkpoint PATH")
+        option = "--resume" if resume is True else "--resume-if-exists"
+        raise InputError(f"{option} needs --checkpoint PATH")
+    if resume is True and checkpoint is not None and not checkpoint.exists():
+        raise InputError(
+            f"--resume: checkpoint {checkpoint} not found, so there is nothing to resume "
+            "(--resume-if-exists starts afresh when there is none)"
+        )
     check_output_path(getattr(args, "json", None), "--json")
     check_output_path(checkpoint, "--checkpoint")
 
@@ -256,7 +274,12 @@ def run(args: argparse.Namespace) -> int:
                 last[0] = step
                 update(step, total)
 
-        result = train(config, checkpoint=checkpoint, resume=resume, callback=callback)
+        result = train(
+            config,
+            checkpoint=checkpoint,
+            resume="if-exists" if resume == "if-exists" else bool(resume),
+            callback=callback,
+        )
     document = envelope("nn", args, config.to_dict(), result.summary())
 
     def figures() -> dict[str, object]:
@@ -267,7 +290,22 @@ def run(args: argparse.Namespace) -> int:
     for path in save_outputs(args, document, figures):
         say(args, f"wrote {path}")
     print_summary(args, result)
+    if result.interrupted:
+        print(interrupt_message(result), file=sys.stderr)
     return 130 if result.interrupted else 0
+
+
+def interrupt_message(result: Any) -> str:
+    """One line after Ctrl-C: the step reached and whether (and where) a checkpoint was saved."""
+    if result.checkpoint is not None:
+        return (
+            f"derand nn: interrupted at step {result.steps}; checkpoint saved to "
+            f"{result.checkpoint} (continue with the same command and --resume)"
+        )
+    return (
+        f"derand nn: interrupted at step {result.steps}; no checkpoint saved "
+        "(give --checkpoint PATH to be able to resume)"
+    )
 
 
 STOP_WORDS = {
@@ -276,7 +314,7 @@ STOP_WORDS = {
     "steps": "the requested number of steps",
     "max-steps": "the step cap, before a certified SOSP",
     "time-limit": "the time limit, before a certified SOSP",
-    "interrupted": "interrupted: checkpoint saved",
+    "interrupted": "interrupted (Ctrl-C)",
 }
 
 

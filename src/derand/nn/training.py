@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -42,7 +42,7 @@ from derand.core import (
 from derand.device import resolve_device
 from derand.errors import InputError
 from derand.limits import require_memory
-from derand.nn.checkpoint import load_checkpoint, save_checkpoint
+from derand.nn.checkpoint import check_state, load_checkpoint, save_checkpoint
 from derand.nn.config import (
     BACKENDS,
     LOSSES,
@@ -156,6 +156,9 @@ class TrainResult:
         The weight decay λ used.
     seconds_logging, seconds_checks : float
         Parts of ``seconds`` spent on the log and on the certificate checks.
+    checkpoint : str or None
+        Where the last checkpoint was written (at the end, or at the interruption: resume
+        from it with ``resume=True``); ``None`` when no checkpoint path was given.
     """
 
     steps: int
@@ -179,17 +182,25 @@ class TrainResult:
     lam: float
     seconds_logging: float = 0.0
     seconds_checks: float = 0.0
+    checkpoint: str | None = None
     snapshots: list[list[list[float]]] = field(default_factory=list, repr=False)
     snapshot_steps: list[int] = field(default_factory=list, repr=False)
     teacher_U: list[list[float]] = field(default_factory=list, repr=False)
     model: Student | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:
-        """The JSON fields: everything but the model, the config and the d = 2 snapshots."""
+        """The JSON fields: everything but the model, the config and the d = 2 snapshots.
+
+        Only dicts, lists, strings, numbers, booleans and ``None`` (a non-finite number
+        becomes ``None``): ``json.dumps(result.summary(), allow_nan=False)`` always works.
+        """
+        from derand.results import jsonable
+
         skip = {"snapshots", "snapshot_steps", "config", "model"}
-        return {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip
-        }
+        summary: dict[str, Any] = jsonable(
+            {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
+        )
+        return summary
 
     def __repr__(self) -> str:
         bound = (
@@ -502,6 +513,11 @@ class _Run:
         assert self.checkpoint is not None
         path = self.checkpoint
         saved, state = load_checkpoint(path)
+        if isinstance(state.get("step"), int) and state["step"] > self.config.steps:
+            raise InputError(
+                f"checkpoint {path} is at step {state['step']} > steps = {self.config.steps}"
+            )
+        check_state(path, state, self.config.steps)
         current = self.config.to_dict()
         changed = sorted(
             k
@@ -515,10 +531,6 @@ class _Run:
             raise InputError(f"checkpoint {path} was made with other settings: {details}")
         try:
             step = int(state["step"])
-            if step > self.config.steps:
-                raise InputError(
-                    f"checkpoint {path} is at step {step} > steps = {self.config.steps}"
-                )
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.data_gen.set_state(state["data_gen"])
@@ -944,6 +956,7 @@ class _Run:
             lam=self.lam,
             seconds_logging=self.seconds_logging,
             seconds_checks=self.seconds_checks,
+            checkpoint=None if self.checkpoint is None else str(self.checkpoint),
             snapshots=self.snapshots,
             snapshot_steps=self.snapshot_steps,
             teacher_U=self.teacher.U.tolist(),
@@ -959,7 +972,7 @@ def train(
     config: TrainConfig,
     *,
     checkpoint: str | Path | None = None,
-    resume: bool = False,
+    resume: bool | Literal["if-exists"] = False,
     callback: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
     """Train a student on a teacher as configured; see :class:`TrainConfig`.
@@ -971,10 +984,13 @@ def train(
     checkpoint : path, optional
         Where checkpoints are written (every ``checkpoint_every`` steps, at the end, and on
         Ctrl-C), atomically, in a format that cannot execute code.
-    resume : bool
-        Continue from ``checkpoint`` when it exists. The settings must match the checkpoint's
-        except ``steps``, ``time_limit``, ``checkpoint_every`` and ``device``; the result is
-        then bit-identical to an uninterrupted run (same machine and thread count).
+    resume : bool or "if-exists"
+        ``True``: continue from ``checkpoint``, which must exist (a missing one is an
+        :class:`InputError`, not a silent fresh start); ``"if-exists"``: continue from it when
+        it exists, start afresh otherwise. The settings must match the checkpoint's except
+        ``steps``, ``time_limit``, ``checkpoint_every`` and ``device``, and every value of its
+        header is checked; the result is then bit-identical to an uninterrupted run (same
+        machine and thread count).
     callback : callable, optional
         ``callback(step, total)`` after every step (a progress bar); raising
         ``KeyboardInterrupt`` from it stops the run cleanly, as Ctrl-C does.
@@ -994,7 +1010,16 @@ def train(
     """
     if not isinstance(config, TrainConfig):
         raise InputError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if resume not in (False, True, "if-exists") or not isinstance(resume, (bool, str)):
+        raise InputError(f"resume must be True, False or 'if-exists', got {resume!r}")
     path = None if checkpoint is None else Path(checkpoint)
+    if resume and path is None:
+        raise InputError("resume needs a checkpoint path")
+    if resume is True and path is not None and not path.exists():
+        raise InputError(
+            f"checkpoint {path} not found, so there is nothing to resume "
+            "(resume='if-exists' / --resume-if-exists starts afresh when there is none)"
+        )
     run = _Run(config, path)
     if resume and path is not None and path.exists():
         run.restore()
