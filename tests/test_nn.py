@@ -397,7 +397,7 @@ def test_a_run_too_large_for_memory_is_refused_before_allocating() -> None:
 @pytest.mark.parametrize("depth", [1, 3])
 def test_fused_gradients_match_autograd(activation: str, loss: str, depth: int) -> None:
     from derand.nn.fused import loss_and_gradients
-    from derand.nn.training import _regulariser, loss_function
+    from derand.nn.objective import loss_function, regulariser
 
     gen = torch.Generator().manual_seed(depth)
     model = Student(
@@ -428,7 +428,7 @@ def test_fused_gradients_match_autograd(activation: str, loss: str, depth: int) 
         model, x, y, loss=loss, huber_delta=0.7, lam=0.3, lam_all_layers=True, trained=trained
     )
     reference = loss_function(config)(model(x), y)
-    objective = reference + _regulariser(model, config, config.trained)
+    objective = reference + regulariser(model, config, config.trained)
     params = list(model.parameters())
     expected = torch.autograd.grad(objective, params)
     assert float(value) == pytest.approx(float(reference.detach()), rel=1e-12)
@@ -443,3 +443,11 @@ def test_fused_training_matches_autograd() -> None:
     auto = train(dataclasses.replace(config, backend="autograd"))
     assert fused.perp_norm_final == pytest.approx(auto.perp_norm_final, rel=1e-9)
     assert fused.test_loss == pytest.approx(auto.test_loss, rel=1e-9)
+
+
+def test_randomness_is_the_engine_name_for_the_perp_norm() -> None:
+    result = train(TrainConfig.from_dict({**SMALL, "steps": 20}))
+    assert result.randomness_initial == result.perp_norm_initial
+    assert result.randomness_final == result.perp_norm_final
+    summary = result.summary()
+    assert summary["randomness_final"] == summary["perp_norm_final"] == result.perp_norm_final
