@@ -66,6 +66,8 @@ HELP: dict[str, str] = {
     "loss": "training loss",
     "huber_delta": "delta of the Huber loss",
     "lam": "weight decay lambda on the first layer's W",
+    "lam_convention": "paper: penalty lam*||W||^2 (gradient 2 lam W, Theorem 4.1); authors: "
+    "their decay, gradient lam W (half the paper's at the same lam)",
     "lam_all_layers": "also decay the other trained weight matrices",
     "batch": "fresh samples per step",
     "n_train": "fixed training set size",
@@ -93,7 +95,8 @@ HELP: dict[str, str] = {
     "checkpoint_every": "also write --checkpoint every N steps (it is always written at the end "
     "and on Ctrl-C)",
     "dtype": "training precision",
-    "certificate": "compute the SOSP certificate at the end",
+    "certificate": "the certificate checks during training and the SOSP certificate at the "
+    "end (off: --until sosp stops as plateau, PGD perturbs by the minibatch rule)",
     "n_cert": "fixed sample size of the certificate (float64)",
     "k_probes": "random probes of the Hessian-Lipschitz estimate",
     "lanczos_steps": "Lanczos iterations of the checks during training",
@@ -102,7 +105,7 @@ HELP: dict[str, str] = {
     "order_neurons": "neurons whose overlaps M, Q are logged",
 }
 DERIVED_DEFAULTS = {
-    "teacher_seed": "--seed",
+    "teacher_seed": "a stream derived from --seed, independent of the initialisation",
     "lam": "0.5/width",
     "lr": "0.05 for pgd/sgd, 0.005 for adam",
     "n_train": "fresh samples every step",
@@ -309,7 +312,7 @@ def interrupt_message(result: Any) -> str:
 
 
 STOP_WORDS = {
-    "sosp": "a certified rho-SOSP with an informative Theorem 4.1 bound",
+    "sosp": "a rho-SOSP whose Theorem 4.1 bound (with the estimated K) meets the target",
     "plateau": "||W_perp|| stopped falling at the smallest learning rate",
     "steps": "the requested number of steps",
     "max-steps": "the step cap, before a certified SOSP",
@@ -335,13 +338,45 @@ def print_summary(args: argparse.Namespace, r: Any) -> None:
         + (f", hidden {rates.hidden_weight:.3g}" if config.depth > 1 else "")
         + f", output {rates.output:.3g}"
         + (" (frozen)" if "output" in config.freeze else "")
-        + f"; schedule factor at the end {factor:.3g}; lambda = {r.lam:.3g}",
+        + f"; schedule factor at the end {factor:.3g}; lambda = {r.lam:.3g}"
+        + (
+            f" (penalty lambda*||W||^2; the authors' decay {config.lam:.3g} W)"
+            if config.lam_convention == "authors" and config.lam is not None
+            else ""
+        ),
     )
+    if not r.reproducible:
+        say(
+            args,
+            "  note: the time limit ended this run, so its step count depends on the machine "
+            "and its load; for a reproducible run give --steps (with --until steps or a larger "
+            "--time-limit)",
+        )
+    if not config.certificate:
+        say(
+            args,
+            "  note: --no-certificate: no checks during training (--until sosp stops as "
+            "plateau does, PGD perturbs by the minibatch rule) and no certificate",
+        )
     say(
         args,
         f"||W_perp||/||W||: {r.perp_ratio_initial:.3f} -> {r.perp_ratio_final:.4f}  "
-        f"(||W_perp||_F {r.perp_norm_initial:.3g} -> {r.perp_norm_final:.3g})",
+        f"(||W_perp||_F {r.perp_norm_initial:.3g} -> {r.perp_norm_final:.3g}, "
+        f"||W_par||_F {r.par_norm_initial:.3g} -> {r.par_norm_final:.3g})",
     )
+    say(
+        args,
+        f"outcome: {r.outcome_message}; test loss {r.test_loss:.4g} vs "
+        f"{r.baseline_loss:.4g} for the best constant predictor",
+    )
+    if r.collapse_escapes:
+        perturbed = sum(1 for e in r.collapse_escapes if e.get("perturbed"))
+        say(
+            args,
+            f"  --until sosp reached a collapsed point {len(r.collapse_escapes)} time(s) and "
+            f"kept training ({perturbed} PGD perturbation(s) of radius "
+            f"{r.collapse_escapes[-1].get('radius', 0.0):.3g} to leave it)",
+        )
     angles = ", ".join(f"{a:.1f}" for a in r.principal_angles_deg)
     say(
         args,
@@ -370,14 +405,39 @@ def print_summary(args: argparse.Namespace, r: Any) -> None:
             f"{c.residual:.2g}), K ~ {c.K:.3g} (local estimate), lambda = {c.lam:.3g} "
             f"[{c.seconds:.1f} s]",
         )
+        p = r.certificate_proven
+        if r.certified and p is not None and p.bound is not None:
+            say(
+                args,
+                f"  certified: true (proven K = {r.K_proven:.3g}): Theorem 4.1 ||W_perp||_F <= "
+                f"{p.bound:.3g} (measured {r.perp_norm_final:.3g}, initially "
+                f"{r.perp_norm_initial:.3g}); the risk is a sample",
+            )
+            if p.bound >= r.perp_norm_initial:
+                say(args, f"  {r.certified_note}")
+        else:
+            say(args, f"  certified: false ({r.certified_note})")
         if c.bound is not None:
             say(
                 args,
-                f"  Theorem 4.1: ||W_perp||_F <= {c.bound:.3g} (measured {r.perp_norm_final:.3g}, "
-                f"initially {r.perp_norm_initial:.3g}); K is estimated, the risk is a sample",
+                f"  estimate with the local K ~ {c.K:.3g} (not a proof): ||W_perp||_F <~ "
+                f"{c.bound:.3g} (measured {r.perp_norm_final:.3g})",
             )
         else:
-            say(args, "  Theorem 4.1 bound not given: " + "; ".join(c.failures))
+            say(args, "  estimate with the local K: no bound (" + "; ".join(c.failures) + ")")
+        if r.outcome == "collapsed" and (c.bound is not None or r.certified):
+            say(
+                args,
+                "  at a collapsed point (W ~ 0): the bound holds, but it says the student "
+                "learned nothing, not that it found span(U)",
+            )
+        if r.sosp_all is not None and r.sosp_all["n_params"] != c.n_params:
+            a = r.sosp_all
+            say(
+                args,
+                f"  over all {a['n_params']} trained parameters (the theorem's SOSP): rho = "
+                f"{a['grad_norm']:.3g}, lambda_min = {a['lambda_min']:.3g}",
+            )
     comp = r.compression
     say(
         args,

@@ -35,6 +35,7 @@ from derand.core import (
 from derand.errors import InputError
 from derand.nn.config import SMOOTH_ACTIVATIONS, TrainConfig
 from derand.nn.fused import FirstLayerHessian
+from derand.nn.lipschitz import ProvenK, label_norm_bound, proven_K
 from derand.nn.objective import (
     loss_function,
     make_run_teacher,
@@ -96,6 +97,16 @@ def certified_risk(
     return risk, params, twin
 
 
+NO_WEIGHT_DECAY = "lam = 0: Theorem 4.1 needs a weight decay lam > 0"
+
+
+def _failures(rho: float, lambda_min: float, lam: float, K: float) -> tuple[str, ...]:
+    """The lemma's hypotheses that fail (``lam = 0``: the bound does not exist)."""
+    if lam <= 0:
+        return (NO_WEIGHT_DECAY,)
+    return hypothesis_failures(rho, lambda_min, lam, K)
+
+
 def _random_start(n: int, seed: int) -> Tensor:
     return torch.randn(n, generator=torch.Generator().manual_seed(seed + 7), dtype=torch.float64)
 
@@ -120,6 +131,7 @@ class Certifier:
         self.K_last: float | None = None
         self.lanczos_v: Tensor | None = None
         self.final: SOSPCertificate | None = None
+        self.proven: tuple[ProvenK, SOSPCertificate | None] | None = None
         self.seconds = 0.0
         self.work = 0.0
         self.last_expensive = 0
@@ -236,6 +248,7 @@ class Certifier:
         perp_norm: float,
         target: float,
         work_train: float,
+        collapsed: bool = False,
     ) -> str | None:
         """ρ at a log point; λ_min, K and the bound when ρ is near what the bound needs.
 
@@ -243,7 +256,9 @@ class Certifier:
         (``EXPENSIVE_SPACING``); both rules count steps and samples, so that runs and resumes
         are deterministic. A check may perturb ``optimizer`` (PGD's certificate gate: ρ small
         but λ_min < −√(Kρ), a strict saddle for the certificate) or return ``"sosp"`` to stop
-        the run (``until = "sosp"`` and a certified bound at most ``target``).
+        the run (``until = "sosp"`` and a certified bound at most ``target``) — except at a
+        ``collapsed`` point (W ≈ 0, nothing learned), where it returns ``"collapsed"`` and the
+        run goes on.
         """
         config = self.config
         if self.work + self.check_cost() > CHECK_BUDGET * work_train:
@@ -270,7 +285,7 @@ class Certifier:
             K = self.estimate_K(model, twin, H, step, [result.vector_min])
             self.K_last = K
             rho_target = largest_certifiable_gradient(lam, K, target)
-            failures = hypothesis_failures(rho, result.lambda_min, lam, K)
+            failures = _failures(rho, result.lambda_min, lam, K)
             bound = lemma_bound(rho, lam, K) if not failures else None
             row.update(
                 rho_target=rho_target,
@@ -293,11 +308,15 @@ class Certifier:
                 and bound <= target
                 and (schedule.n_decays >= 1 or not schedule.adaptive)
             ):
-                cert = self.full_certificate(model, step, twin, H, K)
-                row["final_check"] = cert.bound is not None and cert.bound <= target
-                if row["final_check"]:
-                    self.final = cert
-                    stop = "sosp"
+                if collapsed:  # a bound on W ≈ 0 says nothing was learned: go on
+                    row["collapsed"] = True
+                    stop = "collapsed"
+                else:
+                    cert = self.full_certificate(model, step, twin, H, K)
+                    row["final_check"] = cert.bound is not None and cert.bound <= target
+                    if row["final_check"]:
+                        self.final = cert
+                        stop = "sosp"
         self.log.append(row)
         self.seconds += time.perf_counter() - start
         return stop
@@ -347,7 +366,7 @@ class Certifier:
             method="lanczos",
             hvp_evaluations=H.evaluations,
             seconds=time.perf_counter() - start,
-            lam=self.lam,
+            lam=self.lam if self.lam > 0 else None,
             K=K,
             K_is_estimate=True,
             n_samples=self.config.n_cert,
@@ -357,15 +376,130 @@ class Certifier:
             "measured on a finite sample"
         )
         failures = cert.failures
+        if self.lam <= 0:
+            failures = (*(f for f in failures if f != "no lam given"), NO_WEIGHT_DECAY)
+            cert = dataclasses.replace(cert, lam=self.lam, failures=failures)
         if "first-bias" not in self.config.trained:
             failures = (*failures, "the first-layer bias is frozen: Theorem 4.1 needs (W, b)")
         if self.config.activation not in SMOOTH_ACTIVATIONS:
             failures = (*failures, f"activation {self.config.activation} is not smooth")
         if self.config.input_dist != "gaussian":
             failures = (*failures, f"input {self.config.input_dist} is not Gaussian")
+        outside = failures[len(cert.failures) :]  # the setting itself is outside the theorem
+        self.proven = self._proven(model, rho, spectrum, H, outside)
         return dataclasses.replace(
             cert,
-            note=cert.note + extra_note,
+            note=cert.note.replace("lemma: ||W||_F", "Theorem 4.1: ||W_perp||_F") + extra_note,
             failures=failures,
             bound=cert.bound if failures == cert.failures else None,
         )
+
+    def _proven(
+        self,
+        model: Student,
+        rho: float,
+        spectrum: Any,
+        H: FirstLayerHessian,
+        outside: tuple[str, ...],
+    ) -> tuple[ProvenK, SOSPCertificate | None]:
+        """The certificate with the proven K (:mod:`derand.nn.lipschitz`), where there is one."""
+        config = self.config
+        net = None
+        if config.link == "network":
+            net = make_run_teacher(config).net[2]
+        proven = proven_K(model, config, label_bound=label_norm_bound(config, net))
+        if proven.K is None or self.lam <= 0:
+            return proven, None
+        cert = certificate_from_spectrum(
+            rho,
+            spectrum,
+            n_params=H.n,
+            method="lanczos",
+            hvp_evaluations=H.evaluations,
+            seconds=0.0,
+            lam=self.lam,
+            K=proven.K,
+            K_is_estimate=False,
+            n_samples=config.n_cert,
+        )
+        failures = (*cert.failures, *outside)
+        return proven, dataclasses.replace(
+            cert,
+            note=cert.note.replace("lemma: ||W||_F", "Theorem 4.1: ||W_perp||_F")
+            + "; K proven for the population risk"
+            + ("" if proven.radius is None else f" on the ball of radius {proven.radius:g}")
+            + ", rho and lambda_min measured on the fixed sample",
+            failures=failures,
+            bound=cert.bound if not outside else None,
+        )
+
+    def all_parameters(self, model: Student, step: int) -> dict[str, Any]:
+        """ρ and λ_min over every trained parameter (the theorem's SOSP), on the fixed
+        sample in float64, by autograd Hessian-vector products and Lanczos."""
+        config = self.config
+        twin = copy.deepcopy(self.twin(model))
+        params = trained_parameters(twin, config.trained)
+        for q in params:
+            q.requires_grad_(True)
+        x, y = self.data()
+        loss_fn = loss_function(config)
+        with torch.enable_grad():
+            risk = loss_fn(twin(x), y) + regulariser(twin, config, config.trained, self.lam)
+            grads = torch.autograd.grad(risk, params, create_graph=True)
+            flat = torch.cat([g.reshape(-1) for g in grads])
+        n = int(flat.numel())
+
+        def hvp(v: Tensor) -> Tensor:
+            with torch.enable_grad():
+                out = torch.autograd.grad(flat, params, grad_outputs=v, retain_graph=True)
+            return torch.cat([o.reshape(-1) for o in out]).detach()
+
+        spectrum = lanczos(
+            hvp,
+            _random_start(n, config.seed).to(flat),
+            steps=min(n, FINAL_LANCZOS_STEPS),
+            tol=1e-8,
+            min_steps=min(n, FINAL_LANCZOS_MIN_STEPS),
+        )
+        if not bool(torch.isfinite(flat).all()):
+            raise InputError(f"training diverged by step {step} (stage: certificate check)")
+        return {
+            "grad_norm": float(flat.detach().norm()),
+            "lambda_min": spectrum.lambda_min,
+            "residual": spectrum.residual,
+            "converged": spectrum.converged,
+            "n_params": n,
+        }
+
+
+def verdict(
+    proven: ProvenK | None,
+    cert: SOSPCertificate | None,
+    *,
+    perp_norm_initial: float,
+) -> tuple[bool, str]:
+    """``(certified, why)``: whether Theorem 4.1's bound holds with a proven K, and in words
+    how far it is from informative (or why there is no proven K)."""
+    if proven is None:
+        return False, "no certificate computed"
+    if proven.K is None:
+        return False, f"no proven K ({proven.reason}): the bound shown uses a local estimate"
+    if cert is None:
+        return False, f"proven K = {proven.K:.3g}, but lam = 0: no bound"
+    K, rho, lam = proven.K, cert.grad_norm, cert.lam or 0.0
+    if cert.bound is not None:
+        if cert.bound >= perp_norm_initial:
+            return True, (
+                f"certified with the proven K = {K:.3g}, but vacuous: the bound {cert.bound:.3g} "
+                f"is {cert.bound / max(perp_norm_initial, 1e-300):.3g}x the initial "
+                f"||W_perp||_F {perp_norm_initial:.3g}"
+            )
+        return True, f"certified with the proven K = {K:.3g}"
+    needed = 4.0 * lam * lam / K if K > 0 else math.inf
+    if lam > 0 and rho >= needed:
+        return False, (
+            f"vacuous with the proven K = {K:.3g}: the bound needs rho < 4 lam^2/K = "
+            f"{needed:.3g}, rho = {rho:.3g} is {rho / max(needed, 1e-300):.3g}x too large"
+        )
+    reasons = "; ".join(cert.failures) or "hypotheses fail"
+    return False, f"not certified with the proven K = {K:.3g}: {reasons}"

@@ -28,6 +28,7 @@ LrScaling = Literal["auto", "mup", "none"]
 LrSchedule = Literal["plateau", "constant"]
 PGDGate = Literal["certificate", "batch"]
 Until = Literal["sosp", "plateau", "steps"]
+LamConvention = Literal["paper", "authors"]
 LayerGroup = Literal["first-weight", "first-bias", "hidden", "output"]
 
 LINKS: tuple[str, ...] = get_args(Link)
@@ -127,15 +128,20 @@ class TrainConfig:
 
     Teacher
         ``d``, ``k``, ``link``, ``noise``, ``degree`` (Hermite link), ``teacher_seed``
-        (default: ``seed``), ``teacher_U`` (k x d rows spanning the teacher subspace; random
-        from the seed if absent), ``input_dist`` (``gaussian``: the theorem's x ~ N(0, I_d);
+        (default: a stream derived from ``seed``, independent of the initialisation's),
+        ``teacher_U`` (k x d rows spanning the teacher subspace; random from the teacher's
+        seed if absent), ``input_dist`` (``gaussian``: the theorem's x ~ N(0, I_d);
         ``uniform`` and ``rademacher`` have unit variance and lie outside the theorem).
     Student
         ``width``, ``depth``, ``activation``, ``iota``, ``init`` (``authors``: mean-field scale,
         ``standard``: PyTorch's), ``output_bias``, ``freeze`` (layer groups not trained).
     Objective
         ``loss``, ``huber_delta``, ``lam`` (weight decay λ on the first layer's W; default
-        ``0.5 / width``, the mean-field scaling of ``λ‖W‖_F²``), ``lam_all_layers``.
+        ``0.5 / width``, the mean-field scaling of ``λ‖W‖_F²``), ``lam_convention``
+        (``paper``: the penalty ``λ‖W‖_F²``, whose gradient is ``2λW``, as in Theorem 4.1;
+        ``authors``: ``lam`` is the authors' decay, a gradient ``λW`` — torch's
+        ``weight_decay`` —, i.e. the penalty ``(λ/2)‖W‖_F²``: half the paper's at the same
+        number), ``lam_all_layers``.
     Data
         ``batch`` fresh samples per step (``n_train``: minibatches from a fixed training set
         instead), ``n_test``.
@@ -159,7 +165,9 @@ class TrainConfig:
         ``time_limit`` (seconds, a cap for ``sosp`` and ``plateau``), ``log_points``,
         ``checkpoint_every``, ``seed``, ``device``, ``dtype``.
     Certificate
-        ``certificate`` (compute it at the end), ``n_cert`` (fixed float64 sample),
+        ``certificate`` (the checks during training and the certificate at the end; without
+        it, ``until = "sosp"`` stops as ``plateau`` does and PGD perturbs by the minibatch
+        rule), ``n_cert`` (fixed float64 sample),
         ``k_probes`` (probes of the Hessian-Lipschitz estimate), ``lanczos_steps`` (Lanczos
         iterations of the checks during training), ``sosp_fraction``.
     Logging
@@ -193,6 +201,7 @@ class TrainConfig:
     loss: Loss = "mse"
     huber_delta: float = 1.0
     lam: float | None = None
+    lam_convention: LamConvention = "paper"
     lam_all_layers: bool = False
     batch: int = 100
     n_train: int | None = None
@@ -303,8 +312,11 @@ class TrainConfig:
 
     @property
     def effective_lam(self) -> float:
-        """λ: ``lam``, or ``0.5 / width`` (mean-field scaling) when it is ``None``."""
-        return 0.5 / self.width if self.lam is None else self.lam
+        """λ of the penalty ``λ‖W‖_F²`` (the paper's convention): ``lam``, or ``0.5 / width``
+        (mean-field scaling) when it is ``None``; half of ``lam`` when ``lam_convention`` is
+        ``"authors"`` (their decay ``λW`` is the gradient of ``(λ/2)‖W‖_F²``)."""
+        lam = 0.5 / self.width if self.lam is None else self.lam
+        return lam / 2 if self.lam_convention == "authors" and self.lam is not None else lam
 
     @property
     def effective_lr(self) -> float:

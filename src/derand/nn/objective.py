@@ -16,7 +16,17 @@ from derand.nn.config import TrainConfig
 from derand.nn.students import Student
 from derand.nn.teachers import Teacher, make_teacher
 
-__all__ = ["loss_function", "make_run_teacher", "regulariser", "trained_parameters"]
+__all__ = [
+    "TEACHER_STREAM",
+    "loss_function",
+    "make_run_teacher",
+    "regulariser",
+    "teacher_seed",
+    "trained_parameters",
+]
+
+TEACHER_STREAM = 0x7EAC4E5
+"""Spawn key of the teacher's stream, derived from the run's seed."""
 
 
 def loss_function(config: TrainConfig) -> Callable[[Tensor, Tensor], Tensor]:
@@ -45,6 +55,17 @@ def regulariser(
     return (config.effective_lam if lam is None else lam) * reg
 
 
+def teacher_seed(config: TrainConfig) -> int:
+    """The seed of the teacher's randomness (U, the network link): ``teacher_seed`` as given,
+    else a stream derived from ``seed`` independent of the student's initialisation (which
+    uses ``seed`` itself): the two never share draws, so no neuron starts on a teacher
+    direction by construction."""
+    if config.teacher_seed is not None:
+        return config.teacher_seed
+    state = np.random.SeedSequence([config.seed, TEACHER_STREAM]).generate_state(2, np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
+
+
 def make_run_teacher(config: TrainConfig) -> Teacher:
     """The teacher ``config`` describes."""
     return make_teacher(
@@ -54,7 +75,7 @@ def make_run_teacher(config: TrainConfig) -> Teacher:
         noise=config.noise,
         degree=config.degree,
         U=None if config.teacher_U is None else np.asarray(config.teacher_U, dtype=float),
-        seed=config.seed if config.teacher_seed is None else config.teacher_seed,
+        seed=teacher_seed(config),
         input_dist=config.input_dist,
     )
 

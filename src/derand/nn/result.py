@@ -44,7 +44,7 @@ class TrainResult:
         At the end (``test_loss`` on the whole test set).
     certificate : SOSPCertificate or None
         Over the first layer's (W, b) (Theorem 4.1's variables), on ``n_cert`` fixed samples,
-        with a local estimate of K.
+        with a local estimate of K (so its ``bound`` is an estimate; see ``certified``).
         Its ``bound`` (Theorem 4.1, on ‖W_⊥‖_F) is given only where the hypotheses hold;
         ``failures`` says which fail otherwise. The theorem bounds W_⊥; it does not say W
         spans all of span(U) — see ``principal_angles_deg``.
@@ -68,6 +68,42 @@ class TrainResult:
     checkpoint : str or None
         Where the last checkpoint was written (at the end, or at the interruption: resume
         from it with ``resume=True``); ``None`` when no checkpoint path was given.
+    reproducible : bool
+        ``False`` when the time limit ended the run: how many steps fit in ``time_limit``
+        depends on the machine and its load, so the same settings and seed give other steps
+        and numbers on another run. Every other stop depends on the steps alone and is
+        reproduced bit for bit (same machine and thread count).
+    par_norm_initial, par_norm_final : float
+        ‖W_∥‖_F (the rows of W projected on span(U)) at the start and at the end: with
+        ``perp_norm_*``, the absolute sizes (the ratio alone means nothing as ‖W‖ → 0).
+    outcome : str
+        What happened (:mod:`derand.nn.outcome`): ``"structure found"``, ``"collapsed"``
+        (W ≈ 0, nothing explained: ‖W_⊥‖ → 0 means nothing here) or ``"not converged"``;
+        ``outcome_message`` says it in a line.
+    directions_found : int
+        Teacher directions recovered (principal angle at most 10°), of k.
+    explained : float
+        ``1 − test_loss / baseline_loss``: the share of the teacher's variance explained (MSE;
+        the deviance explained otherwise).
+    baseline_loss : float
+        Test loss of the best constant predictor (for MSE: Var(y) on the test set).
+    collapse_escapes : list of dict
+        Where ``until = "sosp"`` would have stopped at a collapsed point and went on instead
+        (``step``, ``instead_of``: ``"sosp"`` or ``"plateau"``, ``perturbed``, ``radius``).
+    certified : bool
+        Whether Theorem 4.1's bound holds with a **proven** Hessian-Lipschitz constant
+        (:mod:`derand.nn.lipschitz`: depth 1, a smooth activation, MSE or logistic, Gaussian
+        inputs); ``certificate.bound`` uses the local estimate of K and is an estimate.
+        ``certified_note`` says how far the proven bound is from informative, or why there is
+        no proven K.
+    K_proven, K_proven_radius : float or None
+        The proven K and the ball around the point it holds on (``None``: everywhere).
+    certificate_proven : SOSPCertificate or None
+        The certificate with ``K_proven`` (``K_is_estimate`` false); its ``bound`` is the
+        certified one.
+    sosp_all : dict or None
+        ``grad_norm``, ``lambda_min`` (with ``residual``, ``converged``) and ``n_params`` over
+        every trained parameter — the theorem's ρ-SOSP — on the same fixed sample.
     """
 
     steps: int
@@ -92,6 +128,21 @@ class TrainResult:
     seconds_logging: float = 0.0
     seconds_checks: float = 0.0
     checkpoint: str | None = None
+    reproducible: bool = True
+    par_norm_initial: float = 0.0
+    par_norm_final: float = 0.0
+    outcome: str = "not converged"
+    outcome_message: str = ""
+    directions_found: int = 0
+    explained: float = 0.0
+    baseline_loss: float = 0.0
+    collapse_escapes: list[dict[str, Any]] = field(default_factory=list)
+    certified: bool = False
+    certified_note: str = ""
+    K_proven: float | None = None
+    K_proven_radius: float | None = None
+    certificate_proven: SOSPCertificate | None = None
+    sosp_all: dict[str, Any] | None = None
     snapshots: list[list[list[float]]] = field(default_factory=list, repr=False)
     snapshot_steps: list[int] = field(default_factory=list, repr=False)
     teacher_U: list[list[float]] = field(default_factory=list, repr=False)

@@ -37,6 +37,7 @@ from derand.nn.certification import (
     FINAL_LANCZOS_STEPS,
     Certifier,
     certified_risk,
+    verdict,
 )
 from derand.nn.checkpoint import check_state, load_checkpoint, save_checkpoint
 from derand.nn.compression import Compression, compress_first_layer
@@ -50,6 +51,7 @@ from derand.nn.config import (
 from derand.nn.fused import loss_and_gradients
 from derand.nn.metrics import order_parameters, tracked_neurons
 from derand.nn.objective import loss_function, make_run_teacher, regulariser
+from derand.nn.outcome import best_constant_loss, classify
 from derand.nn.rates import LayerRates, layer_rates
 from derand.nn.result import STOP_REASONS, TrainResult
 from derand.nn.schedule import PlateauSchedule
@@ -71,6 +73,11 @@ __all__ = [
     "make_run_teacher",
     "train",
 ]
+
+
+COLLAPSE_RADIUS = 0.5
+"""At a collapsed point, PGD perturbs by this share of the initial ‖W‖_F (a restart at half
+the initial scale: a local perturbation cannot leave the basin of W = 0)."""
 
 
 def log_schedule(steps: int, points: int) -> list[int]:
@@ -110,7 +117,7 @@ def estimate_memory(config: TrainConfig) -> int:
     total += config.n_test * (d + 1) * size + min(config.n_test, 65536) * w * 3 * size
     if config.n_train is not None:
         total += config.n_train * (d + 1) * size
-    if config.certificate or config.until == "sosp":
+    if config.certificate:
         n = config.n_cert
         total += n * (d + 1) * 8 + n * w * depth * 12 * 8  # double-backward graph
         steps = min(FINAL_LANCZOS_STEPS, params)
@@ -190,6 +197,8 @@ class _Run:
         )
         n_log = log_test_samples(config)
         self.x_log, self.y_log = self.x_test[:n_log], self.y_test[:n_log]
+        self.baseline_test = best_constant_loss(config.loss, self.y_test, config.huber_delta)
+        self.baseline_log = best_constant_loss(config.loss, self.y_log, config.huber_delta)
         self.train_set = (
             self.teacher.sample(
                 config.n_train,
@@ -240,12 +249,17 @@ class _Run:
         self.stop_reason: str | None = None
         self.seconds_logging = 0.0
         self.work_train = 0.0
+        self.collapse_escapes: list[dict[str, Any]] = []
+        self.sosp_all: dict[str, Any] | None = None
 
     def _optimizer(self) -> torch.optim.Optimizer:
         config = self.config
         if config.optimizer == "adam":
             return torch.optim.Adam(self.groups, lr=config.effective_lr)
-        batch_gate = config.optimizer == "pgd" and config.pgd_gate == "batch"
+        # Without the certificate there are no checks, so PGD perturbs by the minibatch rule.
+        batch_gate = config.optimizer == "pgd" and (
+            config.pgd_gate == "batch" or not config.certificate
+        )
         return PerturbedGD(
             self.groups,
             lr=config.effective_lr,
@@ -264,9 +278,10 @@ class _Run:
         interrupted = False
         deadline = time.perf_counter() + config.time_limit
         # Checks serve the stopping rule and PGD's certificate gate; a run with neither needs
-        # only the final certificate.
-        checks = config.until == "sosp" or (
-            config.optimizer == "pgd" and config.pgd_gate == "certificate"
+        # only the final certificate, and a run without the certificate none at all.
+        checks = config.certificate and (
+            config.until == "sosp"
+            or (config.optimizer == "pgd" and config.pgd_gate == "certificate")
         )
         t0 = time.perf_counter()
         with _deferred_interrupts() as signals:
@@ -309,9 +324,20 @@ class _Run:
             self.save()
             final = self.evaluate(self.x_test, self.y_test, self.log[-1]["train_loss"])
             certificate = self.certifier.final
-            if certificate is None and config.certificate:
+            if config.certificate:
                 try:
-                    certificate = self.certifier.full_certificate(self.model, self.step)
+                    if certificate is None:
+                        certificate = self.certifier.full_certificate(self.model, self.step)
+                    if config.trained - CERTIFIED_GROUPS:  # the theorem's SOSP: all of them
+                        self.sosp_all = self.certifier.all_parameters(self.model, self.step)
+                    else:
+                        self.sosp_all = {
+                            "grad_norm": certificate.grad_norm,
+                            "lambda_min": certificate.lambda_min,
+                            "residual": certificate.residual,
+                            "converged": certificate.converged,
+                            "n_params": certificate.n_params,
+                        }
                 except KeyboardInterrupt:
                     return self.result(final, interrupted=True)
             return self.result(final, interrupted=False, certificate=certificate)
@@ -372,20 +398,53 @@ class _Run:
             perp_norm=self.log[-1]["perp_norm"],
             target=self.target_norm(),
             work_train=self.work_train,
+            collapsed=self.collapsed(),
         )
-        if stop is not None:
+        if stop == "collapsed":
+            self.escape("sosp")
+        elif stop is not None:
             self.stop_reason = stop
+
+    def collapsed(self) -> bool:
+        """Whether the last log row is a collapsed point (W ≈ 0, nothing explained)."""
+        first, last = self.log[0], self.log[-1]
+        return (
+            classify(
+                test_loss=last["test_loss"],
+                baseline_loss=self.baseline_log,
+                angles_deg=last["principal_angles_deg"],
+                w_norm_initial=math.hypot(first["par_norm"], first["perp_norm"]),
+                w_norm_final=math.hypot(last["par_norm"], last["perp_norm"]),
+            ).status
+            == "collapsed"
+        )
+
+    def escape(self, instead_of: str) -> None:
+        """At a collapsed point where the run would stop (``instead_of``): go on, and with
+        PGD perturb by ``COLLAPSE_RADIUS`` times the initial ‖W‖_F (at most once per
+        ``pgd_t_thres`` steps) — escaping such a region is what the perturbations are for."""
+        row: dict[str, Any] = {"step": self.step, "instead_of": instead_of, "perturbed": False}
+        if self.config.optimizer == "pgd" and isinstance(self.optimizer, PerturbedGD):
+            first = self.log[0]
+            radius = COLLAPSE_RADIUS * math.hypot(first["par_norm"], first["perp_norm"])
+            row["perturbed"] = self.optimizer.perturb(radius)
+            row["radius"] = radius
+        self.collapse_escapes.append(row)
 
     def target_norm(self) -> float:
         """The bound that makes the certificate informative: a fraction of the initial ‖W_⊥‖."""
         return self.config.sosp_fraction * float(self.log[0]["perp_norm"])
 
     def after_log_point(self) -> None:
-        """The schedule's decay on a plateau, and the plateau stop."""
+        """The schedule's decay on a plateau, and the plateau stop (``until = "sosp"`` does
+        not stop at a collapsed point: it goes on, see :meth:`escape`)."""
         if not self.schedule.plateau(self.log):
             return
         if not self.schedule.step_down(self.step) and self.config.until != "steps":
-            self.stop_reason = "plateau"
+            if self.config.until == "sosp" and self.collapsed():
+                self.escape("plateau")
+            else:
+                self.stop_reason = "plateau"
 
     # The log ---------------------------------------------------------------------------------
 
@@ -446,6 +505,7 @@ class _Run:
             "stop_reason": self.stop_reason,
             "work": [self.work_train, certifier.work, certifier.last_expensive],
             "n_perturbations": int(getattr(self.optimizer, "n_perturbations", 0)),
+            "collapse_escapes": self.collapse_escapes,
             **certifier.state(),
         }
 
@@ -463,10 +523,11 @@ class _Run:
             )
         check_state(path, state, self.config.steps)
         current = self.config.to_dict()
+        defaults = TrainConfig().to_dict()  # a setting added since the checkpoint: its default
         changed = sorted(
             k
             for k in set(current) | set(saved)
-            if k not in RUN_CONTROL and saved.get(k) != current.get(k)
+            if k not in RUN_CONTROL and saved.get(k, defaults.get(k)) != current.get(k)
         )
         if changed:
             details = ", ".join(
@@ -488,6 +549,10 @@ class _Run:
             self.stop_reason = reason if reason in ("sosp", "plateau") else None
             self.step, self.elapsed = step, float(state["seconds"])
             self.work_train = float(state["work"][0])
+            escapes = state.get("collapse_escapes", [])
+            if not isinstance(escapes, list) or not all(isinstance(e, dict) for e in escapes):
+                raise InputError(f"checkpoint {path}: collapse_escapes must be a list of rows")
+            self.collapse_escapes = list(escapes)
             self.certifier.load(state, float(state["work"][1]), int(state["work"][2]))
         except InputError:
             raise
@@ -506,6 +571,21 @@ class _Run:
         interrupted: bool,
         certificate: SOSPCertificate | None = None,
     ) -> TrainResult:
+        first = self.log[0]
+        w0 = math.hypot(first["par_norm"], first["perp_norm"])
+        outcome = classify(
+            test_loss=final["test_loss"],
+            baseline_loss=self.baseline_test,
+            angles_deg=final["principal_angles_deg"],
+            w_norm_initial=w0,
+            w_norm_final=math.hypot(final["par_norm"], final["perp_norm"]),
+        )
+        proven, proven_cert = self.certifier.proven or (None, None)
+        certified, why = verdict(
+            proven if certificate is not None else None,
+            proven_cert,
+            perp_norm_initial=float(first["perp_norm"]),
+        )
         return TrainResult(
             steps=self.step,
             seconds=self.elapsed,
@@ -537,6 +617,21 @@ class _Run:
             seconds_logging=self.seconds_logging,
             seconds_checks=self.certifier.seconds,
             checkpoint=None if self.checkpoint is None else str(self.checkpoint),
+            reproducible=interrupted or self.stop_reason != "time-limit",
+            par_norm_initial=float(first["par_norm"]),
+            par_norm_final=float(final["par_norm"]),
+            outcome=outcome.status,
+            outcome_message=outcome.message,
+            directions_found=outcome.directions_found,
+            explained=outcome.explained,
+            baseline_loss=outcome.baseline_loss,
+            collapse_escapes=self.collapse_escapes,
+            certified=certified,
+            certified_note=why,
+            K_proven=None if proven is None else proven.K,
+            K_proven_radius=None if proven is None else proven.radius,
+            certificate_proven=proven_cert if certificate is not None else None,
+            sosp_all=self.sosp_all,
             snapshots=self.snapshots,
             snapshot_steps=self.snapshot_steps,
             teacher_U=self.teacher.U.tolist(),
