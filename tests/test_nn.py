@@ -731,3 +731,34 @@ def test_certified_only_with_a_proven_K_and_the_local_estimate_is_below_it() -> 
     deep = train(TrainConfig.from_dict({**SMALL, "depth": 2, "certificate": True}))
     assert not deep.certified and "no proven K" in deep.certified_note
     assert deep.sosp_all is not None and deep.sosp_all["n_params"] > 16 * 6 + 16
+
+
+# Issue 22: budgets ------------------------------------------------------------------------
+
+
+def test_the_step_cap_does_not_end_a_run_that_still_improves(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import derand.nn.config as config_module
+
+    monkeypatch.setattr(config_module, "DEFAULT_STEPS", 200)
+    base = {"d": 6, "k": 1, "link": "tanh", "width": 16, "n_test": 256, "certificate": False}
+    grown = TrainConfig.from_dict({**base, "until": "plateau", "time_limit": 600.0})
+    assert grown.step_cap == 200 and grown.extends_steps
+    result = train(grown)
+    assert result.steps > 200  # still improving at 200: the cap was doubled
+    assert result.stop_reason in ("plateau", "max-steps") and result.reproducible
+    capped = train(dataclasses.replace(grown, steps=200))  # an explicit --steps is the cap
+    assert capped.steps == 200 and capped.stop_reason == "max-steps"
+    # a resume after the cap grew continues the same run, bit for bit
+    ckpt = tmp_path / "run.ckpt"
+    stop = 300
+
+    def interrupt(step: int, total: int) -> None:
+        if step == stop:
+            raise KeyboardInterrupt
+
+    assert train(grown, checkpoint=ckpt, callback=interrupt).interrupted
+    resumed = train(grown, checkpoint=ckpt, resume=True)
+    assert resumed.steps == result.steps and resumed.log == result.log
+    assert resumed.perp_norm_final == result.perp_norm_final

@@ -105,6 +105,8 @@ HELP: dict[str, str] = {
     "order_neurons": "neurons whose overlaps M, Q are logged",
 }
 DERIVED_DEFAULTS = {
+    "steps": "20000, doubled while the run still improves and the time limit allows "
+    "(--until sosp/plateau)",
     "teacher_seed": "a stream derived from --seed, independent of the initialisation",
     "lam": "0.5/width",
     "lr": "0.05 for pgd/sgd, 0.005 for adam",
@@ -269,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
 
     from derand.nn.training import train
 
-    with progress(args, config.steps, "nn") as update:
+    with progress(args, config.step_cap, "nn") as update:
         last = [0]
 
         def callback(step: int, total: int) -> None:

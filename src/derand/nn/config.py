@@ -51,6 +51,8 @@ MAX_LOG_POINTS = 10_000
 MAX_DEGREE = 30
 MAX_LAM = 1e6
 MAX_LR = 1e300
+DEFAULT_STEPS = 20_000
+"""The step cap when ``steps`` is not given (doubled while the run improves, see ``steps``)."""
 
 # Settings that only steer a run (how far, how often to save) and may differ on resume.
 RUN_CONTROL = frozenset({"steps", "time_limit", "checkpoint_every", "device"})
@@ -161,7 +163,11 @@ class TrainConfig:
     Run
         ``until`` (``sosp``: stop at a certified ρ-SOSP whose Theorem 4.1 bound is below
         ``sosp_fraction`` times the initial ‖W_⊥‖_F; ``plateau``: when ‖W_⊥‖_F stopped
-        falling at the smallest rate; ``steps``: after ``steps``), ``steps`` (the step cap),
+        falling at the smallest rate; ``steps``: after ``steps``), ``steps`` (the step cap;
+        when not given, 20,000 for the log schedule, doubled each time it is reached while
+        the run still improves — ‖W_⊥‖_F down 5 % or the test loss 1 % since half the
+        steps — and the time limit allows: with ``sosp`` and ``plateau`` the stopping rule or
+        ``time_limit`` ends the run, not an arbitrary count),
         ``time_limit`` (seconds, a cap for ``sosp`` and ``plateau``), ``log_points``,
         ``checkpoint_every``, ``seed``, ``device``, ``dtype``.
     Certificate
@@ -223,7 +229,7 @@ class TrainConfig:
     pgd_radius: float | None = None
     pgd_t_thres: int = 100
     until: Until = "sosp"
-    steps: int = 20000
+    steps: int | None = None
     time_limit: float = 120.0
     log_points: int = 60
     checkpoint_every: int = 0
@@ -296,7 +302,8 @@ class TrainConfig:
             if value is not None:
                 check_finite(value, name, low=0.0, high=1e12)
         check_count(self.pgd_t_thres, "pgd_t_thres", low=0, high=MAX_STEPS)
-        check_count(self.steps, "steps", high=MAX_STEPS)
+        if self.steps is not None:
+            check_count(self.steps, "steps", high=MAX_STEPS)
         check_finite(self.time_limit, "time_limit", low=1e-3, high=1e9)
         check_count(self.log_points, "log_points", low=2, high=MAX_LOG_POINTS)
         check_count(self.checkpoint_every, "checkpoint_every", low=0, high=MAX_STEPS)
@@ -324,6 +331,17 @@ class TrainConfig:
         if self.lr is not None:
             return self.lr
         return 0.005 if self.optimizer == "adam" else 0.05
+
+    @property
+    def step_cap(self) -> int:
+        """The first step cap: ``steps``, or ``DEFAULT_STEPS`` when it is not given."""
+        return DEFAULT_STEPS if self.steps is None else self.steps
+
+    @property
+    def extends_steps(self) -> bool:
+        """Whether the cap is doubled while the run improves (``steps`` not given, and
+        ``until`` is ``sosp`` or ``plateau``)."""
+        return self.steps is None and self.until != "steps"
 
     @property
     def uses_mup(self) -> bool:

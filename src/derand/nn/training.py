@@ -44,6 +44,7 @@ from derand.nn.compression import Compression, compress_first_layer
 from derand.nn.config import (
     BACKENDS,
     LOSSES,
+    MAX_STEPS,
     OPTIMIZERS,
     RUN_CONTROL,
     TrainConfig,
@@ -75,6 +76,10 @@ __all__ = [
 ]
 
 
+IMPROVING_PERP = 0.05
+IMPROVING_LOSS = 0.01
+"""A run at its cap still improves when ‖W_⊥‖_F fell by 5 % or the test loss by 1 % since
+half the steps (``steps`` not given: the cap is then doubled)."""
 COLLAPSE_RADIUS = 0.5
 """At a collapsed point, PGD perturbs by this share of the initial ‖W‖_F (a restart at half
 the initial scale: a local perturbation cannot leave the basin of W = 0)."""
@@ -238,7 +243,8 @@ class _Run:
         )
         self.certifier = Certifier(config, self.lam, self.device)
         # The state of the loop.
-        self.log_steps = set(log_schedule(config.steps, config.log_points))
+        self.cap = config.step_cap
+        self.log_steps = set(log_schedule(self.cap, config.log_points))
         self.step = 0
         self.elapsed = 0.0
         self.wd_integral = 0.0
@@ -290,7 +296,7 @@ class _Run:
                     self.record_start()
                 signals["critical"] = True
                 while self.stop_reason is None:
-                    if self.step >= config.steps:
+                    if self.step >= self.cap and not self.extend_cap(deadline):
                         self.stop_reason = "steps" if config.until == "steps" else "max-steps"
                         break
                     loss = self.take_step()
@@ -303,7 +309,7 @@ class _Run:
                     if config.checkpoint_every and self.step % config.checkpoint_every == 0:
                         self.save()
                     if callback is not None:
-                        callback(self.step, config.steps)
+                        callback(self.step, self.cap)
                     if signals["requested"]:
                         raise KeyboardInterrupt
                     if config.until != "steps" and time.perf_counter() > deadline:
@@ -341,6 +347,35 @@ class _Run:
                 except KeyboardInterrupt:
                     return self.result(final, interrupted=True)
             return self.result(final, interrupted=False, certificate=certificate)
+
+    def extend_cap(self, deadline: float) -> bool:
+        """At the cap: double it when ``steps`` was not given, the time limit allows and the
+        run still improves (‖W_⊥‖_F down ``IMPROVING_PERP`` or the test loss down
+        ``IMPROVING_LOSS`` since half the steps); the log schedule grows with it."""
+        config = self.config
+        if not config.extends_steps or time.perf_counter() >= deadline or self.cap >= MAX_STEPS:
+            return False
+        if not self.improving():
+            return False
+        self.grow_cap()
+        return True
+
+    def grow_cap(self) -> None:
+        old = self.cap
+        self.cap = min(2 * old, MAX_STEPS)
+        new = log_schedule(self.cap, self.config.log_points)
+        self.log_steps |= {s for s in new if s > old}
+
+    def improving(self) -> bool:
+        last = self.log[-1]
+        earlier = [row for row in self.log if row["step"] <= last["step"] // 2]
+        if not earlier:
+            return True
+        ref = earlier[-1]
+        return bool(
+            last["perp_norm"] < (1.0 - IMPROVING_PERP) * ref["perp_norm"]
+            or last["test_loss"] < (1.0 - IMPROVING_LOSS) * ref["test_loss"]
+        )
 
     def take_step(self) -> Tensor:
         """One step: the rates of the schedule, a batch, the gradients, the update."""
@@ -506,6 +541,7 @@ class _Run:
             "work": [self.work_train, certifier.work, certifier.last_expensive],
             "n_perturbations": int(getattr(self.optimizer, "n_perturbations", 0)),
             "collapse_escapes": self.collapse_escapes,
+            "cap": self.cap,
             **certifier.state(),
         }
 
@@ -517,11 +553,16 @@ class _Run:
         assert self.checkpoint is not None
         path = self.checkpoint
         saved, state = load_checkpoint(path)
-        if isinstance(state.get("step"), int) and state["step"] > self.config.steps:
-            raise InputError(
-                f"checkpoint {path} is at step {state['step']} > steps = {self.config.steps}"
-            )
-        check_state(path, state, self.config.steps)
+        cap = state.get("cap", self.config.step_cap)
+        if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= MAX_STEPS:
+            raise InputError(f"checkpoint {path}: cap must be a step count, got {cap!r}")
+        if self.config.steps is not None or not self.config.extends_steps:
+            cap = self.config.step_cap  # an explicit --steps on resume is the cap
+        if isinstance(state.get("step"), int) and state["step"] > cap:
+            raise InputError(f"checkpoint {path} is at step {state['step']} > steps = {cap}")
+        check_state(path, state, cap)
+        while self.cap < cap:  # the extensions of the saved run, in order
+            self.grow_cap()
         current = self.config.to_dict()
         defaults = TrainConfig().to_dict()  # a setting added since the checkpoint: its default
         changed = sorted(
