@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 from pathlib import Path
@@ -571,7 +572,16 @@ def test_best_constant_loss_is_the_minimum_over_a_grid_of_constants(loss: str) -
 def test_a_collapsed_run_is_called_collapsed_and_until_sosp_does_not_stop_there() -> None:
     torch.set_num_threads(1)
     config = TrainConfig(
-        d=6, k=1, link="hermite", degree=4, width=16, lam=0.3, steps=3000, n_test=256, n_cert=256
+        d=6,
+        k=1,
+        link="hermite",
+        degree=4,
+        width=16,
+        lam=0.3,
+        steps=3000,
+        n_test=256,
+        n_cert=256,
+        lam_collapse_factor=1.0,  # keep λ: the run stays collapsed
     )
     result = train(config)
     assert result.outcome == "collapsed" and "collapsed" in result.outcome_message
@@ -762,3 +772,16 @@ def test_the_step_cap_does_not_end_a_run_that_still_improves(
     resumed = train(grown, checkpoint=ckpt, resume=True)
     assert resumed.steps == result.steps and resumed.log == result.log
     assert resumed.perp_norm_final == result.perp_norm_final
+
+
+def test_lowering_lam_at_a_collapsed_point_recovers_the_he4_teacher() -> None:
+    torch.set_num_threads(1)
+    values = {"d": 6, "k": 1, "link": "hermite", "degree": 4, "width": 16, "lam": 0.3}
+    config = TrainConfig.from_dict({**values, "steps": 3000, "n_test": 256, "n_cert": 256})
+    result = train(config)  # lam_collapse_factor = 0.1 by default
+    lowered = [e for e in result.collapse_escapes if "lam" in e]
+    assert lowered and result.lam == pytest.approx(0.3 * 0.1 ** len(lowered))
+    steps = [e["step"] for e in lowered]
+    assert all(b >= 1.5 * a for a, b in itertools.pairwise(steps))
+    assert result.outcome == "structure found" and result.directions_found == 1
+    assert result.explained > 0.2 and result.principal_angles_deg[0] <= 10.0

@@ -68,6 +68,8 @@ HELP: dict[str, str] = {
     "lam": "weight decay lambda on the first layer's W",
     "lam_convention": "paper: penalty lam*||W||^2 (gradient 2 lam W, Theorem 4.1); authors: "
     "their decay, gradient lam W (half the paper's at the same lam)",
+    "lam_collapse_factor": "at a collapsed point (W ~ 0, nothing learned) --until sosp "
+    "multiplies lam by this (1: keep lam)",
     "lam_all_layers": "also decay the other trained weight matrices",
     "batch": "fresh samples per step",
     "n_train": "fixed training set size",
@@ -377,7 +379,13 @@ def print_summary(args: argparse.Namespace, r: Any) -> None:
             args,
             f"  --until sosp reached a collapsed point {len(r.collapse_escapes)} time(s) and "
             f"kept training ({perturbed} PGD perturbation(s) of radius "
-            f"{r.collapse_escapes[-1].get('radius', 0.0):.3g} to leave it)",
+            f"{r.collapse_escapes[-1].get('radius', 0.0):.3g} to leave it"
+            + (
+                f"; lambda lowered to {r.lam:.3g}"
+                if any("lam" in e for e in r.collapse_escapes)
+                else ""
+            )
+            + ")",
         )
     angles = ", ".join(f"{a:.1f}" for a in r.principal_angles_deg)
     say(

@@ -143,7 +143,9 @@ class TrainConfig:
         (``paper``: the penalty ``λ‖W‖_F²``, whose gradient is ``2λW``, as in Theorem 4.1;
         ``authors``: ``lam`` is the authors' decay, a gradient ``λW`` — torch's
         ``weight_decay`` —, i.e. the penalty ``(λ/2)‖W‖_F²``: half the paper's at the same
-        number), ``lam_all_layers``.
+        number), ``lam_collapse_factor`` (where ``until = "sosp"`` meets a collapsed point —
+        W ≈ 0, nothing learned — λ is multiplied by it, at most once per factor 1.5 in the
+        steps; 1 keeps λ), ``lam_all_layers``.
     Data
         ``batch`` fresh samples per step (``n_train``: minibatches from a fixed training set
         instead), ``n_test``.
@@ -208,6 +210,7 @@ class TrainConfig:
     huber_delta: float = 1.0
     lam: float | None = None
     lam_convention: LamConvention = "paper"
+    lam_collapse_factor: float = 0.1
     lam_all_layers: bool = False
     batch: int = 100
     n_train: int | None = None
@@ -280,6 +283,7 @@ class TrainConfig:
         if len(set(self.freeze)) != len(self.freeze):
             raise InputError(f"freeze lists a layer group twice: {list(self.freeze)}")
         check_finite(self.huber_delta, "huber_delta", low=1e-12, high=1e12)
+        check_finite(self.lam_collapse_factor, "lam_collapse_factor", low=1e-6, high=1.0)
         if self.lam is not None:
             check_finite(self.lam, "lam", low=0.0, high=MAX_LAM)
         check_count(self.batch, "batch", high=MAX_SAMPLES)

@@ -455,16 +455,45 @@ class _Run:
         )
 
     def escape(self, instead_of: str) -> None:
-        """At a collapsed point where the run would stop (``instead_of``): go on, and with
-        PGD perturb by ``COLLAPSE_RADIUS`` times the initial ‖W‖_F (at most once per
-        ``pgd_t_thres`` steps) — escaping such a region is what the perturbations are for."""
+        """At a collapsed point (``instead_of``: the stop it replaces, or ``"collapse"`` at a
+        log point): go on, lower λ by ``lam_collapse_factor``, and with PGD perturb the first
+        layer by ``COLLAPSE_RADIUS`` times its initial norm (at most once per ``pgd_t_thres``
+        steps) — escaping such a region is what the perturbations are for."""
         row: dict[str, Any] = {"step": self.step, "instead_of": instead_of, "perturbed": False}
-        if self.config.optimizer == "pgd" and isinstance(self.optimizer, PerturbedGD):
+        perturbed = [e["step"] for e in self.collapse_escapes if e.get("perturbed")]
+        recent = perturbed and self.step - perturbed[-1] <= self.config.pgd_t_thres
+        if self.config.optimizer == "pgd" and not recent:
             first = self.log[0]
             radius = COLLAPSE_RADIUS * math.hypot(first["par_norm"], first["perp_norm"])
-            row["perturbed"] = self.optimizer.perturb(radius)
+            self.perturb_first_layer(radius)
+            row["perturbed"] = True
             row["radius"] = radius
+        factor = self.config.lam_collapse_factor
+        lowered = [e["step"] for e in self.collapse_escapes if "lam" in e]
+        if factor < 1.0 and self.lam > 0 and (not lowered or self.step >= 1.5 * lowered[-1]):
+            # The weight decay won over the signal: lower it (the rates stay as they are).
+            self.lam *= factor
+            self.certifier.lam = self.lam
+            row["lam"] = self.lam
         self.collapse_escapes.append(row)
+
+    @torch.no_grad()
+    def perturb_first_layer(self, radius: float) -> None:
+        """Add a perturbation uniform in the ball of ``radius`` to the first layer's (W, b)
+        only (the other layers keep their scale: the output's is 1/width), from the run's
+        noise generator."""
+        first = self.model.first
+        params = [first.weight] + ([first.bias] if "first-bias" in self.config.trained else [])
+        n = sum(p.numel() for p in params)
+        g = torch.randn(n, generator=self.noise_gen, dtype=torch.float64)
+        u = float(torch.rand((), generator=self.noise_gen, dtype=torch.float64))
+        g *= radius * u ** (1.0 / n) / float(g.norm())
+        offset = 0
+        for p in params:
+            p.add_(g[offset : offset + p.numel()].reshape(p.shape).to(p))
+            offset += p.numel()
+        if isinstance(self.optimizer, PerturbedGD):
+            self.optimizer.n_perturbations += 1
 
     def target_norm(self) -> float:
         """The bound that makes the certificate informative: a fraction of the initial ‖W_⊥‖."""
@@ -473,6 +502,13 @@ class _Run:
     def after_log_point(self) -> None:
         """The schedule's decay on a plateau, and the plateau stop (``until = "sosp"`` does
         not stop at a collapsed point: it goes on, see :meth:`escape`)."""
+        config = self.config
+        if config.until == "sosp" and config.lam_collapse_factor < 1.0 and self.lam > 0:
+            lowered = [e["step"] for e in self.collapse_escapes if "lam" in e]
+            due = self.step >= max(config.lr_warmup, 1.5 * (lowered[-1] if lowered else 0))
+            if due and self.collapsed():  # W ≈ 0 with nothing learned: lower λ now
+                self.escape("collapse")
+                return
         if not self.schedule.plateau(self.log):
             return
         if not self.schedule.step_down(self.step) and self.config.until != "steps":
@@ -542,6 +578,7 @@ class _Run:
             "n_perturbations": int(getattr(self.optimizer, "n_perturbations", 0)),
             "collapse_escapes": self.collapse_escapes,
             "cap": self.cap,
+            "lam": self.lam,
             **certifier.state(),
         }
 
@@ -594,6 +631,10 @@ class _Run:
             if not isinstance(escapes, list) or not all(isinstance(e, dict) for e in escapes):
                 raise InputError(f"checkpoint {path}: collapse_escapes must be a list of rows")
             self.collapse_escapes = list(escapes)
+            lam = state.get("lam", self.lam)
+            if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam <= 1e6:
+                raise InputError(f"checkpoint {path}: lam must be a number in [0, 1e6]")
+            self.lam = self.certifier.lam = float(lam)
             self.certifier.load(state, float(state["work"][1]), int(state["work"][2]))
         except InputError:
             raise
