@@ -117,9 +117,9 @@ def main() -> None:
     print(
         "| setting | ‖W_⊥‖/‖W‖ start → end | ≤ 0.1 at step (≈ s) | principal angles (°) "
         "| steps | seconds | stop | PGD | test loss | ρ | λ_min | Theorem 4.1 bound "
-        "| measured ‖W_⊥‖_F | initial ‖W_⊥‖_F |"
+        "| measured ‖W_⊥‖_F | initial ‖W_⊥‖_F | outcome | certified (proven K) |"
     )
-    print("|---|---|---|---|---:|---:|---|---:|---:|---:|---:|---|---:|---:|")
+    print("|---|---|---|---|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---|---|")
     for name, values in GRID.items():
         if args.only and not any(s in name for s in args.only):
             continue
@@ -135,7 +135,8 @@ def main() -> None:
             f"| {name} | {r.perp_ratio_initial:.3f} → {r.perp_ratio_final:.4f} | {when} "
             f"| {angles} | {r.steps} | {seconds:.1f} | {r.stop_reason} | {r.n_perturbations} "
             f"| {r.test_loss:.3g} | {rho} | {lmin} | {bound} | {r.perp_norm_final:.3g} "
-            f"| {r.perp_norm_initial:.3g} |",
+            f"| {r.perp_norm_initial:.3g} | {r.outcome} ({r.directions_found}/{r.config.k}, "
+            f"{r.explained:.0%} explained) | {r.certified} |",
             flush=True,
         )
     print()

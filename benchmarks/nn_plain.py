@@ -22,9 +22,16 @@ from torch import nn
 def plain_run(
     *, d: int, k: int, width: int, depth: int, steps: int, batch: int = 100, eta: float = 0.05,
     lam: float | None = None, warmup: int = 100, seed: int = 0,
+    result: dict[str, float] | None = None,
 ) -> float:  # fmt: skip
-    """Train as ``derand nn --until steps`` would (without its logging); returns seconds."""
+    """Train as ``derand nn --until steps`` would (without its logging); returns seconds.
+
+    Seeded: the teacher, the initialisation and the samples all come from ``seed``, so two
+    calls with the same arguments train the same model (``result``, when given, receives the
+    final ``loss`` and ``w_norm`` to show it).
+    """
     lam = 0.5 / width if lam is None else lam
+    torch.manual_seed(seed)  # nn.Linear's and nn.init's draws: the same model for a seed
     gen = torch.Generator().manual_seed(seed)
     U = torch.linalg.qr(torch.randn(d, k, generator=gen))[0].T.contiguous()
     act = nn.Softplus(beta=2.0)
@@ -62,16 +69,29 @@ def plain_run(
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if result is not None:
+        result["loss"] = float(loss.detach())
+        result["w_norm"] = float(first.weight.detach().norm())
+    return seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    for name, default in [("d", 30), ("k", 2), ("width", 256), ("depth", 1), ("steps", 2000)]:
+    for name, default in [
+        ("d", 30),
+        ("k", 2),
+        ("width", 256),
+        ("depth", 1),
+        ("steps", 2000),
+        ("seed", 0),
+    ]:
         parser.add_argument(f"--{name}", type=int, default=default)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    seconds = plain_run(d=args.d, k=args.k, width=args.width, depth=args.depth, steps=args.steps)
+    seconds = plain_run(
+        d=args.d, k=args.k, width=args.width, depth=args.depth, steps=args.steps, seed=args.seed
+    )
     print(f"{args.steps} steps in {seconds:.2f} s")
 
 

@@ -36,7 +36,19 @@ MUST_REFUSE = {
     "nn/seed_negative.toml",
     "nn/seed_huge.toml",
     "nn: --d 4 --k 1 --width 8 --steps 5 --n-test 32 --no-certificate --teacher-seed -1",
+    # issue 17: --resume without a checkpoint; checkpoint headers with values out of range
+    "nn: --d 4 --k 1 --width 8 --steps 5 --n-test 32 --no-certificate --checkpoint missing.ckpt "
+    "--resume",
+    "nn/checkpoint_step_negative.pt",
+    "nn/checkpoint_step_string.pt",
+    "nn/checkpoint_seconds_negative.pt",
+    "nn/checkpoint_stop_reason_unknown.pt",
+    "nn/checkpoint_factor_huge.pt",
+    "nn/checkpoint_nested_deep.pt",
+    "nn/checkpoint_nested_64.pt",
 }
+MUST_ACCEPT = {"nn/bom.toml"}
+"""Valid inputs a careless reader refuses: these must end in exit 0."""
 """Accepted by a careless reader, but out of range: these must end in exit 2."""
 
 
@@ -138,6 +150,8 @@ def problems(case: Case, record: dict[str, object]) -> list[str]:
         found.append(f"{len(err.strip().splitlines())} lines on stderr")
     if record["code"] == 0 and case.id in MUST_REFUSE:
         found.append("exit 0 for an input that must be refused")
+    if record["code"] != 0 and case.id in MUST_ACCEPT:
+        found.append(f"exit {record['code']} for an input that must be accepted")
     if record["code"] == 0:
         if re.search(r"\w+Warning\b", err):
             found.append("exit 0 with a warning on stderr: " + err.strip().splitlines()[0][-80:])

@@ -317,3 +317,188 @@ def test_readme_resume_example_works_as_written(tmp_path: Path) -> None:
     for key in ("steps", "perp_norm_final", "test_loss", "log", "certificate_log"):
         assert a[key] == b[key], key
     assert np.isclose(a["perp_ratio_final"], b["perp_ratio_final"], rtol=0, atol=0)
+
+
+# Issue 17: resume, Ctrl-C, the checkpoint header, summary(), BOM ---------------------------
+
+_TINY_RUN = ["--d", "4", "--k", "1", "--width", "8", "--steps", "5", "--n-test", "32"]
+
+
+def test_resume_without_a_checkpoint_is_an_error_unless_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.ckpt"
+    config = TrainConfig(d=4, k=1, width=8, steps=5, until="steps", certificate=False)
+    with pytest.raises(InputError, match=r"not found.*if-exists"):
+        train(config, checkpoint=missing, resume=True)
+    with pytest.raises(InputError, match="resume must be"):
+        train(config, checkpoint=missing, resume="yes")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="needs a checkpoint"):
+        train(config, resume="if-exists")
+    assert not missing.exists()
+    fresh = train(config, checkpoint=missing, resume="if-exists")
+    assert fresh.steps == 5 and missing.exists() and fresh.checkpoint == str(missing)
+    args = ["nn", *_TINY_RUN, "--no-certificate", "--quiet", "--checkpoint"]
+    other = tmp_path / "other.ckpt"
+    assert exit_code([*args, str(other), "--resume"]) == 2
+    assert "not found" in one_line_error(capsys) and not other.exists()
+    assert exit_code([*args, str(other), "--resume-if-exists"]) == 0
+    assert other.exists()
+    assert exit_code([*args, str(other), "--resume-if-exists", "--steps", "8"]) == 0
+    _, state = load_checkpoint(other)
+    assert state["step"] == 8
+    assert exit_code([*args, str(other), "--resume", "--resume-if-exists"]) == 2
+
+
+def test_ctrl_c_says_that_and_where_a_checkpoint_was_saved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+    from collections.abc import Iterator
+
+    import derand.cli.nn as cli_nn
+
+    @contextlib.contextmanager
+    def interrupting(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        def update(step: int, total: int) -> None:
+            if step >= 100:
+                raise KeyboardInterrupt
+
+        yield update
+
+    monkeypatch.setattr(cli_nn, "progress", interrupting)
+    ckpt = tmp_path / "run.ckpt"
+    base = ["nn", "--d", "4", "--k", "1", "--width", "8", "--n-test", "32", "--no-certificate"]
+    assert exit_code([*base, "--steps", "1000", "--checkpoint", str(ckpt)]) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted at step 100; checkpoint saved to {ckpt}" in err and "--resume" in err
+    _, state = load_checkpoint(ckpt)
+    assert state["step"] == 100
+    assert exit_code([*base, "--steps", "1000"]) == 130
+    assert "no checkpoint saved" in capsys.readouterr().err
+
+
+def _rewrite_header(path: Path, edit: Any) -> None:
+    """Rewrite a checkpoint's JSON header through ``edit(header) -> header``."""
+    with np.load(path, allow_pickle=False) as archive:
+        members = {name: archive[name] for name in archive.files}
+    header = json.loads(bytes(members["header"]).decode())
+    text = edit(header) if callable(edit) else edit
+    if not isinstance(text, str):
+        text = json.dumps(text)
+    members["header"] = np.frombuffer(text.encode(), dtype=np.uint8)
+    with path.open("wb") as f:
+        np.savez(f, **members)
+
+
+def _set_state(key: str, value: Any) -> Any:
+    def edit(header: dict[str, Any]) -> dict[str, Any]:
+        items = header["state"]["__dict__"]
+        for item in items:
+            if item[0] == key:
+                item[1] = value
+        return header
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("step", -5, "step must be an integer in"),
+        ("step", 3.5, "step must be an integer"),
+        ("step", "3", "step must be an integer"),
+        ("step", True, "step must be an integer"),
+        ("seconds", -1.0, "seconds must be a finite number"),
+        ("seconds", "nan", "seconds must be a finite number"),
+        ("wd_integral", None, "wd_integral must be"),
+        ("K_last", -2.0, "K_last must be"),
+        ("n_perturbations", -1, "n_perturbations must be"),
+        ("n_perturbations", 10**12, "n_perturbations must be"),
+        ("stop_reason", "done", "stop_reason must be one of"),
+        ("work", [1.0, 0.0], "work must be"),
+        ("work", [1.0, 0.0, 99], "work\\[2\\] must be"),
+        ("log", [], "log must be non-empty"),
+        ("log", 7, "log must be a list"),
+        ("snapshot_steps", [1], "one step per snapshot"),
+        ("schedule", {"__dict__": [["factor", 5.0]]}, "schedule.factor must be"),
+        ("schedule", {"__dict__": [["factor", 0.5], ["n_decays", -1]]}, "n_decays must be"),
+        ("model", [], "model must be a mapping"),
+        ("data_gen", [1, 2], "data_gen must be a random-generator state"),
+    ],
+)
+def test_a_checkpoint_with_an_edited_header_value_is_refused(
+    key: str, value: Any, match: str, tmp_path: Path
+) -> None:
+    config = TrainConfig(d=4, k=1, width=8, steps=20, until="steps", certificate=False)
+    ckpt = tmp_path / "run.ckpt"
+    stopped = train(config, checkpoint=ckpt, callback=_stop_at(10))
+    assert stopped.interrupted
+    _rewrite_header(ckpt, _set_state(key, value))
+    with pytest.raises(InputError, match=match) as info:
+        train(config, checkpoint=ckpt, resume=True)
+    assert "\n" not in str(info.value)
+
+
+def _stop_at(step: int) -> Any:
+    def callback(s: int, total: int) -> None:
+        if s == step:
+            raise KeyboardInterrupt
+
+    return callback
+
+
+@pytest.mark.parametrize("depth", [40, 100_000])
+def test_a_deeply_nested_checkpoint_header_is_one_line(
+    depth: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt = tmp_path / "run.ckpt"
+    config = TrainConfig(d=4, k=1, width=8, steps=5, until="steps", certificate=False)
+    train(config, checkpoint=ckpt)
+    nested = "[" * depth + "]" * depth
+    _rewrite_header(
+        ckpt,
+        '{"format": "derand-nn-checkpoint", "version": 1, "config": {}, "state": ' + nested + "}",
+    )
+    with pytest.raises(InputError, match="nested"):
+        load_checkpoint(ckpt)
+    assert exit_code(["nn", *_TINY_RUN, "--quiet", "--checkpoint", str(ckpt), "--resume"]) == 2
+    assert "nested" in one_line_error(capsys)
+
+
+def test_summary_for_json_is_json_serialisable() -> None:
+    config = TrainConfig(d=4, k=1, link="tanh", width=8, steps=30, until="steps", n_cert=64)
+    result = train(config)
+    assert result.certificate is not None
+    summary = result.summary()
+    text = json.dumps(summary, allow_nan=False)
+    back = json.loads(text)
+    assert back["certificate"]["grad_norm"] == result.certificate.grad_norm
+    assert back["compression"]["rank"] == 1 and back["steps"] == 30
+    assert all(isinstance(row["step"], int) for row in back["log"])
+
+
+def test_a_toml_config_with_a_bom_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + b'd = 4\nk = 1\nlink = "tanh"\nwidth = 8\nsteps = 5\n')
+    out = tmp_path / "out.json"
+    args = ["nn", "--config", str(path), "--n-test", "32", "--no-certificate", "--quiet"]
+    assert main([*args, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["parameters"]["width"] == 8
+
+
+@pytest.mark.parametrize("preset", ["fig3", "multi-index"])
+def test_the_certificate_panel_of_the_alignment_figure_shows_the_checks(preset: str) -> None:
+    from derand.figures.nn import plot_nn
+
+    config = TrainConfig.from_preset(preset, width=16, steps=40, n_test=64, n_cert=128)
+    result = train(config)
+    assert result.certificate is not None and not result.certificate_log  # no checks ran
+    fig = plot_nn(result)["nn_alignment"]
+    panel = fig.axes[1]  # type: ignore[attr-defined]
+    assert "Certificate" in panel.get_title()
+    labels = [line.get_label() for line in panel.lines]
+    assert "final $\\rho$" in labels and "measured $\\|W_\\perp\\|_F$" in labels
+    values = {line.get_label(): float(line.get_ydata()[0]) for line in panel.lines}
+    assert values["final $\\rho$"] == pytest.approx(result.certificate.grad_norm)
+    assert any("final: ρ" in t.get_text() for t in panel.texts)

@@ -10,6 +10,7 @@ committed: this script documents how each was made and recreates them byte for b
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import struct
 import zipfile
@@ -185,6 +186,69 @@ def nn() -> None:
     raw("nn", "checkpoint_evil.pt", pickle.dumps(Evil(), protocol=2))
     evil = {"archive/data.pkl": pickle.dumps(Evil(), protocol=2), "archive/version": b"3\n"}
     raw("nn", "checkpoint_evil_zip.pt", archive(evil))
+    text("nn", "bom.toml", "\ufeff" + NN_SMALL)  # accepted, as the other readers do
+    raw("nn", "checkpoint_step_negative.pt", checkpoint({"step": -5}))
+    raw("nn", "checkpoint_step_string.pt", checkpoint({"step": "5"}))
+    raw("nn", "checkpoint_seconds_negative.pt", checkpoint({"seconds": -1.0}))
+    raw("nn", "checkpoint_stop_reason_unknown.pt", checkpoint({"stop_reason": "done"}))
+    raw("nn", "checkpoint_factor_huge.pt", checkpoint({"schedule": _mapping(factor=1e300)}))
+    deep = "[" * 100_000 + "]" * 100_000
+    raw("nn", "checkpoint_nested_deep.pt", checkpoint_header('{"state": ' + deep + "}"))
+    raw(
+        "nn", "checkpoint_nested_64.pt", checkpoint_header('{"state": ' + "[" * 64 + "]" * 64 + "}")
+    )
+
+
+def _mapping(**values: object) -> dict[str, object]:
+    """A mapping as the checkpoint header encodes it."""
+    return {"__dict__": [[k, v] for k, v in values.items()]}
+
+
+def checkpoint_header(body: str) -> bytes:
+    """A checkpoint archive whose header is ``body`` with the format fields prepended."""
+    prefix = '{"format": "derand-nn-checkpoint", "version": 1, "config": {}, '
+    header = np.frombuffer((prefix + body.removeprefix("{")).encode(), dtype=np.uint8)
+    return archive({"header.npy": npy(header)})
+
+
+def checkpoint(edits: dict[str, object]) -> bytes:
+    """A well-formed checkpoint of a 5-step run of ``small.toml`` with ``edits`` to its state:
+    every value but the edited one is in range, so the edit alone must be refused."""
+    state: dict[str, object] = {
+        "step": 5,
+        "seconds": 0.1,
+        "model": _mapping(),
+        "optimizer": _mapping(),
+        "data_gen": {"__array__": "a/0", "dtype": "uint8"},
+        "noise_gen": {"__array__": "a/1", "dtype": "uint8"},
+        "schedule": _mapping(factor=1.0, n_decays=0, since=0),
+        "wd_integral": 0.0,
+        "log": [
+            _mapping(step=0, perp_norm=1.0, wd_integral=0.0, lr_factor=1.0, test_loss=1.0),
+        ],
+        "certificate_log": [],
+        "snapshots": [],
+        "snapshot_steps": [],
+        "K_last": None,
+        "lanczos_v": None,
+        "stop_reason": None,
+        "work": [1.0, 0.0, 0],
+        "n_perturbations": 0,
+        **edits,
+    }
+    header = {
+        "format": "derand-nn-checkpoint",
+        "version": 1,
+        "config": {},
+        "state": _mapping(**state),
+    }
+    gen = np.zeros(5056, dtype=np.uint8)
+    members = {
+        "header.npy": npy(np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)),
+        "a/0.npy": npy(gen),
+        "a/1.npy": npy(gen),
+    }
+    return archive(members)
 
 
 def sweep() -> None:

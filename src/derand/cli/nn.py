@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 import tomllib
 import types
 import typing
@@ -44,6 +45,7 @@ examples:
   derand nn --config examples/run.toml
   derand nn --d 50 --k 3 --width 512 --depth 2 --activation gelu --until plateau
   derand nn --preset fig3 --checkpoint run.ckpt   # Ctrl-C saves; then the same with --resume
+  derand nn --preset fig3 --checkpoint run.ckpt --resume-if-exists   # first run or resume
 """
 
 HELP: dict[str, str] = {
@@ -64,6 +66,10 @@ HELP: dict[str, str] = {
     "loss": "training loss",
     "huber_delta": "delta of the Huber loss",
     "lam": "weight decay lambda on the first layer's W",
+    "lam_convention": "paper: penalty lam*||W||^2 (gradient 2 lam W, Theorem 4.1); authors: "
+    "their decay, gradient lam W (half the paper's at the same lam)",
+    "lam_collapse_factor": "at a collapsed point (W ~ 0, nothing learned) --until sosp "
+    "multiplies lam by this (1: keep lam)",
     "lam_all_layers": "also decay the other trained weight matrices",
     "batch": "fresh samples per step",
     "n_train": "fixed training set size",
@@ -91,7 +97,8 @@ HELP: dict[str, str] = {
     "checkpoint_every": "also write --checkpoint every N steps (it is always written at the end "
     "and on Ctrl-C)",
     "dtype": "training precision",
-    "certificate": "compute the SOSP certificate at the end",
+    "certificate": "the certificate checks during training and the SOSP certificate at the "
+    "end (off: --until sosp stops as plateau, PGD perturbs by the minibatch rule)",
     "n_cert": "fixed sample size of the certificate (float64)",
     "k_probes": "random probes of the Hessian-Lipschitz estimate",
     "lanczos_steps": "Lanczos iterations of the checks during training",
@@ -100,7 +107,9 @@ HELP: dict[str, str] = {
     "order_neurons": "neurons whose overlaps M, Q are logged",
 }
 DERIVED_DEFAULTS = {
-    "teacher_seed": "--seed",
+    "steps": "20000, doubled while the run still improves and the time limit allows "
+    "(--until sosp/plateau)",
+    "teacher_seed": "a stream derived from --seed, independent of the initialisation",
     "lam": "0.5/width",
     "lr": "0.05 for pgd/sgd, 0.005 for adam",
     "n_train": "fresh samples every step",
@@ -152,8 +161,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--checkpoint", type=Path, metavar="PATH", help="checkpoint file (safe .npz format)"
     )
-    parser.add_argument(
-        "--resume", action="store_true", help="continue from --checkpoint when it exists"
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from --checkpoint, which must exist (a missing one is an error)",
+    )
+    resume.add_argument(
+        "--resume-if-exists",
+        action="store_true",
+        help="continue from --checkpoint when it exists, start afresh otherwise",
     )
     group = parser.add_argument_group("settings")
     hints = typing.get_type_hints(TrainConfig)
@@ -186,7 +203,7 @@ def load_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise InputError(f"config file {path} cannot be read: {exc.strerror}") from None
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8").removeprefix("\ufeff")  # a BOM, as the other readers allow
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
@@ -240,15 +257,23 @@ def run(args: argparse.Namespace) -> int:
     config = build_config(args)
     args.seed = config.seed
     checkpoint = getattr(args, "checkpoint", None)
-    resume = bool(getattr(args, "resume", False))
+    resume: bool | str = bool(getattr(args, "resume", False))
+    if getattr(args, "resume_if_exists", False):
+        resume = "if-exists"
     if resume and checkpoint is None:
-        raise InputError("--resume needs --checkpoint PATH")
+        option = "--resume" if resume is True else "--resume-if-exists"
+        raise InputError(f"{option} needs --checkpoint PATH")
+    if resume is True and checkpoint is not None and not checkpoint.exists():
+        raise InputError(
+            f"--resume: checkpoint {checkpoint} not found, so there is nothing to resume "
+            "(--resume-if-exists starts afresh when there is none)"
+        )
     check_output_path(getattr(args, "json", None), "--json")
     check_output_path(checkpoint, "--checkpoint")
 
     from derand.nn.training import train
 
-    with progress(args, config.steps, "nn") as update:
+    with progress(args, config.step_cap, "nn") as update:
         last = [0]
 
         def callback(step: int, total: int) -> None:
@@ -256,7 +281,12 @@ def run(args: argparse.Namespace) -> int:
                 last[0] = step
                 update(step, total)
 
-        result = train(config, checkpoint=checkpoint, resume=resume, callback=callback)
+        result = train(
+            config,
+            checkpoint=checkpoint,
+            resume="if-exists" if resume == "if-exists" else bool(resume),
+            callback=callback,
+        )
     document = envelope("nn", args, config.to_dict(), result.summary())
 
     def figures() -> dict[str, object]:
@@ -267,16 +297,31 @@ def run(args: argparse.Namespace) -> int:
     for path in save_outputs(args, document, figures):
         say(args, f"wrote {path}")
     print_summary(args, result)
+    if result.interrupted:
+        print(interrupt_message(result), file=sys.stderr)
     return 130 if result.interrupted else 0
 
 
+def interrupt_message(result: Any) -> str:
+    """One line after Ctrl-C: the step reached and whether (and where) a checkpoint was saved."""
+    if result.checkpoint is not None:
+        return (
+            f"derand nn: interrupted at step {result.steps}; checkpoint saved to "
+            f"{result.checkpoint} (continue with the same command and --resume)"
+        )
+    return (
+        f"derand nn: interrupted at step {result.steps}; no checkpoint saved "
+        "(give --checkpoint PATH to be able to resume)"
+    )
+
+
 STOP_WORDS = {
-    "sosp": "a certified rho-SOSP with an informative Theorem 4.1 bound",
+    "sosp": "a rho-SOSP whose Theorem 4.1 bound (with the estimated K) meets the target",
     "plateau": "||W_perp|| stopped falling at the smallest learning rate",
     "steps": "the requested number of steps",
     "max-steps": "the step cap, before a certified SOSP",
     "time-limit": "the time limit, before a certified SOSP",
-    "interrupted": "interrupted: checkpoint saved",
+    "interrupted": "interrupted (Ctrl-C)",
 }
 
 
@@ -297,13 +342,51 @@ def print_summary(args: argparse.Namespace, r: Any) -> None:
         + (f", hidden {rates.hidden_weight:.3g}" if config.depth > 1 else "")
         + f", output {rates.output:.3g}"
         + (" (frozen)" if "output" in config.freeze else "")
-        + f"; schedule factor at the end {factor:.3g}; lambda = {r.lam:.3g}",
+        + f"; schedule factor at the end {factor:.3g}; lambda = {r.lam:.3g}"
+        + (
+            f" (penalty lambda*||W||^2; the authors' decay {config.lam:.3g} W)"
+            if config.lam_convention == "authors" and config.lam is not None
+            else ""
+        ),
     )
+    if not r.reproducible:
+        say(
+            args,
+            "  note: the time limit ended this run, so its step count depends on the machine "
+            "and its load; for a reproducible run give --steps (with --until steps or a larger "
+            "--time-limit)",
+        )
+    if not config.certificate:
+        say(
+            args,
+            "  note: --no-certificate: no checks during training (--until sosp stops as "
+            "plateau does, PGD perturbs by the minibatch rule) and no certificate",
+        )
     say(
         args,
         f"||W_perp||/||W||: {r.perp_ratio_initial:.3f} -> {r.perp_ratio_final:.4f}  "
-        f"(||W_perp||_F {r.perp_norm_initial:.3g} -> {r.perp_norm_final:.3g})",
+        f"(||W_perp||_F {r.perp_norm_initial:.3g} -> {r.perp_norm_final:.3g}, "
+        f"||W_par||_F {r.par_norm_initial:.3g} -> {r.par_norm_final:.3g})",
     )
+    say(
+        args,
+        f"outcome: {r.outcome_message}; test loss {r.test_loss:.4g} vs "
+        f"{r.baseline_loss:.4g} for the best constant predictor",
+    )
+    if r.collapse_escapes:
+        perturbed = sum(1 for e in r.collapse_escapes if e.get("perturbed"))
+        say(
+            args,
+            f"  --until sosp reached a collapsed point {len(r.collapse_escapes)} time(s) and "
+            f"kept training ({perturbed} PGD perturbation(s) of radius "
+            f"{r.collapse_escapes[-1].get('radius', 0.0):.3g} to leave it"
+            + (
+                f"; lambda lowered to {r.lam:.3g}"
+                if any("lam" in e for e in r.collapse_escapes)
+                else ""
+            )
+            + ")",
+        )
     angles = ", ".join(f"{a:.1f}" for a in r.principal_angles_deg)
     say(
         args,
@@ -332,14 +415,39 @@ def print_summary(args: argparse.Namespace, r: Any) -> None:
             f"{c.residual:.2g}), K ~ {c.K:.3g} (local estimate), lambda = {c.lam:.3g} "
             f"[{c.seconds:.1f} s]",
         )
+        p = r.certificate_proven
+        if r.certified and p is not None and p.bound is not None:
+            say(
+                args,
+                f"  certified: true (proven K = {r.K_proven:.3g}): Theorem 4.1 ||W_perp||_F <= "
+                f"{p.bound:.3g} (measured {r.perp_norm_final:.3g}, initially "
+                f"{r.perp_norm_initial:.3g}); the risk is a sample",
+            )
+            if p.bound >= r.perp_norm_initial:
+                say(args, f"  {r.certified_note}")
+        else:
+            say(args, f"  certified: false ({r.certified_note})")
         if c.bound is not None:
             say(
                 args,
-                f"  Theorem 4.1: ||W_perp||_F <= {c.bound:.3g} (measured {r.perp_norm_final:.3g}, "
-                f"initially {r.perp_norm_initial:.3g}); K is estimated, the risk is a sample",
+                f"  estimate with the local K ~ {c.K:.3g} (not a proof): ||W_perp||_F <~ "
+                f"{c.bound:.3g} (measured {r.perp_norm_final:.3g})",
             )
         else:
-            say(args, "  Theorem 4.1 bound not given: " + "; ".join(c.failures))
+            say(args, "  estimate with the local K: no bound (" + "; ".join(c.failures) + ")")
+        if r.outcome == "collapsed" and (c.bound is not None or r.certified):
+            say(
+                args,
+                "  at a collapsed point (W ~ 0): the bound holds, but it says the student "
+                "learned nothing, not that it found span(U)",
+            )
+        if r.sosp_all is not None and r.sosp_all["n_params"] != c.n_params:
+            a = r.sosp_all
+            say(
+                args,
+                f"  over all {a['n_params']} trained parameters (the theorem's SOSP): rho = "
+                f"{a['grad_norm']:.3g}, lambda_min = {a['lambda_min']:.3g}",
+            )
     comp = r.compression
     say(
         args,

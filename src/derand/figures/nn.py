@@ -94,53 +94,8 @@ def _record(result: Any) -> Figure:
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
 
-    # (b) ρ against the ρ the bound needs; λ_min against -√(Kρ).
-    ax = axes[0, 1]
-    if checks:
-        cx = _steps(checks)
-        ax.plot(
-            cx,
-            [row["grad_norm"] for row in checks],
-            "o-",
-            ms=3,
-            color=OURS,
-            label="$\\rho = \\|\\nabla_{W,b} F\\|$ (fixed sample)",
-        )
-        ax.plot(
-            cx,
-            [row["rho_target"] for row in checks],
-            "--",
-            color=REFERENCE,
-            label="largest $\\rho$ with an informative bound",
-        )
-        with_lmin = [row for row in checks if row.get("lambda_min") is not None]
-        if with_lmin:
-            lx = _steps(with_lmin)
-            ax.plot(
-                lx,
-                [abs(row["lambda_min"]) for row in with_lmin],
-                "s",
-                color=ACCENT,
-                label="$|\\lambda_{min}|$ (open: negative)",
-                mfc="none",
-            )
-            ax.plot(
-                lx,
-                [math.sqrt(row["K"] * row["grad_norm"]) for row in with_lmin],
-                "x",
-                color=BASELINE,
-                label="$\\sqrt{K\\rho}$ (allowed negative curvature)",
-            )
-        ax.axhline(2 * result.lam, color=BASELINE, ls=":", lw=1, label="$2\\lambda$")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.legend(fontsize=7)
-    else:
-        ax.text(
-            0.5, 0.5, "no certificate checks during training", ha="center", transform=ax.transAxes
-        )
-    ax.set_xlabel("training step")
-    ax.set_title("Certificate during training (Theorem 4.1's hypotheses)", fontsize=10)
+    # (b) ρ against the ρ the bound needs; λ_min against -√(Kρ); the final certificate.
+    _certificate_panel(axes[0, 1], result, checks, cert)
 
     # (c) principal angles.
     ax = axes[1, 0]
@@ -208,6 +163,111 @@ def _record(result: Any) -> Figure:
     )
     ax.legend(fontsize=8)
     return fig
+
+
+def _certificate_panel(ax: Any, result: Any, checks: list[dict[str, Any]], cert: Any) -> None:
+    """The checks of Theorem 4.1's hypotheses: over training when checks ran, and always the
+    final certificate (ρ, |λ_min| against √(Kρ), the bound against the measured ‖W_⊥‖_F)."""
+    ax.set_xlabel("training step")
+    ax.set_title("Certificate (Theorem 4.1's hypotheses)", fontsize=10)
+    if checks:
+        cx = _steps(checks)
+        ax.plot(
+            cx,
+            [row["grad_norm"] for row in checks],
+            "o-",
+            ms=3,
+            color=OURS,
+            label="$\\rho = \\|\\nabla F\\|$ (checks, fixed sample)",
+        )
+        ax.plot(
+            cx,
+            [row["rho_target"] for row in checks],
+            "--",
+            color=REFERENCE,
+            label="largest $\\rho$ with an informative bound",
+        )
+        with_lmin = [row for row in checks if row.get("lambda_min") is not None]
+        if with_lmin:
+            lx = _steps(with_lmin)
+            ax.plot(
+                lx,
+                [abs(row["lambda_min"]) for row in with_lmin],
+                "s",
+                color=ACCENT,
+                label="$|\\lambda_{min}|$ (checks)",
+                mfc="none",
+            )
+            ax.plot(
+                lx,
+                [math.sqrt(row["K"] * row["grad_norm"]) for row in with_lmin],
+                "x",
+                color=BASELINE,
+                label="$\\sqrt{K\\rho}$ (allowed negative curvature)",
+            )
+    if cert is None and not checks:
+        ax.text(
+            0.5,
+            0.5,
+            "no certificate: the run was made with --no-certificate",
+            ha="center",
+            transform=ax.transAxes,
+        )
+        return
+    end = max(result.steps, 1)
+    if cert is not None:
+        ax.plot([end], [cert.grad_norm], "o", ms=9, color=OURS, mec="black", label="final $\\rho$")
+        sign = "≥ 0" if cert.lambda_min >= 0 else "< 0"
+        ax.plot(
+            [end],
+            [max(abs(cert.lambda_min), 1e-300)],
+            "s",
+            ms=9,
+            color=ACCENT,
+            mec="black",
+            label=f"final $|\\lambda_{{min}}|$ ($\\lambda_{{min}}$ {sign})",
+        )
+        if cert.K is not None and cert.K > 0:
+            ax.plot(
+                [end],
+                [math.sqrt(cert.K * cert.grad_norm)],
+                "X",
+                ms=9,
+                color=BASELINE,
+                mec="black",
+                label="final $\\sqrt{K\\rho}$",
+            )
+        ax.plot(
+            [end],
+            [result.perp_norm_final],
+            "D",
+            ms=8,
+            color=REFERENCE,
+            mec="black",
+            label="measured $\\|W_\\perp\\|_F$",
+        )
+        if cert.bound is not None:
+            ax.plot(
+                [end], [cert.bound], "v", ms=10, color=BASELINE, mec="black", label="final bound"
+            )
+            verdict = f"bound {cert.bound:.3g} ≥ measured {result.perp_norm_final:.3g}"
+        else:
+            reason = cert.failures[0].split(":")[0] if cert.failures else "hypotheses fail"
+            verdict = f"no bound: {reason}"
+        ax.text(
+            0.02,
+            0.02,
+            f"final: ρ = {cert.grad_norm:.2g}, λ_min = {cert.lambda_min:.2g}, "
+            f"K = {cert.K if cert.K is not None else float('nan'):.2g}\n{verdict}",
+            fontsize=7,
+            transform=ax.transAxes,
+            va="bottom",
+        )
+    if result.lam > 0:
+        ax.axhline(2 * result.lam, color=BASELINE, ls=":", lw=1, label="$2\\lambda$")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.legend(fontsize=6, loc="upper right")
 
 
 def _trajectories(ax: Any, result: Any, max_neurons: int) -> Any:

@@ -5,7 +5,9 @@
 - :class:`Student`: MLPs with smooth activations and per-layer trainable flags.
 - :func:`layer_rates`: per-layer learning rates that follow the parametrisation (μP).
 - :func:`train`: PGD / SGD / Adam to a certified SOSP, a plateau or a step count, with the
-  order parameters on a log schedule, safe checkpoints, the certificate and a compression.
+  order parameters on a log schedule and safe checkpoints (the loop: :mod:`.training`; the
+  checks and the certificate: :mod:`.certification`; the rank-k first layer:
+  :mod:`.compression`; the risk both share: :mod:`.objective`).
 - :func:`alignment`: ``‖W_⊥‖_F``, principal angles, effective rank.
 
 Only :class:`TrainConfig` and the presets load without torch; the rest is imported on first
@@ -29,11 +31,13 @@ from derand.nn.config import ACTIVATIONS, LINKS, TrainConfig
 from derand.nn.presets import PRESETS
 
 if TYPE_CHECKING:
+    from derand.nn.compression import Compression
     from derand.nn.metrics import Alignment, alignment, effective_rank, order_parameters
     from derand.nn.rates import LayerRates, layer_rates
+    from derand.nn.result import TrainResult
     from derand.nn.students import Student
     from derand.nn.teachers import Teacher, make_teacher
-    from derand.nn.training import Compression, TrainResult, log_schedule, train
+    from derand.nn.training import log_schedule, train
 
 _LAZY = {
     "Alignment": "derand.nn.metrics",
@@ -45,8 +49,8 @@ _LAZY = {
     "Student": "derand.nn.students",
     "Teacher": "derand.nn.teachers",
     "make_teacher": "derand.nn.teachers",
-    "Compression": "derand.nn.training",
-    "TrainResult": "derand.nn.training",
+    "Compression": "derand.nn.compression",
+    "TrainResult": "derand.nn.result",
     "log_schedule": "derand.nn.training",
     "train": "derand.nn.training",
 }

@@ -28,6 +28,7 @@ LrScaling = Literal["auto", "mup", "none"]
 LrSchedule = Literal["plateau", "constant"]
 PGDGate = Literal["certificate", "batch"]
 Until = Literal["sosp", "plateau", "steps"]
+LamConvention = Literal["paper", "authors"]
 LayerGroup = Literal["first-weight", "first-bias", "hidden", "output"]
 
 LINKS: tuple[str, ...] = get_args(Link)
@@ -50,6 +51,8 @@ MAX_LOG_POINTS = 10_000
 MAX_DEGREE = 30
 MAX_LAM = 1e6
 MAX_LR = 1e300
+DEFAULT_STEPS = 20_000
+"""The step cap when ``steps`` is not given (doubled while the run improves, see ``steps``)."""
 
 # Settings that only steer a run (how far, how often to save) and may differ on resume.
 RUN_CONTROL = frozenset({"steps", "time_limit", "checkpoint_every", "device"})
@@ -127,15 +130,22 @@ class TrainConfig:
 
     Teacher
         ``d``, ``k``, ``link``, ``noise``, ``degree`` (Hermite link), ``teacher_seed``
-        (default: ``seed``), ``teacher_U`` (k x d rows spanning the teacher subspace; random
-        from the seed if absent), ``input_dist`` (``gaussian``: the theorem's x ~ N(0, I_d);
+        (default: a stream derived from ``seed``, independent of the initialisation's),
+        ``teacher_U`` (k x d rows spanning the teacher subspace; random from the teacher's
+        seed if absent), ``input_dist`` (``gaussian``: the theorem's x ~ N(0, I_d);
         ``uniform`` and ``rademacher`` have unit variance and lie outside the theorem).
     Student
         ``width``, ``depth``, ``activation``, ``iota``, ``init`` (``authors``: mean-field scale,
         ``standard``: PyTorch's), ``output_bias``, ``freeze`` (layer groups not trained).
     Objective
         ``loss``, ``huber_delta``, ``lam`` (weight decay λ on the first layer's W; default
-        ``0.5 / width``, the mean-field scaling of ``λ‖W‖_F²``), ``lam_all_layers``.
+        ``0.5 / width``, the mean-field scaling of ``λ‖W‖_F²``), ``lam_convention``
+        (``paper``: the penalty ``λ‖W‖_F²``, whose gradient is ``2λW``, as in Theorem 4.1;
+        ``authors``: ``lam`` is the authors' decay, a gradient ``λW`` — torch's
+        ``weight_decay`` —, i.e. the penalty ``(λ/2)‖W‖_F²``: half the paper's at the same
+        number), ``lam_collapse_factor`` (where ``until = "sosp"`` meets a collapsed point —
+        W ≈ 0, nothing learned — λ is multiplied by it, at most once per factor 1.5 in the
+        steps; 1 keeps λ), ``lam_all_layers``.
     Data
         ``batch`` fresh samples per step (``n_train``: minibatches from a fixed training set
         instead), ``n_test``.
@@ -155,11 +165,17 @@ class TrainConfig:
     Run
         ``until`` (``sosp``: stop at a certified ρ-SOSP whose Theorem 4.1 bound is below
         ``sosp_fraction`` times the initial ‖W_⊥‖_F; ``plateau``: when ‖W_⊥‖_F stopped
-        falling at the smallest rate; ``steps``: after ``steps``), ``steps`` (the step cap),
+        falling at the smallest rate; ``steps``: after ``steps``), ``steps`` (the step cap;
+        when not given, 20,000 for the log schedule, doubled each time it is reached while
+        the run still improves — ‖W_⊥‖_F down 5 % or the test loss 1 % since half the
+        steps — and the time limit allows: with ``sosp`` and ``plateau`` the stopping rule or
+        ``time_limit`` ends the run, not an arbitrary count),
         ``time_limit`` (seconds, a cap for ``sosp`` and ``plateau``), ``log_points``,
         ``checkpoint_every``, ``seed``, ``device``, ``dtype``.
     Certificate
-        ``certificate`` (compute it at the end), ``n_cert`` (fixed float64 sample),
+        ``certificate`` (the checks during training and the certificate at the end; without
+        it, ``until = "sosp"`` stops as ``plateau`` does and PGD perturbs by the minibatch
+        rule), ``n_cert`` (fixed float64 sample),
         ``k_probes`` (probes of the Hessian-Lipschitz estimate), ``lanczos_steps`` (Lanczos
         iterations of the checks during training), ``sosp_fraction``.
     Logging
@@ -193,6 +209,8 @@ class TrainConfig:
     loss: Loss = "mse"
     huber_delta: float = 1.0
     lam: float | None = None
+    lam_convention: LamConvention = "paper"
+    lam_collapse_factor: float = 0.1
     lam_all_layers: bool = False
     batch: int = 100
     n_train: int | None = None
@@ -214,7 +232,7 @@ class TrainConfig:
     pgd_radius: float | None = None
     pgd_t_thres: int = 100
     until: Until = "sosp"
-    steps: int = 20000
+    steps: int | None = None
     time_limit: float = 120.0
     log_points: int = 60
     checkpoint_every: int = 0
@@ -265,6 +283,7 @@ class TrainConfig:
         if len(set(self.freeze)) != len(self.freeze):
             raise InputError(f"freeze lists a layer group twice: {list(self.freeze)}")
         check_finite(self.huber_delta, "huber_delta", low=1e-12, high=1e12)
+        check_finite(self.lam_collapse_factor, "lam_collapse_factor", low=1e-6, high=1.0)
         if self.lam is not None:
             check_finite(self.lam, "lam", low=0.0, high=MAX_LAM)
         check_count(self.batch, "batch", high=MAX_SAMPLES)
@@ -287,7 +306,8 @@ class TrainConfig:
             if value is not None:
                 check_finite(value, name, low=0.0, high=1e12)
         check_count(self.pgd_t_thres, "pgd_t_thres", low=0, high=MAX_STEPS)
-        check_count(self.steps, "steps", high=MAX_STEPS)
+        if self.steps is not None:
+            check_count(self.steps, "steps", high=MAX_STEPS)
         check_finite(self.time_limit, "time_limit", low=1e-3, high=1e9)
         check_count(self.log_points, "log_points", low=2, high=MAX_LOG_POINTS)
         check_count(self.checkpoint_every, "checkpoint_every", low=0, high=MAX_STEPS)
@@ -303,8 +323,11 @@ class TrainConfig:
 
     @property
     def effective_lam(self) -> float:
-        """λ: ``lam``, or ``0.5 / width`` (mean-field scaling) when it is ``None``."""
-        return 0.5 / self.width if self.lam is None else self.lam
+        """λ of the penalty ``λ‖W‖_F²`` (the paper's convention): ``lam``, or ``0.5 / width``
+        (mean-field scaling) when it is ``None``; half of ``lam`` when ``lam_convention`` is
+        ``"authors"`` (their decay ``λW`` is the gradient of ``(λ/2)‖W‖_F²``)."""
+        lam = 0.5 / self.width if self.lam is None else self.lam
+        return lam / 2 if self.lam_convention == "authors" and self.lam is not None else lam
 
     @property
     def effective_lr(self) -> float:
@@ -312,6 +335,17 @@ class TrainConfig:
         if self.lr is not None:
             return self.lr
         return 0.005 if self.optimizer == "adam" else 0.05
+
+    @property
+    def step_cap(self) -> int:
+        """The first step cap: ``steps``, or ``DEFAULT_STEPS`` when it is not given."""
+        return DEFAULT_STEPS if self.steps is None else self.steps
+
+    @property
+    def extends_steps(self) -> bool:
+        """Whether the cap is doubled while the run improves (``steps`` not given, and
+        ``until`` is ``sosp`` or ``plateau``)."""
+        return self.steps is None and self.until != "steps"
 
     @property
     def uses_mup(self) -> bool:
