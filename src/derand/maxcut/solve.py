@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from derand.errors import InputError
 from derand.limits import check_count, check_finite, check_seed
+from derand.maxcut.bound import BackgroundProof
 from derand.maxcut.exact import MAX_EXACT_N, exact_maxcut
 from derand.maxcut.graph import Graph, as_graph
 from derand.maxcut.local_search import METHODS, local_search
@@ -271,8 +272,11 @@ def solve_maxcut(
     V = sdp.V
     lanczos = sdp.upper_bound
     bound, proven, note = lanczos, False, "not attempted (prove=False)"
+    background: BackgroundProof | None = None
     if graph.m == 0:
         bound, proven, note = 0.0, True, "no edges: every cut is 0"
+    elif prove and time_limit is not None:  # started beside the search, below
+        note = "the LDL^T proof did not finish within the time limit: Lanczos bound, not proven"
     elif prove:
         from derand.maxcut.bound import prove_bound
         from derand.maxcut.sdp import dual_vector
@@ -330,6 +334,12 @@ def solve_maxcut(
     report(cut)
     t_round = time.perf_counter() - t1
 
+    if prove and time_limit is not None and graph.m and not interrupted:
+        # the proof runs on a second core while the (single-threaded) search runs on the
+        # first (a forked process); waited for until the time limit at most
+        from derand.maxcut.sdp import dual_vector
+
+        background = BackgroundProof(graph, dual_vector(graph, V), sdp.lambda_max)
     t2 = time.perf_counter()
     final_cut, final_partition = cut, partition
     moves = 0
@@ -365,6 +375,19 @@ def solve_maxcut(
     if exact and not interrupted:
         exact_cut = up(exact_maxcut(graph, callback=stage("exact")).cut)
     t_exact = time.perf_counter() - t3
+    if background is None and prove and time_limit is not None and graph.m:
+        note = "interrupted before the proof"
+    if background is not None:  # the proof, waited for until the time limit at most
+        try:
+            wait = 0.0 if interrupted else (time_limit or 0.0) - (time.perf_counter() - t0)
+            pb_bg = background.result(wait)
+        except KeyboardInterrupt:
+            interrupted, pb_bg = True, None
+            note = "interrupted before the proof"
+        if pb_bg is not None:
+            proven, note = pb_bg.proven, pb_bg.note
+            if pb_bg.proven:
+                bound = max(pb_bg.upper_bound, sdp.value)
     nonneg = bool(np.all(graph.w >= 0))
     ub = up(bound)
     final = original.cut_value(final_partition)
