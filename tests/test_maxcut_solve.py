@@ -20,17 +20,22 @@ from derand.maxcut import (
     solve_maxcut,
     torus,
 )
+from derand.maxcut.bound import BackgroundProof, prove_bound
+from derand.maxcut.sdp import dual_vector, solve_sdp
+from derand.maxcut.warmup import is_warm, warm_up
 
 
 def test_time_limit_is_honoured_by_the_whole_pipeline() -> None:
+    warm_up()  # what `make install` leaves behind: the kernels' cache is warm
     g = torus(60, 60, seed=1)
     t = time.perf_counter()
     r = solve_maxcut(g, time_limit=2.0, samples=10)
     wall = time.perf_counter() - t
-    # the bound (Lanczos + LDL^T) runs once after the SDP sweeps: allow its time on top
-    assert wall < 2.0 + r.seconds["sdp"] + 1.0
-    assert r.seconds["total"] < 2.0 + r.seconds["sdp"] + 1.0
-    assert r.final_cut <= r.upper_bound and r.bound_proven
+    # the proof runs beside the search: the limit holds (0.3 s for a loaded test machine)
+    assert wall <= 2.0 * 1.05 + 0.3
+    assert r.seconds["total"] <= 2.0 * 1.05 + 0.3
+    assert r.final_cut <= r.upper_bound
+    assert r.bound_proven or "did not finish within the time limit" in r.bound_note
     times = [t for t, _ in r.trace]
     cuts = [c for _, c in r.trace]
     assert times == sorted(times) and cuts == sorted(cuts) and cuts[-1] == r.final_cut
@@ -152,3 +157,59 @@ def test_library_errors_name_parameters_not_flags(kwargs: dict, match: str) -> N
 def test_short_reprs() -> None:
     r = solve_maxcut(gnp(300, 0.02, seed=1), search_moves=2000)
     assert len(repr(r)) < 2000 and "partition" not in repr(r)
+
+
+def test_the_proof_of_a_time_limited_run_is_the_inline_proof() -> None:
+    # the background proof (a forked process) proves the same bound as the inline one
+    g = gnp(150, 0.06, seed=21, weights="uniform")
+    sdp = solve_sdp(g, seed=0)
+    y = dual_vector(g, sdp.V)
+    inline = prove_bound(g, y, sdp.lambda_max)
+    bg = BackgroundProof(g, y, sdp.lambda_max).result(timeout=60.0)
+    assert bg is not None and bg.proven and inline.proven
+    assert bg.upper_bound == inline.upper_bound
+    r = solve_maxcut(g, time_limit=3.0)
+    assert r.bound_proven and r.final_cut <= r.upper_bound
+    assert r.upper_bound <= r.upper_bound_lanczos * (1 + 1e-6)
+
+
+def test_a_proof_that_does_not_fit_is_given_up_on_time() -> None:
+    g = torus(70, 70, seed=22)  # its LDL^T takes far longer than 0 s
+    sdp = solve_sdp(g, seed=0, time_limit=0.5)
+    task = BackgroundProof(g, dual_vector(g, sdp.V), sdp.lambda_max)
+    t = time.perf_counter()
+    assert task.result(timeout=0.0) is None
+    assert time.perf_counter() - t < 1.5  # the child is ended, not waited for
+    task.close()  # idempotent
+
+
+def test_warm_up_compiles_every_entry_kernel_once() -> None:
+    from numba.core.registry import CPUDispatcher
+
+    from derand.maxcut import bvn, engine, mixing
+
+    warm_up()
+    assert is_warm() and warm_up() == 0.0
+    entry = {"run_chunk", "anneal_sweeps", "mixing_sweeps", "greedy_colours"}
+    for mod in (engine, mixing, bvn):
+        for name, f in vars(mod).items():
+            if isinstance(f, CPUDispatcher) and name in entry:
+                assert f.signatures, name
+
+
+def test_the_command_ends_within_its_time_limit() -> None:
+    # the whole process: imports and parsing count (derand.limits.process_seconds)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from derand.cli import main; "
+        "sys.exit(main(['maxcut', 'gnp:n=400,p=0.03,seed=1', '--time-limit', '3', '--quiet']))"
+    )
+    t = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    assert done.returncode == 0, done.stderr
+    # 1 s for a loaded test machine (where the interpreter's exit alone can take 0.8 s); the
+    # 5 % are measured by benchmarks/maxcut_peers.py
+    assert wall <= 3.0 * 1.05 + 1.0

@@ -342,6 +342,30 @@ class _Tracker:
             self.callback(self.best_cut, self.elapsed(), min(1.0, max(0.0, fraction)))
 
 
+_loaded = False
+
+
+def _load_kernels(engine: Any) -> None:
+    """Call each compiled search kernel once on a 3-node path (numba loads or compiles it)."""
+    global _loaded
+    if _loaded:
+        return
+    indptr = np.array([0, 1, 3, 4], np.int64)
+    indices = np.array([1, 0, 2, 1], np.int64)
+    data = np.ones(4)
+    x = np.ones(3, np.int8)
+    st = engine.build_state(3, 0, x, 2)
+    engine.anneal_sweeps(indptr, indices, data, x.copy(), x.copy(), np.zeros(3),
+                         np.ones(1), st["rs"].copy(), st["fst"].copy(), 1.0)  # fmt: skip
+    params, _ = _params(Graph(n=3, u=np.array([0, 1]), v=np.array([1, 2]), w=np.ones(2)), "bls")
+    engine.run_chunk(
+        2, indptr, indices, data, st["x"], st["best_x"], st["gain"], st["tva"], st["tia"],
+        st["tvb"], st["tib"], st["pos"], st["tabu_until"], st["bhead"], st["bnode"],
+        st["bnext"], st["rprev"], st["rnext"], st["ist"], st["fst"], st["rs"], params, 5,
+    )  # fmt: skip
+    _loaded = True
+
+
 def _compiled(
     graph: Graph,
     s: NDArray[np.int8],
@@ -355,7 +379,8 @@ def _compiled(
 ) -> LocalSearchResult:
     from derand.maxcut import engine
 
-    start_time = time.perf_counter()
+    _load_kernels(engine)
+    start_time = time.perf_counter()  # loading (or compiling) the kernels is timed apart
     n, runs = graph.n, len(s)
     # CSR + trees + per-run state; estimated before allocating
     require_memory(16.0 * 2 * graph.m + runs * (80.0 * n + 64.0 * n), "local search")
