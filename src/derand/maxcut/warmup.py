@@ -63,7 +63,7 @@ def _run() -> float:
     import numpy as np
 
     from derand.maxcut.graph import gnp
-    from derand.maxcut.local_search import METHODS, local_search
+    from derand.maxcut.local_search import METHODS, Method, local_search
     from derand.maxcut.rounding import COMPILED_M
     from derand.maxcut.solve import solve_maxcut
 
@@ -72,10 +72,12 @@ def _run() -> float:
     if g.m <= COMPILED_M:  # pragma: no cover - a guard for future thresholds
         raise RuntimeError("the warm-up graph is below the compiled rounding's threshold")
     # a short time limit keeps every stage to a few steps (each kernel is still called)
-    r = solve_maxcut(g, samples=4, time_limit=0.2, search_moves=2, prove=False)
+    r = solve_maxcut(g, samples=4, time_limit=0.2, local=False, prove=False)
     x = np.asarray(r.partition, np.int8)
-    for method in METHODS:
-        local_search(g, np.stack([x, -x]), method=method, max_moves=200, threads=2)  # type: ignore[arg-type]
+    methods: tuple[Method, ...] = ("sa", "bls", "tabu", "greedy")
+    assert set(methods) == set(METHODS)
+    for method in methods:
+        local_search(g, np.stack([x, -x]), method=method, max_moves=200, threads=2)
     return time.perf_counter() - start
 
 
