@@ -106,7 +106,20 @@ def sa_long_anneal(graph: Graph, seconds: float, seed: int, chunks: int = 40) ->
 # --- the harness shared by maxcut_gset.py and maxcut_families.py -------------------------------
 
 
-_STARTED = time.perf_counter()  # the worker process's imports count against its budget
+def process_age() -> float:
+    """Wall seconds since this process started (Linux ``/proc``; 0.0 elsewhere): a worker's
+    interpreter start and imports count against its budget."""
+    try:
+        with open("/proc/self/stat") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+_STARTED = time.perf_counter() - process_age()  # the process's start on the perf_counter clock
 
 
 def derand_worker(spec: str, seconds: float, seed: int, threads: int) -> dict[str, Any]:
