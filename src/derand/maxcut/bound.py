@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -247,7 +248,9 @@ class BackgroundProof:
             self._proc = ctx.Process(
                 target=_child, args=(child, graph, y, lam), name="derand-proof", daemon=True
             )
-            self._proc.start()
+            with warnings.catch_warnings():  # Python >= 3.12 warns of forking with threads
+                warnings.simplefilter("ignore", DeprecationWarning)  # (the child uses none)
+                self._proc.start()
             child.close()
         else:  # pragma: no cover - no fork on this platform
             self._thread = threading.Thread(
