@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -213,3 +215,40 @@ def test_the_command_ends_within_its_time_limit() -> None:
     # 1 s for a loaded test machine (where the interpreter's exit alone can take 0.8 s); the
     # 5 % are measured by benchmarks/maxcut_peers.py
     assert wall <= 3.0 * 1.05 + 1.0
+
+
+def _peers() -> Any:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "maxcut_peers.py"
+    if not path.exists():
+        pytest.skip("benchmarks/ is not shipped here")
+    spec = importlib.util.spec_from_file_location("maxcut_peers", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_benchmark_reads_mqlib_output_and_times_to_target(tmp_path: Path) -> None:
+
+    peers = _peers()
+    # MQLib's own example output (bin/README.md of its repository)
+    line = '10,BURER2002,"bin/sampleQUBO.txt",6,10.00002,[0:0.000418;6:0.000797]\n\nSolution:\n'
+    r = peers.parse_mqlib(line)
+    assert r["cut"] == 6.0 and r["seconds"] == 10.00002
+    assert r["trace"] == [(0.000418, 0.0), (0.000797, 6.0)]
+    trace = [(0.5, 10.0), (2.0, 12.0), (3.0, 15.0)]
+    assert peers.time_to(trace, 12.0) == 2.0
+    assert peers.time_to(trace, 16.0) == float("inf")
+    rows = [("G0", 5.0, {"derand": {"cut": 15.0, "trace": trace},
+                         "sa": {"cut": 12.0, "trace": [(1.0, 12.0)]}})]  # fmt: skip
+    table = peers.ttt_table(rows)
+    assert "| G0 | 5 | 15 | 12 | 2.00 | - |" in table
+    # the rudy file MQLib reads is the graph derand reads
+    g = gnp(30, 0.2, seed=4, weights="normal")
+    path = tmp_path / "g.txt"
+    peers.write_rudy(g, path)
+    h = load_graph(str(path))
+    x = np.where(np.arange(g.n) % 3 == 0, 1, -1)
+    assert h.n == g.n and h.m == g.m and h.cut_value(x) == pytest.approx(g.cut_value(x))
