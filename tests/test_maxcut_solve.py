@@ -212,9 +212,9 @@ def test_the_command_ends_within_its_time_limit() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     wall = time.perf_counter() - t
     assert done.returncode == 0, done.stderr
-    # 1 s for a loaded test machine (where the interpreter's exit alone can take 0.8 s); the
-    # 5 % are measured by benchmarks/maxcut_peers.py
-    assert wall <= 3.0 * 1.05 + 1.0
+    # 1.5 s for a loaded test machine (at load 10 on 2 cores the interpreter's exit alone can
+    # take a second); the 5 % are measured by benchmarks/maxcut_peers.py (its wall column)
+    assert wall <= 3.0 * 1.05 + 1.5
 
 
 def _peers() -> Any:
@@ -252,3 +252,29 @@ def test_benchmark_reads_mqlib_output_and_times_to_target(tmp_path: Path) -> Non
     h = load_graph(str(path))
     x = np.where(np.arange(g.n) % 3 == 0, 1, -1)
     assert h.n == g.n and h.m == g.m and h.cut_value(x) == pytest.approx(g.cut_value(x))
+
+
+@pytest.mark.slow
+def test_a_cold_numba_cache_is_compiled_within_the_budget(tmp_path: Path) -> None:
+    # an empty cache directory: every kernel is compiled, on the clock but before the budget
+    # is shared out; with a budget longer than the compiling the limit still holds
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "r.json"
+    code = (
+        "import sys; from derand.cli import main; sys.exit(main(['maxcut', "
+        f"'gnp:n=400,p=0.03,seed=1', '--time-limit', '60', '--quiet', '--json', {str(out)!r}]))"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    t = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(out.read_text())
+    assert any((tmp_path / "cache").rglob("*.nbi"))  # compiled here: the cache was cold
+    assert doc["seconds"]["warm_up"] > 0
+    assert doc["search_moves"] > 0 and doc["bound_proven"]
+    assert wall <= 60 * 1.05 + 1.0

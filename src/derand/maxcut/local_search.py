@@ -497,8 +497,9 @@ def _timed_anneal(
     ``beta(t) = b_start (cold / b_start)^((t - t_0) / (T - t_0))``, so the anneal reaches the
     cold end when the time is up whatever the machine's speed (or when ``budget`` sweeps are
     done, if that comes first): the measured sweep rate (a running average over the chunks)
-    only sizes the chunks. A chunk that runs slower than
-    planned makes the next one start further along; none goes back to a hotter ``beta``.
+    only sizes the chunks. A chunk that runs slower than planned makes the next one start
+    where the clock is; after one that ran faster ``beta`` waits for the clock; it never goes
+    back to a hotter value.
     """
     t_begin = tracker.elapsed()
     span = max(1e-9, time_limit - t_begin)
@@ -515,8 +516,9 @@ def _timed_anneal(
             f1 = f0
         else:
             k = int(np.clip(rate * target, 1, budget - done))
-            # the clock's share, or the sweep budget's when ``max_moves`` is the tighter cap
-            f1 = min(1.0, max((now + k / rate - t_begin) / span, (done + k) / budget))
+            # where the clock will be at the chunk's planned end, or the sweep budget's share
+            # when ``max_moves`` is the tighter cap; never behind where the schedule is
+            f1 = min(1.0, max((now + k / rate - t_begin) / span, (done + k) / budget, f0))
         betas = b_start * ratio ** np.linspace(f0, f1, k + 1)[1:]
         t_chunk = time.perf_counter()
         flips += run(betas)
