@@ -11,6 +11,7 @@ MODULES = [
     "derand.maxcut.graph", "derand.maxcut.sdp", "derand.maxcut.rounding",
     "derand.maxcut.local_search", "derand.maxcut.moves", "derand.maxcut.bound",
     "derand.maxcut.solve", "derand.maxcut.exact", "derand.figures.maxcut", "derand.maxcut.bvn",
+    "derand.maxcut.warmup",
 ]  # fmt: skip
 
 

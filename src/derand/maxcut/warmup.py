@@ -19,7 +19,7 @@ __all__ = ["is_warm", "warm_up"]
 
 _lock = threading.Lock()
 _seconds: float | None = None
-_running = False
+_owner: int | None = None  # the thread running the warm-up
 
 
 def is_warm() -> bool:
@@ -30,9 +30,9 @@ def is_warm() -> bool:
 def warm_up() -> float:
     """Compile or load every kernel a Max-Cut run uses, once per process.
 
-    A small graph -- above every size threshold of the compiled paths -- goes through the
-    whole pipeline once with each search method, with tiny budgets (deterministic, no time
-    limit, no proof).
+    A small graph -- above every size threshold of the compiled paths -- goes through the SDP
+    and the rounding once (a 0.2 s limit keeps them short; no proof), then through each
+    search method with a tiny move budget. Thread-safe: a second thread waits for the first.
 
     Returns
     -------
@@ -45,17 +45,17 @@ def warm_up() -> float:
     >>> is_warm() and warm_up() == 0.0
     True
     """
-    global _seconds, _running
-    if _running:  # the warm-up's own solve_maxcut call
+    global _seconds, _owner
+    if _owner == threading.get_ident():  # the warm-up's own solve_maxcut call
         return 0.0
-    with _lock:
+    with _lock:  # another thread waits until the kernels are ready
         if _seconds is not None:
             return 0.0
-        _running = True
+        _owner = threading.get_ident()
         try:
             _seconds = _run()
         finally:
-            _running = False
+            _owner = None
         return _seconds
 
 
