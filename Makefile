@@ -8,11 +8,13 @@ STAMP := $(VENV)/.derand-installed
 .PHONY: demo test test-slow lint install wheel-check clean
 
 # pyproject.toml states what derand needs (lower bounds); constraints.txt pins the exact
-# versions we test with, the CPU build of torch included.
+# versions we test with, the CPU build of torch included. The install ends by compiling the
+# Max-Cut kernels into numba's cache, so that the first run does not compile on its budget.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m derand.maxcut.warmup
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -41,6 +43,7 @@ wheel-check: $(STAMP)
 	$(VENV)-wheel/bin/python -m pip install --quiet dist/derand-*.whl
 	$(VENV)-wheel/bin/python -c "import numpy, scipy; assert (numpy.__version__, scipy.__version__) == ('2.3.5', '1.16.3'), (numpy.__version__, scipy.__version__)"
 	$(VENV)-wheel/bin/python -c "import pathlib, derand; assert (pathlib.Path(derand.__file__).parent / 'py.typed').exists()"
+	$(VENV)-wheel/bin/python -m derand.maxcut.warmup
 	cd /tmp && $(CURDIR)/$(VENV)-wheel/bin/derand maxcut gset:G11 --time-limit 5 --quiet
 	cd /tmp && $(CURDIR)/$(VENV)-wheel/bin/derand jl digits --k 10 --iters 50 --quiet
 	rm -rf build dist $(VENV)-wheel

@@ -15,6 +15,7 @@ MODULES = [
     "derand.maxcut.solve", "derand.maxcut.exact", "derand.figures.maxcut", "derand.core._bvn",
     "derand.sdp.mixing", "derand.rounding.objective", "derand.core.gaussian",
     "derand.core.driver", "derand.core.methods", "derand.core.certificate", "derand.toy",
+    "derand.maxcut.warmup",
 ]  # fmt: skip
 
 

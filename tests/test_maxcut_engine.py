@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 
 import numpy as np
 import pytest
@@ -189,3 +190,44 @@ def test_anneal_starts_at_the_calibrated_acceptance(name: str) -> None:
     assert float(np.mean(np.exp(beta * uphill))) == pytest.approx(ls.SA_ACCEPT, abs=1e-6)
     if np.all(g.w == np.round(g.w)):  # integer weights: the cold end is dwave's
         assert cold == pytest.approx(np.log(100.0) / np.abs(g.w).min())
+
+
+def test_timed_anneal_uses_the_whole_budget_and_cools_down() -> None:
+    # the schedule follows the clock: however the first sweep was timed, the run neither stops
+    # early (BLS goes on polishing) nor overruns, and it ends at least as well as the fixed
+    # default schedule's greedy local optimum from the same start
+    g = torus(30, 30, seed=11)
+    x = _random_x(g, 12)
+    res = local_search(g, x, method="sa", time_limit=1.0)
+    assert 0.9 <= res.seconds <= 1.25
+    greedy = local_search(g, x, method="greedy")
+    assert res.cut >= greedy.cut and res.cut == g.cut_value(res.partition)
+    assert res.moves > 100 * g.n  # the old fixed polish stopped after 100 n flips
+
+
+def test_timed_anneal_follows_a_slow_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a chunk that takes far longer than measured (another process took the core) must not
+    # make the schedule skip to the cold end: beta only follows the clock
+    ls = importlib.import_module("derand.maxcut.local_search")
+
+    seen: list[np.ndarray] = []
+    real = engine.anneal_sweeps
+
+    def slow(*args: object) -> int:
+        betas = args[6]
+        assert isinstance(betas, np.ndarray)
+        if betas.size:
+            seen.append(betas.copy())
+            if len(seen) == 2:
+                time.sleep(0.2)
+        return int(real(*args))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "anneal_sweeps", slow)
+    g = torus(20, 20, seed=13)
+    res = ls.local_search(g, _random_x(g, 14), method="sa", time_limit=1.0)
+    assert res.seconds >= 0.9
+    betas = np.concatenate(seen)
+    assert np.all(np.diff(betas) >= -1e-12 * betas[1:])  # never hotter again
+    _, cold = ls.beta_range(g)
+    assert betas[-1] == pytest.approx(cold, rel=0.05)  # cooled down by the end
+    assert len(seen) > 5  # re-planned chunk by chunk

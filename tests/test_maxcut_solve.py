@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,18 +25,23 @@ from derand.maxcut import (
     solve_maxcut,
     torus,
 )
+from derand.maxcut.sdp import coupling, solve_sdp
 from derand.maxcut.solve import resolve_seed
+from derand.maxcut.warmup import is_warm, warm_up
+from derand.sdp import BackgroundProof, dual_vector, prove_bound
 
 
 def test_time_limit_is_honoured_by_the_whole_pipeline() -> None:
+    warm_up()  # what `make install` leaves behind: the kernels' cache is warm
     g = torus(60, 60, seed=1)
     t = time.perf_counter()
     r = solve_maxcut(g, time_limit=2.0, samples=10)
     wall = time.perf_counter() - t
-    # the bound (Lanczos + LDL^T) runs once after the SDP sweeps: allow its time on top
-    assert wall < 2.0 + r.seconds["sdp"] + 1.0
-    assert r.seconds["total"] < 2.0 + r.seconds["sdp"] + 1.0
-    assert r.final_cut <= r.upper_bound and r.bound_proven
+    # the proof runs beside the search: the limit holds (0.3 s for a loaded test machine)
+    assert wall <= 2.0 * 1.05 + 0.3
+    assert r.seconds["total"] <= 2.0 * 1.05 + 0.3
+    assert r.final_cut <= r.upper_bound
+    assert r.bound_proven or "did not finish within the time limit" in r.bound_note
     times = [t for t, _ in r.trace]
     cuts = [c for _, c in r.trace]
     assert times == sorted(times) and cuts == sorted(cuts) and cuts[-1] == r.final_cut
@@ -270,3 +276,127 @@ def test_edge_lists_are_accepted() -> None:
     assert {"c"} in (s, t)
     r = solve_maxcut([(0, 1, 5.0), (1, 2, 1.0)], weight=None)
     assert r.final_cut == 2.0 and r.nodes is None
+
+
+def test_the_proof_of_a_time_limited_run_is_the_inline_proof() -> None:
+    # the background proof (a forked process) proves the same bound as the inline one
+    g = gnp(150, 0.06, seed=21, weights="uniform")
+    sdp = solve_sdp(g, seed=0)
+    C = coupling(g)
+    y = dual_vector(C, sdp.V)
+    inline = prove_bound(C, y, sdp.lambda_max)
+    bg = BackgroundProof(C, y, sdp.lambda_max).result(timeout=60.0)
+    assert bg is not None and bg.proven and inline.proven
+    assert bg.upper_bound == inline.upper_bound
+    r = solve_maxcut(g, time_limit=3.0)
+    assert r.bound_proven and r.final_cut <= r.upper_bound
+    assert r.upper_bound <= r.upper_bound_lanczos * (1 + 1e-6)
+
+
+def test_a_proof_that_does_not_fit_is_given_up_on_time() -> None:
+    g = torus(70, 70, seed=22)  # its LDL^T takes far longer than 0 s
+    sdp = solve_sdp(g, seed=0, time_limit=0.5)
+    C = coupling(g)
+    task = BackgroundProof(C, dual_vector(C, sdp.V), sdp.lambda_max)
+    t = time.perf_counter()
+    assert task.result(timeout=0.0) is None
+    assert time.perf_counter() - t < 1.5  # the child is ended, not waited for
+    task.close()  # idempotent
+
+
+def test_warm_up_compiles_every_entry_kernel_once() -> None:
+    from numba.core.registry import CPUDispatcher
+
+    from derand.maxcut import engine
+    from derand.rounding import _kernel
+    from derand.sdp import _mixing
+
+    warm_up()
+    assert is_warm() and warm_up() == 0.0
+    entry = {"run_chunk", "anneal_sweeps", "mixing_sweeps", "greedy_colours"}
+    entry |= {"disagreement_and_grad"}
+    for mod in (engine, _mixing, _kernel):
+        for name, f in vars(mod).items():
+            if isinstance(f, CPUDispatcher) and name in entry:
+                assert f.signatures, name
+
+
+def test_the_command_ends_within_its_time_limit() -> None:
+    # the whole process: imports and parsing count (derand.limits.process_seconds)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from derand.cli import main; "
+        "sys.exit(main(['maxcut', 'gnp:n=400,p=0.03,seed=1', '--time-limit', '3', '--quiet']))"
+    )
+    t = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    assert done.returncode == 0, done.stderr
+    # 1.5 s for a loaded test machine (at load 10 on 2 cores the interpreter's exit alone can
+    # take a second); the 5 % are measured by benchmarks/maxcut_peers.py (its wall column)
+    assert wall <= 3.0 * 1.05 + 1.5
+
+
+def _peers() -> Any:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "maxcut_peers.py"
+    if not path.exists():
+        pytest.skip("benchmarks/ is not shipped here")
+    spec = importlib.util.spec_from_file_location("maxcut_peers", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_benchmark_reads_mqlib_output_and_times_to_target(tmp_path: Path) -> None:
+
+    peers = _peers()
+    # MQLib's own example output (bin/README.md of its repository)
+    line = '10,BURER2002,"bin/sampleQUBO.txt",6,10.00002,[0:0.000418;6:0.000797]\n\nSolution:\n'
+    r = peers.parse_mqlib(line)
+    assert r["cut"] == 6.0 and r["seconds"] == 10.00002
+    assert r["trace"] == [(0.000418, 0.0), (0.000797, 6.0)]
+    trace = [(0.5, 10.0), (2.0, 12.0), (3.0, 15.0)]
+    assert peers.time_to(trace, 12.0) == 2.0
+    assert peers.time_to(trace, 16.0) == float("inf")
+    rows = [("G0", 5.0, {"derand": {"cut": 15.0, "trace": trace},
+                         "sa": {"cut": 12.0, "trace": [(1.0, 12.0)]}})]  # fmt: skip
+    table = peers.ttt_table(rows)
+    assert "| G0 | 5 | 15 | 12 | 2.00 | - |" in table
+    # the rudy file MQLib reads is the graph derand reads
+    g = gnp(30, 0.2, seed=4, weights="normal")
+    path = tmp_path / "g.txt"
+    peers.write_rudy(g, path)
+    h = load_graph(str(path))
+    x = np.where(np.arange(g.n) % 3 == 0, 1, -1)
+    assert h.n == g.n and h.m == g.m and h.cut_value(x) == pytest.approx(g.cut_value(x))
+
+
+@pytest.mark.slow
+def test_a_cold_numba_cache_is_compiled_within_the_budget(tmp_path: Path) -> None:
+    # an empty cache directory: every kernel is compiled, on the clock but before the budget
+    # is shared out; with a budget longer than the compiling the limit still holds
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "r.json"
+    code = (
+        "import sys; from derand.cli import main; sys.exit(main(['maxcut', "
+        f"'gnp:n=400,p=0.03,seed=1', '--time-limit', '60', '--quiet', '--json', {str(out)!r}]))"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    t = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(out.read_text())
+    assert any((tmp_path / "cache").rglob("*.nbi"))  # compiled here: the cache was cold
+    assert doc["seconds"]["warm_up"] > 0
+    assert doc["search_moves"] > 0 and doc["bound_proven"]
+    assert wall <= 60 * 1.05 + 1.0

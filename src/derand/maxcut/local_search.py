@@ -342,6 +342,30 @@ class _Tracker:
             self.callback(self.best_cut, self.elapsed(), min(1.0, max(0.0, fraction)))
 
 
+_loaded = False
+
+
+def _load_kernels(engine: Any) -> None:
+    """Call each compiled search kernel once on a 3-node path (numba loads or compiles it)."""
+    global _loaded
+    if _loaded:
+        return
+    indptr = np.array([0, 1, 3, 4], np.int64)
+    indices = np.array([1, 0, 2, 1], np.int64)
+    data = np.ones(4)
+    x = np.ones(3, np.int8)
+    st = engine.build_state(3, 0, x, 2)
+    engine.anneal_sweeps(indptr, indices, data, x.copy(), x.copy(), np.zeros(3),
+                         np.ones(1), st["rs"].copy(), st["fst"].copy(), 1.0)  # fmt: skip
+    params, _ = _params(Graph(n=3, u=np.array([0, 1]), v=np.array([1, 2]), w=np.ones(2)), "bls")
+    engine.run_chunk(
+        2, indptr, indices, data, st["x"], st["best_x"], st["gain"], st["tva"], st["tia"],
+        st["tvb"], st["tib"], st["pos"], st["tabu_until"], st["bhead"], st["bnode"],
+        st["bnext"], st["rprev"], st["rnext"], st["ist"], st["fst"], st["rs"], params, 5,
+    )  # fmt: skip
+    _loaded = True
+
+
 def _compiled(
     graph: Graph,
     s: NDArray[np.int8],
@@ -355,7 +379,8 @@ def _compiled(
 ) -> LocalSearchResult:
     from derand.maxcut import engine
 
-    start_time = time.perf_counter()
+    _load_kernels(engine)
+    start_time = time.perf_counter()  # loading (or compiling) the kernels is timed apart
     n, runs = graph.n, len(s)
     # CSR + trees + per-run state; estimated before allocating
     require_memory(16.0 * 2 * graph.m + runs * (80.0 * n + 64.0 * n), "local search")
@@ -372,8 +397,11 @@ def _compiled(
             moves += _anneal(engine, graph, csr, s, budget, pool, limit, seed, tracker)
             polished = np.stack([st["best_x"] for st in tracker.states])
             tracker.states = []
+            # without a limit a fixed polish (deterministic); with one BLS, whose perturbations
+            # (up to random jumps of 0.1 n flips when it stalls) go on until the time is up
+            polish = 100 * n if time_limit is None else 10**13
             moves += _chunked(
-                engine, "bls", graph, csr, polished, 100 * n, pool, time_limit, seed, tracker
+                engine, "bls", graph, csr, polished, polish, pool, time_limit, seed, tracker
             )
         else:
             moves += _chunked(
@@ -424,7 +452,6 @@ def _anneal(
     n, runs = graph.n, len(s)
     hot, cold = beta_range(graph)
     b_start = start_beta(graph, s[0], hot, cold)
-    chunk = int(np.clip(2e6 / (2 * graph.m + n), 1, 2000))
     for k in range(runs):
         rng = np.random.default_rng([seed, k])
         tracker.states.append({
@@ -436,8 +463,6 @@ def _anneal(
     st0 = tracker.states[0]
     engine.anneal_sweeps(*csr, st0["x"].copy(), st0["x"].copy(), st0["gain"].copy(),
                          np.zeros(0), st0["rs"].copy(), st0["fst"].copy(), q)  # fmt: skip
-    fixed = np.geomspace(b_start, cold, budget) if time_limit is None else None
-    beta, done, flips, rate = b_start, 0, 0, 0.0
 
     def sweep(k: int, betas: NDArray[np.float64]) -> int:
         st = tracker.states[k]
@@ -445,30 +470,66 @@ def _anneal(
             *csr, st["x"], st["best_x"], st["gain"], betas, st["rs"], st["fst"], q
         ))  # fmt: skip
 
+    def run(betas: NDArray[np.float64]) -> int:
+        return sum(f.result() for f in [pool.submit(sweep, k, betas) for k in range(runs)])
+
+    flips = 0
+    if time_limit is None:  # a fixed schedule: the same run on every machine
+        fixed = np.geomspace(b_start, cold, budget)
+        chunk = int(np.clip(2e6 / (2 * graph.m + n), 1, 2000))
+        for done in range(0, budget, chunk):
+            flips += run(fixed[done : done + chunk])
+            tracker.collect(min(budget, done + chunk) / budget)
+        return flips
+    return flips + _timed_anneal(run, graph, budget, b_start, cold, time_limit, tracker)
+
+
+CHUNK_SECONDS = 0.05
+"""Target wall time of one chunk of a timed anneal (the clock is read between chunks)."""
+
+
+def _timed_anneal(
+    run: Callable[[NDArray[np.float64]], int], graph: Graph, budget: int, b_start: float,
+    cold: float, time_limit: float, tracker: _Tracker,
+) -> int:  # fmt: skip
+    """The anneal of a time limit: ``log beta`` follows the clock.
+
+    ``beta(t) = b_start (cold / b_start)^((t - t_0) / (T - t_0))``, so the anneal reaches the
+    cold end when the time is up whatever the machine's speed (or when ``budget`` sweeps are
+    done, if that comes first): the measured sweep rate (a running average over the chunks)
+    only sizes the chunks. A chunk that runs slower than planned makes the next one start
+    where the clock is; after one that ran faster ``beta`` waits for the clock; it never goes
+    back to a hotter value.
+    """
+    t_begin = tracker.elapsed()
+    span = max(1e-9, time_limit - t_begin)
+    ratio = cold / b_start
+    target = min(CHUNK_SECONDS, max(0.002, span / 100))
+    done, flips, rate, f_prev = 0, 0, 0.0, 0.0
     while done < budget:
-        if fixed is not None:
-            betas = fixed[done : done + chunk]
+        now = tracker.elapsed()
+        if now >= time_limit:
+            break
+        f0 = max(f_prev, (now - t_begin) / span)
+        if rate <= 0:  # calibration: one sweep (it may include loading the compiled code)
+            k = 1
+            f1 = f0
         else:
-            left = time_limit - tracker.elapsed() if time_limit is not None else 0.0
-            if left <= 0:
-                break
-            if rate <= 0:  # the first chunk (it may include loading the compiled code)
-                betas = np.full(1, b_start)
-            else:
-                remaining = int(min(budget - done, max(1.0, rate * left)))
-                betas = np.geomspace(beta, cold, remaining + 1)[1 : chunk + 1]
+            k = int(np.clip(rate * target, 1, budget - done))
+            # where the clock will be at the chunk's planned end, or the sweep budget's share
+            # when ``max_moves`` is the tighter cap; never behind where the schedule is
+            f1 = min(1.0, max((now + k / rate - t_begin) / span, (done + k) / budget, f0))
+        betas = b_start * ratio ** np.linspace(f0, f1, k + 1)[1:]
         t_chunk = time.perf_counter()
-        futures = [pool.submit(sweep, k, betas) for k in range(runs)]
-        flips += sum(f.result() for f in futures)
-        # sweep rate of the latest chunk: follows the machine's load as it changes
-        rate = len(betas) / max(1e-9, time.perf_counter() - t_chunk)
-        done += len(betas)
-        beta = float(betas[-1])
-        frac = done / budget
-        if time_limit is not None:
-            frac = tracker.elapsed() / time_limit
-        tracker.collect(frac)
-        if fixed is None and beta >= cold:
+        flips += run(betas)
+        seconds = max(1e-9, time.perf_counter() - t_chunk)
+        # a running average of the sweep rate: one slow chunk (a thread hand-off, another
+        # process taking the core) does not make the next one tiny
+        rate = k / seconds if rate <= 0 else 0.5 * rate + 0.5 * k / seconds
+        done += k
+        f_prev = f1
+        tracker.collect(tracker.elapsed() / time_limit)
+        if f1 >= 1.0:
             break
     return flips
 
@@ -486,8 +547,11 @@ def _chunked(
     avg_deg = 2.0 * graph.m / n
     chunk = int(np.clip(2e6 / (avg_deg + 4.0), 2_000, 500_000))
     done = [False] * runs
+    # with a time limit the chunks are sized from the measured move rate (a running average),
+    # so the last one ends close to the limit; without one they are fixed (deterministic)
+    size, rate = (chunk, 0.0) if time_limit is None else (min(chunk, 2_000), 0.0)
 
-    def step(k: int) -> bool:
+    def step(k: int, size: int) -> bool:
         st = tracker.states[k]
         left = budget - int(st["ist"][engine.I_MOVES])
         return bool(
@@ -495,7 +559,7 @@ def _chunked(
                 code, *csr, st["x"], st["best_x"], st["gain"], st["tva"], st["tia"], st["tvb"],
                 st["tib"], st["pos"], st["tabu_until"], st["bhead"], st["bnode"], st["bnext"],
                 st["rprev"], st["rnext"], st["ist"], st["fst"], st["rs"], params,
-                min(chunk, left),
+                min(size, left),
             )
         )  # fmt: skip
 
@@ -506,11 +570,21 @@ def _chunked(
         ]  # fmt: skip
         if not active:
             break
-        if time_limit is not None and tracker.elapsed() >= time_limit:
-            break
-        futures = [(k, pool.submit(step, k)) for k in active]
+        if time_limit is not None:
+            left_s = time_limit - tracker.elapsed()
+            if left_s <= 0:
+                break
+            if rate > 0:
+                size = int(np.clip(rate * min(CHUNK_SECONDS, left_s), 100, chunk))
+        t_chunk = time.perf_counter()
+        before = sum(int(tracker.states[k]["ist"][engine.I_MOVES]) for k in active)
+        futures = [(k, pool.submit(step, k, size)) for k in active]
         for k, fut in futures:
             done[k] = fut.result()
+        if time_limit is not None:  # moves per second of one run
+            made = sum(int(tracker.states[k]["ist"][engine.I_MOVES]) for k in active) - before
+            now_rate = made / len(active) / max(1e-9, time.perf_counter() - t_chunk)
+            rate = now_rate if rate <= 0 else 0.5 * rate + 0.5 * now_rate
         used = sum(int(st["ist"][engine.I_MOVES]) for st in tracker.states)
         frac = used / max(1, budget * runs)
         if time_limit is not None:

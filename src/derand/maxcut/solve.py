@@ -26,14 +26,16 @@ from derand.limits import MAX_SEED, check_count, check_finite, check_seed
 from derand.maxcut.convert import as_graph
 from derand.maxcut.exact import MAX_EXACT_N, exact_maxcut
 from derand.maxcut.graph import Graph
-from derand.maxcut.local_search import METHODS, local_search
+from derand.maxcut.local_search import METHODS, SMALL_N, LocalSearchResult, local_search
 from derand.maxcut.rounding import (
+    RandomResult,
     best_of_random,
     derandomized_rounding,
     gw_expectation,
     score_function_rounding,
 )
-from derand.maxcut.sdp import solve_sdp
+from derand.maxcut.sdp import SDPResult, coupling, solve_sdp
+from derand.sdp import BackgroundProof, ProvenBound, dual_vector, prove_bound, upper_sum
 
 __all__ = ["GW_RATIO", "ROUNDINGS", "MaxCutResult", "SeedLike", "resolve_seed", "solve_maxcut"]
 
@@ -346,157 +348,65 @@ def solve_maxcut(
     if exact and graph.n > MAX_EXACT_N:
         raise InputError(f"exact needs at most {MAX_EXACT_N} nodes with edges, got {graph.n}")
     e = _scale_of(graph)
-    graph = _scaled(graph, e)
-    positive = float(np.sum(graph.w[graph.w > 0]))  # no cut exceeds it; finite (_scaled)
+    run = _Run(_scaled(graph, e), e, time_limit, callback, progress)
+    graph = run.graph
+    if time_limit is not None and graph.n >= SMALL_N:
+        # load (or, with a cold cache, compile) the kernels on the clock but before the
+        # budget is shared out: the stages then plan with the time really left
+        from derand.maxcut.warmup import warm_up
 
-    def up(x: float) -> float:
-        try:
-            return math.ldexp(x, e)
-        except OverflowError:
-            raise InputError(
-                "a result exceeds the floating-point range: divide the edge weights by 2**10"
-            ) from None
+        run.t_warm = warm_up()
 
-    def up_cut(x: float) -> float:
-        """A cut value or bound, at most the sum of positive weights (rounding aside)."""
-        return up(min(x, positive))
-
-    def stage(name: str) -> Callable[[int, int], None] | None:
-        if callback is None:
-            return None
-        cb = callback
-        return lambda done, total: cb(name, done, total)
-
-    def share(fraction: float) -> float | None:
-        if time_limit is None:
-            return None
-        return max(0.0, min(fraction * time_limit, time_limit - (time.perf_counter() - t0)))
-
-    t0 = time.perf_counter()
-    interrupted = False
-    trace: list[tuple[float, float]] = []
-    sdp = solve_sdp(graph, rank=rank, seed=seed, time_limit=share(SDP_SHARE), callback=stage("sdp"))
+    sdp = solve_sdp(
+        graph, rank=rank, seed=seed, time_limit=run.share(SDP_SHARE), callback=run.stage("sdp")
+    )
+    bound = _Bound(sdp.upper_bound, False, "not attempted (prove=False)", sdp.upper_bound)
     interrupted = sdp.interrupted
-    V = sdp.V
-    lanczos = sdp.upper_bound
-    bound, proven, note = lanczos, False, "not attempted (prove=False)"
     if graph.m == 0:
-        bound, proven, note = 0.0, True, "no edges: every cut is 0"
+        bound = _Bound(0.0, True, "no edges: every cut is 0", sdp.upper_bound)
+    elif prove and time_limit is not None:  # started beside the search, below
+        bound.note = "interrupted before the proof"
     elif prove:
-        from derand.maxcut.sdp import coupling
-        from derand.sdp import dual_vector, prove_bound, upper_sum
-
-        try:
-            C = coupling(graph)
-            pb = prove_bound(C, dual_vector(C, V), sdp.lambda_max)
-        except KeyboardInterrupt:
-            interrupted = True
-            note = "interrupted before the proof"
-        else:
-            proven, note = pb.proven, pb.note
-            if pb.proven:  # cut = W/2 + <C, s s^T>; W/2 added rounding upwards
-                half = math.fsum(graph.w.tolist()) / 2.0
-                bound = max(upper_sum(half, pb.upper_bound), sdp.value)
-    if positive < bound or (positive == bound and not proven):
-        bound, proven = positive, True
-        note = "the sum of the positive edge weights (no cut exceeds it; below the SDP bound)"
-    t_sdp = time.perf_counter() - t0
-
-    def report(cut: float) -> None:
-        trace.append((time.perf_counter() - t0, up_cut(cut)))
-        if progress is not None:
-            progress(up_cut(cut), up_cut(bound), time.perf_counter() - t0)
+        interrupted = _prove_inline(graph, sdp, bound) or interrupted
+    run.bound = bound.capped(run.positive)
+    t_sdp = run.elapsed() - run.t_warm
 
     t1 = time.perf_counter()
-    gw = gw_expectation(graph, V)
-    final_expected: float | None = None
-    iterations = 0
-    traces: tuple[list[float], list[float], list[float]] = ([], [], [])
-    partition: NDArray[np.int8]
-    rnd = best_of_random(graph, V, samples if not interrupted else 1, seed=seed + 1)
-    certificate: SOSPCertificate | None = None
-    rounding_starts, from_random = 1, False
-    try:
-        if interrupted:
-            raise KeyboardInterrupt
-        if rounding == "derandomized":
-            cb = stage("rounding")
-            progress_cb = None if cb is None else (lambda it: cb(it.iteration, it.max_iter))
-            d = derandomized_rounding(
-                graph, V, seed=seed, time_limit=share(ROUNDING_SHARE), callback=progress_cb,
-                certify=True,
-            )  # fmt: skip
-            cut, partition, final_expected, iterations = (
-                d.value, d.solution, d.expected, d.iterations,
-            )  # fmt: skip
-            traces = (d.history.expected, d.history.rounded, d.history.randomness)
-            certificate = d.certificate
-            if rnd.best_cut > cut and np.any(rnd.direction):
-                # the second start: the best random hyperplane at sigma = 1e-3, where E[cut]
-                # is its cut; the monotone ascent from there ends at least as high
-                x0 = rnd.direction * (1e3 / float(np.linalg.norm(rnd.direction)))
-                second = derandomized_rounding(
-                    graph, V, seed=seed, time_limit=share(ROUNDING_SHARE), x0=x0
-                )
-                rounding_starts = 2
-                if second.value > cut:
-                    cut, partition, from_random = second.value, second.solution, True
-        elif rounding == "score":
-            sc = score_function_rounding(
-                graph, V, steps=score_steps, seed=seed, callback=stage("rounding")
-            )
-            cut, partition, iterations = sc.cut, sc.partition, sc.steps
-            traces = (sc.expected_trace, sc.cut_trace, sc.sigma_trace)
-        elif rounding == "best-of-N":
-            cut, partition = rnd.best_cut, rnd.partition
-        else:
-            one = best_of_random(graph, V, 1, seed=seed + 2)
-            cut, partition = one.best_cut, one.partition
-    except KeyboardInterrupt:
-        interrupted = True
-        cut, partition = rnd.best_cut, rnd.partition
-    if not (math.isfinite(gw) and math.isfinite(cut)):
-        raise InputError("the rounding produced non-finite numbers (weights out of range?)")
-    report(cut)
+    rnd = best_of_random(graph, sdp.V, samples if not interrupted else 1, seed=seed + 1)
+    rounded = _rounding_stage(run, sdp.V, rnd, rounding, seed, score_steps, interrupted)
+    interrupted = interrupted or rounded.interrupted
+    run.report(rounded.cut)
     t_round = time.perf_counter() - t1
 
+    if prove and time_limit is not None and graph.m and not interrupted:
+        # the proof runs on a second core while the (single-threaded) search runs on the
+        # first (a forked process); waited for until the time limit at most
+        C = coupling(graph)
+        bound.background = BackgroundProof(C, dual_vector(C, sdp.V), sdp.lambda_max)
+        bound.note = (
+            "the LDL^T proof did not finish within the time limit: Lanczos bound, not proven"
+        )
     t2 = time.perf_counter()
-    final_cut, final_partition = cut, partition
-    moves = 0
+    final_cut, final_partition, moves = rounded.cut, rounded.partition, 0
     if local and not interrupted and graph.m:
-        starts = [partition, rnd.partition]
-        starts += [
-            best_of_random(graph, V, 1, seed=seed + 100 + k).partition for k in range(2, threads)
-        ]
-        left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
-
-        def search_progress(best: float, _seconds: float, fraction: float) -> None:
-            if not trace or up(best) > trace[-1][1]:
-                report(best)
-            cb = stage("search")
-            if cb is not None:
-                cb(int(1000 * fraction), 1000)
-
-        ls = local_search(
-            graph, np.stack(starts[: max(1, threads)]), method=search,  # type: ignore[arg-type]
-            threads=threads, max_moves=search_moves, time_limit=left, seed=seed,
-            callback=search_progress,
-        )  # fmt: skip
+        ls = _search_stage(run, sdp.V, rounded.partition, rnd, search, threads, search_moves, seed)
         interrupted = interrupted or ls.interrupted
         moves = ls.moves
         if ls.cut > final_cut:
             final_cut, final_partition = ls.cut, ls.partition
-        if not trace or up(final_cut) > trace[-1][1]:
-            report(final_cut)
+        if not run.trace or run.up(final_cut) > run.trace[-1][1]:
+            run.report(final_cut)
     t_ls = time.perf_counter() - t2
 
     t3 = time.perf_counter()
     exact_cut: float | None = None
     if exact and not interrupted:
-        exact_cut = up(exact_maxcut(graph, callback=stage("exact")).cut)
+        exact_cut = run.up(exact_maxcut(graph, callback=run.stage("exact")).cut)
     t_exact = time.perf_counter() - t3
-    nonneg = bool(np.all(graph.w >= 0))
-    ub = up_cut(bound)
+    if bound.background is not None:  # the proof, waited for until the time limit at most
+        wait = 0.0 if interrupted else (time_limit or 0.0) - run.elapsed()
+        interrupted = _finish_background(graph, sdp, bound, wait) or interrupted
+    ub = run.up_cut(bound.capped(run.positive).value)
     if kept is not None:
         whole = np.ones(original.n, np.int8)
         whole[kept] = final_partition
@@ -505,33 +415,33 @@ def solve_maxcut(
     if final < 0:  # the empty cut (weight 0) is better
         final_partition = np.ones(original.n, np.int8)
         final = 0.0
-        trace.append((time.perf_counter() - t0, 0.0))
-    gap = (ub - final) / ub if ub > 0 else 0.0
+        run.trace.append((run.elapsed(), 0.0))
+    gw = rounded.gw
     return MaxCutResult(
         name=original.name,
         n=original.n,
         m=original.m,
         rounding=rounding,
-        sdp_value=up_cut(sdp.value),
+        sdp_value=run.up_cut(sdp.value),
         upper_bound=ub,
-        bound_proven=proven,
-        upper_bound_lanczos=up_cut(lanczos),
-        bound_note=note,
-        lambda_max=up(sdp.lambda_max),
-        sdp_rank=int(V.shape[1]),
+        bound_proven=bound.proven,
+        upper_bound_lanczos=run.up_cut(bound.lanczos),
+        bound_note=bound.note,
+        lambda_max=run.up(sdp.lambda_max),
+        sdp_rank=int(sdp.V.shape[1]),
         sdp_sweeps=sdp.sweeps,
-        gw_expected=up_cut(gw),
-        gw_ratio_bound=up_cut(GW_RATIO * sdp.value) if nonneg else None,
-        random_best=up_cut(rnd.best_cut),
-        random_mean=up_cut(rnd.mean_cut),
+        gw_expected=run.up_cut(gw),
+        gw_ratio_bound=run.up_cut(GW_RATIO * sdp.value) if bool(np.all(graph.w >= 0)) else None,
+        random_best=run.up_cut(rnd.best_cut),
+        random_mean=run.up_cut(rnd.mean_cut),
         random_samples=rnd.samples,
-        derandomized_cut=up_cut(cut),
-        guarantee_holds=bool(cut >= gw - 1e-9 * max(1.0, abs(gw))),
-        rounding_starts=rounding_starts,
-        rounding_from_random=from_random,
-        rounding_certificate=certificate,
-        final_expected=None if final_expected is None else up_cut(final_expected),
-        iterations=iterations,
+        derandomized_cut=run.up_cut(rounded.cut),
+        guarantee_holds=bool(rounded.cut >= gw - 1e-9 * max(1.0, abs(gw))),
+        rounding_starts=rounded.starts,
+        rounding_from_random=rounded.from_random,
+        rounding_certificate=rounded.certificate,
+        final_expected=None if rounded.expected is None else run.up_cut(rounded.expected),
+        iterations=rounded.iterations,
         final_cut=final,
         local_search=local,
         search=search,
@@ -540,19 +450,223 @@ def solve_maxcut(
         time_limit=time_limit,
         interrupted=interrupted,
         exact_cut=exact_cut,
-        optimality_gap=gap,
+        optimality_gap=(ub - final) / ub if ub > 0 else 0.0,
         seconds={
             "sdp": t_sdp,
             "rounding": t_round,
             "local_search": t_ls,
             "exact": t_exact,
-            "total": time.perf_counter() - t0,
+            "warm_up": run.t_warm,
+            "total": run.elapsed(),
         },
         seed=seed,
         partition=[int(x) for x in final_partition],
         nodes=labels,
-        trace=trace,
-        expected_trace=[up_cut(x) for x in traces[0]],
-        cut_trace=[up_cut(x) for x in traces[1]],
-        sigma_trace=traces[2],
+        trace=run.trace,
+        expected_trace=[run.up_cut(x) for x in rounded.traces[0]],
+        cut_trace=[run.up_cut(x) for x in rounded.traces[1]],
+        sigma_trace=rounded.traces[2],
     )
+
+
+class _Run:
+    """What the stages share: the scaled graph, the clock and budget, the trace, callbacks."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        exponent: int,
+        time_limit: float | None,
+        callback: Callable[[str, int, int], None] | None,
+        progress: Callable[[float, float, float], None] | None,
+    ) -> None:
+        self.t0 = time.perf_counter()
+        self.graph = graph
+        self.exponent = exponent
+        self.time_limit = time_limit
+        self.callback = callback
+        self.progress = progress
+        self.t_warm = 0.0
+        self.trace: list[tuple[float, float]] = []
+        self.positive = float(np.sum(graph.w[graph.w > 0]))  # no cut exceeds it; finite
+        self.bound: _Bound | None = None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def up(self, x: float) -> float:
+        """A value of the scaled graph in the input's units (the scaling is a power of 2)."""
+        try:
+            return math.ldexp(x, self.exponent)
+        except OverflowError:
+            raise InputError(
+                "a result exceeds the floating-point range: divide the edge weights by 2**10"
+            ) from None
+
+    def up_cut(self, x: float) -> float:
+        """A cut value or bound, at most the sum of positive weights (rounding aside)."""
+        return self.up(min(x, self.positive))
+
+    def stage(self, name: str) -> Callable[[int, int], None] | None:
+        if self.callback is None:
+            return None
+        cb = self.callback
+        return lambda done, total: cb(name, done, total)
+
+    def share(self, fraction: float) -> float | None:
+        """Seconds a stage may use: ``fraction`` of the budget after the warm-up, at most
+        what is left."""
+        if self.time_limit is None:
+            return None
+        left = self.time_limit - self.elapsed()
+        return max(0.0, min(fraction * (self.time_limit - self.t_warm), left))
+
+    def report(self, cut: float) -> None:
+        self.trace.append((self.elapsed(), self.up_cut(cut)))
+        if self.progress is not None:
+            bound = math.inf if self.bound is None else self.bound.value
+            self.progress(self.up_cut(cut), self.up_cut(bound), self.elapsed())
+
+
+@dataclass
+class _Bound:
+    """The upper bound as it stands (scaled units): Lanczos, proven, or the positive weight sum."""
+
+    value: float
+    proven: bool
+    note: str
+    lanczos: float
+    background: BackgroundProof | None = None
+
+    def accept(self, graph: Graph, pb: ProvenBound, sdp_value: float) -> None:
+        """Take a proof of ``<C, X>``: the cut's bound is ``W/2`` plus it, rounded upwards."""
+        self.proven, self.note = pb.proven, pb.note
+        if pb.proven:
+            half = math.fsum(graph.w.tolist()) / 2.0
+            self.value = max(upper_sum(half, pb.upper_bound), sdp_value)
+
+    def capped(self, positive: float) -> _Bound:
+        """No cut exceeds the sum of the positive weights: it is a proven bound when smaller."""
+        if positive < self.value or (positive == self.value and not self.proven):
+            self.value, self.proven = positive, True
+            self.note = (
+                "the sum of the positive edge weights (no cut exceeds it; below the SDP bound)"
+            )
+        return self
+
+
+def _prove_inline(graph: Graph, sdp: SDPResult, bound: _Bound) -> bool:
+    """The LDL^T proof now (no time limit); returns whether Ctrl-C stopped it."""
+    try:
+        C = coupling(graph)
+        pb = prove_bound(C, dual_vector(C, sdp.V), sdp.lambda_max)
+    except KeyboardInterrupt:
+        bound.note = "interrupted before the proof"
+        return True
+    bound.accept(graph, pb, sdp.value)
+    return False
+
+
+def _finish_background(graph: Graph, sdp: SDPResult, bound: _Bound, wait: float) -> bool:
+    """Wait for the background proof at most ``wait`` seconds; returns whether Ctrl-C came."""
+    assert bound.background is not None
+    try:
+        pb = bound.background.result(wait)
+    except KeyboardInterrupt:
+        bound.note = "interrupted before the proof"
+        return True
+    if pb is not None:
+        bound.accept(graph, pb, sdp.value)
+    return False
+
+
+@dataclass
+class _Rounded:
+    """The rounding stage's outcome (scaled units)."""
+
+    cut: float
+    partition: NDArray[np.int8]
+    gw: float
+    expected: float | None = None
+    iterations: int = 0
+    traces: tuple[list[float], list[float], list[float]] = ([], [], [])
+    certificate: SOSPCertificate | None = None
+    starts: int = 1
+    from_random: bool = False
+    interrupted: bool = False
+
+
+def _rounding_stage(
+    run: _Run, V: NDArray[np.float64], rnd: RandomResult, rounding: str, seed: int,
+    score_steps: int, interrupted: bool,
+) -> _Rounded:  # fmt: skip
+    """The chosen rounding of ``V``; Ctrl-C (or an interrupted SDP) falls back to the best of
+    the random hyperplanes."""
+    graph = run.graph
+    out = _Rounded(rnd.best_cut, rnd.partition, gw_expectation(graph, V))
+    try:
+        if interrupted:
+            raise KeyboardInterrupt
+        if rounding == "derandomized":
+            cb = run.stage("rounding")
+            progress_cb = None if cb is None else (lambda it: cb(it.iteration, it.max_iter))
+            d = derandomized_rounding(
+                graph, V, seed=seed, time_limit=run.share(ROUNDING_SHARE), callback=progress_cb,
+                certify=True,
+            )  # fmt: skip
+            out.cut, out.partition, out.expected, out.iterations = (
+                d.value, d.solution, d.expected, d.iterations,
+            )  # fmt: skip
+            out.traces = (d.history.expected, d.history.rounded, d.history.randomness)
+            out.certificate = d.certificate
+            if rnd.best_cut > out.cut and np.any(rnd.direction):
+                # the second start: the best random hyperplane at sigma = 1e-3, where E[cut]
+                # is its cut; the monotone ascent from there ends at least as high
+                x0 = rnd.direction * (1e3 / float(np.linalg.norm(rnd.direction)))
+                second = derandomized_rounding(
+                    graph, V, seed=seed, time_limit=run.share(ROUNDING_SHARE), x0=x0
+                )
+                out.starts = 2
+                if second.value > out.cut:
+                    out.cut, out.partition, out.from_random = second.value, second.solution, True
+        elif rounding == "score":
+            sc = score_function_rounding(
+                graph, V, steps=score_steps, seed=seed, callback=run.stage("rounding")
+            )
+            out.cut, out.partition, out.iterations = sc.cut, sc.partition, sc.steps
+            out.traces = (sc.expected_trace, sc.cut_trace, sc.sigma_trace)
+        elif rounding == "random":
+            one = best_of_random(graph, V, 1, seed=seed + 2)
+            out.cut, out.partition = one.best_cut, one.partition
+    except KeyboardInterrupt:
+        out = _Rounded(rnd.best_cut, rnd.partition, out.gw, interrupted=True)
+    if not (math.isfinite(out.gw) and math.isfinite(out.cut)):
+        raise InputError("the rounding produced non-finite numbers (weights out of range?)")
+    return out
+
+
+def _search_stage(
+    run: _Run, V: NDArray[np.float64], partition: NDArray[np.int8], rnd: RandomResult,
+    search: str, threads: int, search_moves: int | None, seed: int,
+) -> LocalSearchResult:  # fmt: skip
+    """The local search from the rounding, the best random hyperplane and further single
+    hyperplanes (one per thread), for the time left."""
+    graph = run.graph
+    starts = [partition, rnd.partition]
+    starts += [
+        best_of_random(graph, V, 1, seed=seed + 100 + k).partition for k in range(2, threads)
+    ]
+    left = None if run.time_limit is None else max(0.0, run.time_limit - run.elapsed())
+
+    def search_progress(best: float, _seconds: float, fraction: float) -> None:
+        if not run.trace or run.up(best) > run.trace[-1][1]:
+            run.report(best)
+        cb = run.stage("search")
+        if cb is not None:
+            cb(int(1000 * fraction), 1000)
+
+    return local_search(
+        graph, np.stack(starts[: max(1, threads)]), method=search,  # type: ignore[arg-type]
+        threads=threads, max_moves=search_moves, time_limit=left, seed=seed,
+        callback=search_progress,
+    )  # fmt: skip

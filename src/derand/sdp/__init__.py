@@ -17,10 +17,11 @@ from derand.sdp.mixing import (
     sdp_value,
     solve_sdp,
 )
-from derand.sdp.proof import ProvenBound, check_psd, prove_bound, upper_sum
+from derand.sdp.proof import BackgroundProof, ProvenBound, check_psd, prove_bound, upper_sum
 
 __all__ = [
     "COMPILED_N",
+    "BackgroundProof",
     "ProvenBound",
     "SDPSolution",
     "as_coupling",

@@ -28,7 +28,9 @@ might not fit in memory we say so and no proof is made.
 from __future__ import annotations
 
 import math
+import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +40,7 @@ from numpy.typing import NDArray
 
 from derand.limits import MEMORY_FRACTION, available_memory, format_bytes
 
-__all__ = ["ProvenBound", "check_psd", "prove_bound", "upper_sum"]
+__all__ = ["BackgroundProof", "ProvenBound", "check_psd", "prove_bound", "upper_sum"]
 
 UNIT_ROUNDOFF = 2.0**-53
 
@@ -222,3 +224,114 @@ def prove_bound(
         note=f"no positive LDL^T pivots after {max_attempts} shifts: bound not proven",
         seconds=time.perf_counter() - start,
     )  # fmt: skip
+
+
+class BackgroundProof:
+    """:func:`prove_bound` in a forked child process, beside other work (Max-Cut's search).
+
+    The factorisation runs on a second core while the caller works on the first;
+    :meth:`result` waits for it at most until a deadline and ends the child otherwise (a
+    factorisation cannot be stopped half-way, and a thread still inside QDLDL when the
+    interpreter exits would abort the process). Where ``fork`` is not available (Windows) a
+    daemon thread is used instead (QDLDL releases the GIL). Arguments
+    as for :func:`prove_bound`.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from derand.sdp import solve_sdp, dual_vector
+    >>> C = sp.csr_matrix(np.array([[0.0, -0.25], [-0.25, 0.0]]))
+    >>> res = solve_sdp(C)
+    >>> task = BackgroundProof(C, dual_vector(C, res.V), res.lambda_max)
+    >>> pb = task.result(timeout=60.0)
+    >>> pb is not None and pb.proven and pb.upper_bound >= 0.5
+    True
+    """
+
+    def __init__(self, C: Any, y: NDArray[np.float64], lam: float) -> None:
+        import multiprocessing as mp
+
+        self.started = time.perf_counter()
+        self._result: ProvenBound | None = None
+        self._error: BaseException | None = None
+        self._proc: Any = None
+        self._thread: threading.Thread | None = None
+        if "fork" in mp.get_all_start_methods():
+            ctx = mp.get_context("fork")
+            self._conn, child = ctx.Pipe(duplex=False)
+            self._proc = ctx.Process(
+                target=_child, args=(child, C, y, lam), name="derand-proof", daemon=True
+            )
+            with warnings.catch_warnings():  # Python >= 3.12 warns of forking with threads
+                warnings.simplefilter("ignore", DeprecationWarning)  # (the child uses none)
+                self._proc.start()
+            child.close()
+        else:  # pragma: no cover - no fork on this platform
+            self._thread = threading.Thread(
+                target=self._run, args=(C, y, lam), name="derand-proof", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self, C: Any, y: NDArray[np.float64], lam: float) -> None:
+        try:  # pragma: no cover - the thread fallback
+            self._result = prove_bound(C, y, lam)
+        except BaseException as exc:  # pragma: no cover - handed to the caller by result()
+            self._error = exc
+
+    def result(self, timeout: float) -> ProvenBound | None:
+        """The proof's outcome, waiting at most ``timeout`` seconds; ``None`` when it has not
+        finished by then (the child is then ended).
+
+        Returns
+        -------
+        ProvenBound or None
+
+        Raises
+        ------
+        Exception
+            Whatever :func:`prove_bound` raised in the child (a MemoryError, say).
+        """
+        if self._thread is not None:  # pragma: no cover - the thread fallback
+            self._thread.join(max(0.0, timeout))
+            if self._thread.is_alive():
+                return None
+            if self._error is not None:
+                raise self._error
+            return self._result
+        try:
+            if not self._conn.poll(max(0.0, timeout)):
+                return None
+            kind, value = self._conn.recv()
+        except EOFError:  # the child died without an answer (killed for memory, say)
+            return ProvenBound(
+                proven=False, upper_bound=math.nan, delta=math.nan, margin=math.nan,
+                attempts=0, note="the proof's process ended without an answer: not proven",
+                seconds=time.perf_counter() - self.started,
+            )  # fmt: skip
+        finally:
+            self.close()
+        if kind == "error":
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """End the child (if it is still running) and free its resources."""
+        if self._proc is not None:
+            if self._proc.is_alive():
+                self._proc.kill()
+            self._proc.join(1.0)
+            self._conn.close()
+            self._proc = None
+
+
+def _child(conn: Any, C: Any, y: NDArray[np.float64], lam: float) -> None:
+    """The body of :class:`BackgroundProof`'s process: one answer on ``conn``."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        answer: tuple[str, Any] = ("ok", prove_bound(C, y, lam))
+    except Exception as exc:
+        answer = ("error", exc)
+    conn.send(answer)
+    conn.close()

@@ -1,0 +1,85 @@
+"""Compile (or load from numba's on-disk cache) every Max-Cut kernel, outside the search.
+
+The compiled kernels (:mod:`derand.maxcut.engine`, :mod:`derand.sdp._mixing`,
+:mod:`derand.core._bvn`, :mod:`derand.rounding._kernel`) are cached by numba next to their
+sources. ``make install`` runs ``python -m derand.maxcut.warmup`` once, so that the first run
+after an install loads them (a fraction of a second) instead of compiling them (seconds to tens
+of seconds under load). :func:`~derand.maxcut.solve.solve_maxcut` calls :func:`warm_up` at the
+start of a time-limited run on a graph large enough to use them: the loading -- or, with a cold
+cache, the compiling -- happens on the budget's clock but before the budget is shared out, so
+the stages plan with the time that is really left.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+__all__ = ["is_warm", "warm_up"]
+
+_lock = threading.Lock()
+_seconds: float | None = None
+_owner: int | None = None  # the thread running the warm-up
+
+
+def is_warm() -> bool:
+    """True when :func:`warm_up` has run in this process."""
+    return _seconds is not None
+
+
+def warm_up() -> float:
+    """Compile or load every kernel a Max-Cut run uses, once per process.
+
+    A small graph -- above every size threshold of the compiled paths -- goes through the SDP
+    and the rounding once (a 0.2 s limit keeps them short; no proof), then through each
+    search method with a tiny move budget. Thread-safe: a second thread waits for the first.
+
+    Returns
+    -------
+    float
+        Seconds this call took (``0.0`` when the kernels were ready already).
+
+    Examples
+    --------
+    >>> seconds = warm_up()
+    >>> is_warm() and warm_up() == 0.0
+    True
+    """
+    global _seconds, _owner
+    if _owner == threading.get_ident():  # the warm-up's own solve_maxcut call
+        return 0.0
+    with _lock:  # another thread waits until the kernels are ready
+        if _seconds is not None:
+            return 0.0
+        _owner = threading.get_ident()
+        try:
+            _seconds = _run()
+        finally:
+            _owner = None
+        return _seconds
+
+
+def _run() -> float:
+    import numpy as np
+
+    from derand.maxcut.graph import gnp
+    from derand.maxcut.local_search import METHODS, Method, local_search
+    from derand.maxcut.solve import solve_maxcut
+    from derand.rounding import COMPILED_M
+
+    start = time.perf_counter()
+    g = gnp(90, 0.75, seed=0)  # n >= 64 (compiled SDP and search), m > COMPILED_M
+    if g.m <= COMPILED_M:  # pragma: no cover - a guard for future thresholds
+        raise RuntimeError("the warm-up graph is below the compiled rounding's threshold")
+    # a short time limit keeps every stage to a few steps (each kernel is still called)
+    r = solve_maxcut(g, samples=4, time_limit=0.2, local=False, prove=False)
+    x = np.asarray(r.partition, np.int8)
+    methods: tuple[Method, ...] = ("sa", "bls", "tabu", "greedy")
+    assert set(methods) == set(METHODS)
+    for method in methods:
+        local_search(g, np.stack([x, -x]), method=method, max_moves=200, threads=2)
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":  # pragma: no cover - run by `make install`
+    print(f"derand: Max-Cut kernels compiled or loaded in {warm_up():.1f} s")
