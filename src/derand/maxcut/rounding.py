@@ -149,11 +149,13 @@ def best_of_random(
     *,
     seed: int = 0,
     chunk: int | None = None,
+    time_limit: float | None = None,
 ) -> RandomResult:
     """Round with ``samples`` random Gaussian hyperplanes; keep the best
     (:func:`derand.rounding.best_of_random` with the cut's sparse scoring).
 
     ``samples = 1`` is plain GW rounding, whose *expectation* is :func:`gw_expectation`.
+    With ``time_limit`` no chunk starts after it (``samples`` in the result says how many ran).
 
     Returns
     -------
@@ -170,6 +172,7 @@ def best_of_random(
     r = rounding.best_of_random(
         cut_objective(graph), V, samples, seed=seed, chunk=chunk,
         values=lambda signs: _cuts_of_hyperplanes(graph, signs, adj), evaluate=graph.cut_value,
+        time_limit=time_limit,
     )  # fmt: skip
     return RandomResult(
         best_cut=r.best_value, mean_cut=r.mean_value, partition=r.solution, samples=r.samples,

@@ -44,9 +44,9 @@ ROUNDINGS = ("derandomized", "random", "best-of-N", "score")
 Rounding = Literal["derandomized", "random", "best-of-N", "score"]
 MAX_SAMPLES = 10**7
 """Most random hyperplanes ``samples`` may ask for."""
-SDP_SHARE, ROUNDING_SHARE = 0.08, 0.04
-"""Shares of ``time_limit`` the SDP sweeps and the rounding may use at most; the search gets
-what is left."""
+SDP_SHARE, ROUNDING_SHARE, RANDOM_SHARE = 0.08, 0.04, 0.02
+"""Shares of ``time_limit`` the SDP sweeps, the derandomized rounding and the random
+hyperplanes may use at most; the search gets what is left."""
 
 
 @dataclass(frozen=True)
@@ -290,7 +290,8 @@ def solve_maxcut(
         Independent polishing runs executed at once; run 0 starts from the rounding, run 1
         from the best random hyperplane, further runs from single random hyperplanes.
     time_limit : float, optional
-        Seconds for the whole pipeline: the SDP sweeps use at most 8 %, the rounding 4 %,
+        Seconds for the whole pipeline: the SDP sweeps use at most 8 %, the random
+        hyperplanes 2 %, the derandomized rounding 4 %,
         the search the rest. Without it each stage runs to its default budget, and the result
         is deterministic for a fixed ``seed`` and ``threads``.
     exact : bool
@@ -372,7 +373,10 @@ def solve_maxcut(
     t_sdp = run.elapsed() - run.t_warm
 
     t1 = time.perf_counter()
-    rnd = best_of_random(graph, sdp.V, samples if not interrupted else 1, seed=seed + 1)
+    rnd = best_of_random(
+        graph, sdp.V, samples if not interrupted else 1, seed=seed + 1,
+        time_limit=run.share(RANDOM_SHARE),
+    )  # fmt: skip
     rounded = _rounding_stage(run, sdp.V, rnd, rounding, seed, score_steps, interrupted)
     interrupted = interrupted or rounded.interrupted
     run.report(rounded.cut)

@@ -19,6 +19,7 @@ the variables ``x = (mu, tau) = (m, t) / sigma`` the smoothed objective is the l
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,6 +128,7 @@ def best_of_random(
     chunk: int | None = None,
     values: Callable[[NDArray[np.bool_]], Array] | None = None,
     evaluate: Callable[[Signs], float] | None = None,
+    time_limit: float | None = None,
 ) -> RandomRounding:
     """Round with ``samples`` random Gaussian hyperplanes ``sign(V r)``; keep the best.
 
@@ -149,6 +151,10 @@ def best_of_random(
         chunk; default from ``obj``.
     evaluate : callable, optional
         The exact value of the best solution, on all of ``V``'s rows (default ``obj.value``).
+    time_limit : float, optional
+        Seconds; no chunk starts after it (at least one chunk runs), and ``samples`` in the
+        result says how many hyperplanes were drawn. The draws are those of an unlimited run
+        cut short, so the result depends on the machine's speed only through that count.
 
     Returns
     -------
@@ -170,7 +176,12 @@ def best_of_random(
 
     scores = np.empty(samples)
     best_k, best_s, best_r = -1, np.ones(n, np.int8), np.zeros(p)
+    started = time.perf_counter()
+    done = samples
     for start in range(0, samples, chunk):
+        if start and time_limit is not None and time.perf_counter() - started > time_limit:
+            done = start
+            break
         stop = min(samples, start + chunk)
         r = rng.standard_normal((p, stop - start))
         signs = (V @ r) >= 0
@@ -181,6 +192,7 @@ def best_of_random(
             best_k = start + j
             best_s = np.where(signs[:, j], 1, -1).astype(np.int8)
             best_r = r[:, j].copy()
+    scores = scores[:done]
     if truth is not None:
         best_s = (best_s * best_s[truth]).astype(np.int8)
     scores[best_k] = (obj.value if evaluate is None else evaluate)(best_s)
@@ -190,7 +202,7 @@ def best_of_random(
         best_value=float(scores[best_k]),
         mean_value=float(scores.mean()),
         solution=best_s,
-        samples=samples,
+        samples=done,
         values=scores,
         direction=best_r,
     )
