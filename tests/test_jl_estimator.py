@@ -399,3 +399,11 @@ def test_figures_say_which_sigma_ran(mode: str, small_digits: np.ndarray) -> Non
     assert expected in title.replace("$\\sigma$", "sigma").replace("$\\sigma = 0$", "sigma = 0")
     labels = [t.get_text() for t in figs["fig6_jl_max_distortion"].axes[0].get_legend().get_texts()]  # type: ignore[attr-defined]
     assert any("PCA" in label for label in labels) and any("rescaled" in label for label in labels)
+
+
+def test_memory_check_counts_the_pairs_there_are() -> None:
+    """3 points in d = 80,000 have 3 pairs: the active set cannot hold 30,000 of them."""
+    X = np.random.default_rng(0).normal(size=(3, 80_000))
+    est = DerandomizedJL(2, n_iter=10).fit(X)
+    D, _ = dense_pairwise_distortions(X, est.components_)
+    assert est.max_distortion_ == pytest.approx(float(np.abs(D).max()), abs=1e-12)

@@ -123,6 +123,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "more than the training pairs",
     )
     parser.add_argument(
+        "--active-size",
+        type=positive_int,
+        default=30000,
+        help="most pairs in the optimiser's active set (memory ~ active size x (d + k))",
+    )
+    parser.add_argument(
         "--draws",
         type=positive_int,
         default=100,
@@ -159,6 +165,7 @@ def make_estimator(method: str, args: argparse.Namespace, *, rescale: bool = Fal
             "sigma": args.sigma,
             "tau_final": args.tau_final,
             "cap_gain": args.cap_gain,
+            "active_size": args.active_size,
         }
     return make_embedding(
         method,
@@ -281,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
         "iters": args.iters,
         "tau_final": args.tau_final,
         "cap_gain": args.cap_gain,
+        "active_size": args.active_size,
         "draws": args.draws,
         "holdout": args.holdout,
         "backend": args.backend,

@@ -400,9 +400,13 @@ def optimise_projection(
     start = time.perf_counter()
     d = X.shape[1]
     k = int(M0.shape[0])
+    n_points = X.shape[0]
+    n_terms = n_points * (n_points - 1) // 2 if objective == "pairs" else n_points
+    size = min(settings.active_size, max(n_terms, 1))  # the set never holds more terms
+    rows = min(2 * size, n_points + 1)  # the points its terms touch
     require_memory(
-        8.0 * (settings.active_size * (3 * k + 6) + 2 * settings.active_size * (d + k)),
-        f"an active set of {settings.active_size} pairs in d = {d}",
+        8.0 * (size * (3 * k + 6) + rows * (d + k) + size * (d + k)),
+        f"an active set of {size} pairs in d = {d}",
     )
     terms = Terms(X, objective, workers, settings.scan_dtype)
     history = FitHistory(sigma_mode=settings.sigma, scan_dtype=settings.scan_dtype)
