@@ -525,3 +525,41 @@ def test_ctrl_c_in_the_first_pass_returns_the_initial_map(
     assert est.interrupted_ and est.history_["stopped"] == "interrupted"
     D, _ = dense_pairwise_distortions(X, est.components_)  # PCA directions, certified after
     assert est.max_distortion_ == pytest.approx(float(np.abs(D).max()), rel=1e-10)
+
+
+def test_large_problem_starts_from_a_subsample_fit(
+    small_digits: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond LARGE_PAIRS the fit first runs in full on a random subsample; the certificate
+    is still exact over all pairs and no worse than the subsample map's first full pass."""
+    import derand.jl.estimator as estimator
+
+    monkeypatch.setattr(estimator, "LARGE_PAIRS", 1000)
+    monkeypatch.setattr(estimator, "SUBSAMPLE_POINTS", 50)
+    est = DerandomizedJL(6, random_state=0).fit(small_digits)
+    stage = est.history_["subsample"]
+    assert stage["points"] == 50 and stage["iterations"] > 0
+    assert est.history_["scan_dtype"] == "float32"
+    D, _ = dense_pairwise_distortions(small_digits, est.components_)
+    assert est.max_distortion_ == pytest.approx(float(np.abs(D).max()), rel=1e-10)
+    assert est.max_distortion_ <= est.history_["certified_max_distortion"][0] + 1e-9
+    one = DerandomizedJL(6, subsample=None, random_state=0).fit(small_digits)
+    assert "subsample" not in one.history_
+
+
+def test_ctrl_c_in_the_subsample_stage_keeps_its_map(
+    small_digits: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import derand.jl.estimator as estimator
+
+    monkeypatch.setattr(estimator, "LARGE_PAIRS", 1000)
+    monkeypatch.setattr(estimator, "SUBSAMPLE_POINTS", 50)
+
+    def stop(done: int, total: int) -> None:
+        if done == 30:
+            raise KeyboardInterrupt
+
+    est = DerandomizedJL(6, random_state=0).fit(small_digits, callback=stop)
+    assert est.interrupted_ and est.certificate_complete_ and est.n_iter_ == 30
+    D, _ = dense_pairwise_distortions(small_digits, est.components_)
+    assert est.max_distortion_ == pytest.approx(float(np.abs(D).max()), rel=1e-10)

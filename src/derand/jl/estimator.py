@@ -13,6 +13,7 @@ maximum of the distortions over an active set of the most extreme pairs (see
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -54,6 +55,17 @@ LARGE_PAIRS = 50_000_000
 active pairs in float32 (the final certificate is float64 in any case)."""
 
 LARGE_ROUNDS = 6
+
+SUBSAMPLE_POINTS = 10_000
+"""With ``subsample="auto"`` a problem beyond :data:`LARGE_PAIRS` pairs is first fitted in
+full on this many random points (5·10^7 pairs, about a second a pass), and the fit on all
+points starts from that map."""
+
+STAGE_TAU0 = 0.005
+STAGE_SIGMA0 = 1e-3
+"""Temperature (relative) and sigma the fit on all points starts from after the subsample
+stage: it refines that map instead of softening it again (tau0 = 0.1 and sigma0 = 0.3 made
+the first round on all points worse than the subsample's map)."""
 
 
 def _dense(X: Any) -> Any:
@@ -389,6 +401,11 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         ``random_state``).
     n_iter_no_change : int
         Rounds (exact passes) without a better validation max before stopping.
+    subsample : int, "auto" or None
+        Fit first on this many random training points (all their pairs, the full schedule),
+        then on all points from that map. ``"auto"``: 10^4 points beyond 5·10^7 pairs (the
+        few exact passes over all pairs then start from a map that already beats PCA).
+        ``None``: one stage. Only for ``objective="pairs"``.
     max_rounds : int, "auto" or None
         Most rounds (each ends with an exact pass over all pairs). ``"auto"``: no limit up to
         5·10^7 pairs; above, 6 rounds (tau then falls faster) with the passes that select the
@@ -402,8 +419,8 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
     address : str or None
         An existing Ray cluster for ``backend="ray"`` (default: a local instance).
     random_state : int, RandomState or None
-        Seed of ``init="gaussian"`` and of the validation split (the rest of the fit is
-        deterministic).
+        Seed of ``init="gaussian"``, of the validation split and of the subsample (None: seed
+        0, so that every fit is reproducible; the rest of the fit is deterministic).
 
     Attributes
     ----------
@@ -482,6 +499,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         scan_size: int = 3000,
         cap_gain: bool = False,
         stretch_slack: float = 1.0,
+        subsample: int | str | None = "auto",
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 3,
@@ -509,6 +527,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         self.scan_size = scan_size
         self.cap_gain = cap_gain
         self.stretch_slack = stretch_slack
+        self.subsample = subsample
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -598,7 +617,8 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         workers = options["workers"]
         self.n_components_ = k
         Xu = training_points(Xa, self.objective)
-        rng = check_random_state(self.random_state)
+        # None seeds 0: the split, the subsample and a Gaussian start are reproducible
+        rng = check_random_state(0 if self.random_state is None else self.random_state)
         train, val = self._split(Xu, rng)
         n_t = train.shape[0]
         settings = self._settings(n_t * (n_t - 1) // 2 if self.objective == "pairs" else n_t)
@@ -617,6 +637,20 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             M0 = self._initial(work, k, rng)
             nworkers = workers or available_cpus()
             validation = None if val is None else Validation(train, val, self.objective, nworkers)
+            size = self._subsample_size(n_t)
+            if size is not None:
+                M0, stage = self._fit_subsample(train, M0, size, rng, nworkers, callback)
+                if stage is not None:  # interrupted: the map has no range over all pairs
+                    self.history_ = stage
+                    self.sigma_, self.n_iter_ = 0.0, len(stage["iteration"])
+                    self.interrupted_ = True
+                    return self._finish(Xu, M0, None, options, start)
+                # refine, do not restart: a sharp maximum and little noise from the start
+                settings = dataclasses.replace(
+                    settings,
+                    tau0=max(settings.tau_final, STAGE_TAU0),
+                    sigma0=min(settings.sigma0, STAGE_SIGMA0) if settings.sigma0 > 0 else 0.0,
+                )
             outcome = optimise_projection(
                 train, M0, objective=self.objective, settings=settings, workers=nworkers,
                 callback=callback, validation=validation,
@@ -626,12 +660,26 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             if ratio_range is not None and outcome.validation_range is not None:
                 v_lo, v_hi = outcome.validation_range  # the union covers every pair of Xu
                 ratio_range = (min(ratio_range[0], v_lo), max(ratio_range[1], v_hi))
-            self.history_ = outcome.history.as_dict()
+            history = outcome.history.as_dict()
+            if size is not None:
+                history["subsample"] = self._stage_history
+            self.history_ = history
             self.sigma_ = self.history_["sigma"][-1] if self.history_["sigma"] else settings.sigma0
             self.interrupted_ = outcome.interrupted
             self.n_iter_ = len(self.history_["iteration"])
-            self.optimise_seconds_ = outcome.seconds
+        return self._finish(Xu, M, ratio_range, options, start)
+
+    def _finish(
+        self,
+        Xu: Array,
+        M: Array,
+        ratio_range: tuple[float, float] | None,
+        options: dict[str, Any],
+        start: float,
+    ) -> DerandomizedJL:
+        """Rescale by ``ratio_range`` (exact over all pairs of Xu, if known) and certify."""
         t0 = time.perf_counter()
+        self.optimise_seconds_ = t0 - start
         if ratio_range is not None:
             M = math.sqrt(2.0 / (ratio_range[0] + ratio_range[1])) * M
         self.components_ = np.asarray(M, dtype=np.float64)
@@ -647,6 +695,50 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         self.certify_seconds_ = time.perf_counter() - t0
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _subsample_size(self, n_t: int) -> int | None:
+        """Points of the first stage on a random subsample, or None for a single stage."""
+        if self.subsample is None or self.objective != "pairs":
+            return None
+        if isinstance(self.subsample, str):
+            if self.subsample != "auto":
+                raise InputError(
+                    f"subsample must be an integer, 'auto' or None, got {self.subsample!r}"
+                )
+            large = n_t * (n_t - 1) // 2 > LARGE_PAIRS
+            return SUBSAMPLE_POINTS if large and n_t > SUBSAMPLE_POINTS else None
+        size = check_count(self.subsample, "subsample", low=3, high=100_000_000)
+        return size if size < n_t else None
+
+    def _fit_subsample(
+        self,
+        train: Array,
+        M0: Array,
+        size: int,
+        rng: np.random.RandomState,
+        workers: int,
+        callback: Callable[[int, int], None] | None,
+    ) -> tuple[Array, dict[str, Any] | None]:
+        """Stage 1: the full fit on ``size`` random points; (its map rescaled, None), or
+        (the map, its history) when it was interrupted."""
+        pick = np.sort(rng.permutation(train.shape[0])[:size])
+        settings = self._settings(size * (size - 1) // 2)
+        outcome = optimise_projection(
+            train[pick], M0, objective=self.objective, settings=settings, workers=workers,
+            callback=callback,
+        )  # fmt: skip
+        M = outcome.M
+        if outcome.ratio_range is not None:
+            M = math.sqrt(2.0 / (outcome.ratio_range[0] + outcome.ratio_range[1])) * M
+        history = outcome.history.as_dict()
+        self._stage_history = {
+            "points": size,
+            "certified_max_distortion": history["certified_max_distortion"],
+            "iterations": len(history["iteration"]),
+            "seconds": outcome.seconds,
+            "stopped": history["stopped"],
+        }
+        return M, (history if outcome.interrupted else None)
 
     def _split(self, Xu: Array, rng: np.random.RandomState) -> tuple[Array, Array | None]:
         """Training and validation points (``early_stopping``), or all points and None."""
