@@ -378,7 +378,8 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
     active_size : int
         Most terms kept in the active set.
     scan_size : int
-        Most extreme terms (each way) taken from every exact pass.
+        Most extreme terms (each way) taken from every exact pass (at most
+        ``active_size // 2``, so that the active set never exceeds ``active_size``).
     cap_gain : bool
         Also put the largest gain of M over *all* directions, ``||M||_op^2``, into the
         maximum. Then ``stretch_bound_`` (which bounds ``D`` for every pair, seen or not)

@@ -478,7 +478,7 @@ def optimise_projection(
     def exact(M: Array) -> ScanResult:
         nonlocal scan_seconds
         t0 = time.perf_counter()
-        result = terms.scan(M, settings.scan_size)
+        result = terms.scan(M, min(settings.scan_size, max(1, settings.active_size // 2)))
         scan_seconds += time.perf_counter() - t0
         if not (math.isfinite(result.rmin) and math.isfinite(result.rmax)) or result.rmax <= 0:
             raise InputError("fit: the projection's pair ratios are not finite (exact pass)")
