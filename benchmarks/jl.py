@@ -8,6 +8,7 @@ one after the other, so machine load hits them alike (the load average is printe
     python benchmarks/jl.py --ablation     # sigma modes and the soft maximum (held-out data)
     python benchmarks/jl.py --scale        # n = 10^5 fit + certificate, Ray vs local, 10^6 estimate
     python benchmarks/jl.py --quick        # digits k = 20 and the authors' setting only
+    python benchmarks/jl.py --heldout      # held-out suite: derand, PCA, Gaussian, NuMax-k
 
 Suite columns: ours (certified max distortion on all points), PCA with the best scalar
 rescaling, the best of 100 Gaussian projections after the best rescaling, one sparse random
@@ -275,6 +276,112 @@ def quick() -> None:
     print(f"authors' setting (norms, k = 30): {num(ours.max_distortion_)} in {t_o:.2f} s")
 
 
+def gaussian_mixture(n: int, d: int = 100, centres: int = 20, seed: int = 0) -> np.ndarray:
+    """``centres`` Gaussian clusters in R^d: centres N(0, I), points centre + N(0, 0.25 I)."""
+    rng = np.random.default_rng(seed)
+    C = rng.normal(size=(centres, d))
+    return np.asarray(C[rng.integers(0, centres, size=n)] + 0.5 * rng.normal(size=(n, d)))
+
+
+def swiss_roll(n: int, d: int = 30, seed: int = 0) -> np.ndarray:
+    """scikit-learn's Swiss roll in R^3, rotated at random into R^d, plus N(0, 0.05^2 I)."""
+    from scipy.stats import special_ortho_group
+    from sklearn.datasets import make_swiss_roll
+
+    rng = np.random.default_rng(seed)
+    X3, _ = make_swiss_roll(n_samples=n, noise=0.0, random_state=seed)
+    Q = special_ortho_group.rvs(d, random_state=seed)[:, :3]
+    return np.asarray(X3 @ Q.T + 0.05 * rng.normal(size=(n, d)))
+
+
+def image_patches(n: int, side: int = 8, seed: int = 0) -> np.ndarray:
+    """``n`` random grey ``side`` x ``side`` patches of scikit-learn's shipped china.jpg."""
+    from sklearn.datasets import load_sample_image
+
+    grey = load_sample_image("china.jpg").mean(axis=2) / 255.0
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, grey.shape[0] - side, size=n)
+    cols = rng.integers(0, grey.shape[1] - side, size=n)
+    return np.stack(
+        [grey[r : r + side, c : c + side].ravel() for r, c in zip(rows, cols, strict=True)]
+    )
+
+
+def _heldout_sets(n_max: int) -> list[tuple[str, Loader, tuple[int, ...]]]:
+    """Data that ship inside installed wheels (scikit-learn's CSVs and sample images), and
+    synthetic manifolds / mixtures; at most ``n_max`` points each (a fixed random subset)."""
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+
+    def cap(loader: Loader) -> Loader:
+        def load() -> np.ndarray:
+            X = loader()
+            if X.shape[0] <= n_max:
+                return X
+            pick = np.sort(np.random.default_rng(0).permutation(X.shape[0])[:n_max])
+            return np.asarray(X[pick])
+
+        return load
+
+    return [
+        ("digits", cap(lambda: np.asarray(load_data("digits").X)), (10, 20)),
+        ("breast_cancer (std.)", cap(_standardised(load_breast_cancer)), (5, 10)),
+        ("wine (std.)", cap(_standardised(load_wine)), (5,)),
+        ("diabetes (std.)", cap(_standardised(load_diabetes)), (4,)),
+        ("china.jpg 8x8 patches", cap(lambda: image_patches(n_max)), (10,)),
+        ("swiss roll in R^30", cap(lambda: swiss_roll(n_max)), (5,)),
+        ("Gaussian mixture (20 in R^100)", cap(lambda: gaussian_mixture(n_max)), (20,)),
+    ]
+
+
+def cpu_fit(est: Any, X: np.ndarray) -> tuple[Any, float]:
+    """(fitted estimator, CPU seconds of this process during ``fit``)."""
+    start = time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X)
+    return est, time.process_time() - start
+
+
+def heldout(n_max: int, draws: int, bisections: int) -> None:
+    """Held-out suite: fitted on 70 %, exact train / held-out / cross maxima, CPU seconds."""
+    from derand.jl import NuMaxJL
+
+    methods: list[tuple[str, Callable[[int], Any]]] = [
+        ("derand", lambda k: DerandomizedJL(k)),
+        (
+            "derand (early stop, cap x3)",
+            lambda k: DerandomizedJL(
+                k, early_stopping=True, cap_gain=True, stretch_slack=3.0, random_state=0
+            ),
+        ),
+        ("PCA", lambda k: PCAJL(k)),
+        (
+            f"best of {draws} Gaussian",
+            lambda k: BestOfGaussianJL(k, n_draws=draws, rescale=True, random_state=0),
+        ),
+        ("NuMax-k", lambda k: NuMaxJL(k, bisections=bisections)),
+    ]
+    print(
+        "| data | n train / held out | d | k | method | train max | held-out max | cross max "
+        "| stretch bound | fit CPU-s | load |"
+    )
+    print("|---" * 11 + "|")
+    for name, loader, ks in _heldout_sets(n_max):
+        X = loader()
+        train, test = split_holdout(X, 0.3, seed=0)
+        for k in ks:
+            for label, make in methods:
+                est, cpu = cpu_fit(make(k), train)
+                rep = holdout_distortion(est.components_, train, test)
+                print(
+                    f"| {name} | {train.shape[0]} / {test.shape[0]} | {X.shape[1]} | {k} "
+                    f"| {label} | {num(rep.train.max_distortion)} | {num(rep.test.max_distortion)} "
+                    f"| {num(rep.cross.max_distortion)} | {num(est.stretch_bound_)} | {cpu:.1f} "
+                    f"| {load()} |",
+                    flush=True,
+                )
+
+
 def main() -> None:
     """Run the chosen parts."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -282,14 +389,21 @@ def main() -> None:
     parser.add_argument("--ablation", action="store_true", help="sigma modes, soft maximum")
     parser.add_argument("--scale", action="store_true", help="n = 10^5, Ray, 10^6 estimate")
     parser.add_argument("--quick", action="store_true", help="digits k = 20 and the authors'")
+    parser.add_argument(
+        "--heldout", action="store_true", help="held-out suite with NuMax (train/held-out/cross)"
+    )
+    parser.add_argument("--n-max", type=int, default=1000, help="points per held-out data set")
+    parser.add_argument("--bisections", type=int, default=6, help="NuMax solves per fit")
     parser.add_argument("--draws", type=int, default=100, help="Gaussian draws (best of N)")
     parser.add_argument("--ray-n", type=int, default=50_000, help="points for the Ray check")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="CPUs")
     args = parser.parse_args()
     print(f"machine: {machine()}; load average at start {load()}\n")
     warm_up()
-    if args.quick or not (args.suite or args.ablation or args.scale):
+    if args.quick or not (args.suite or args.ablation or args.scale or args.heldout):
         quick()
+    if args.heldout:
+        heldout(args.n_max, args.draws, args.bisections)
     if args.suite:
         suite(args.draws)
     if args.ablation:

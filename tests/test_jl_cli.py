@@ -160,3 +160,19 @@ def test_ctrl_c_keeps_the_best_certified_m(
     assert doc["interrupted"] is True and len(doc["history"]["sigma"]) == 12
     assert doc["max_distortion"] <= min(doc["history"]["certified_max_distortion"]) + 1e-6
     assert "interrupted" in capsys.readouterr().out
+
+
+def test_early_stopping_and_stretch_options_reach_the_estimator(tmp_path: Path) -> None:
+    out = tmp_path / "es.json"
+    code = main(
+        ["jl", "gaussian:n=60,d=12,seed=1", "--k", "4", "--early-stopping",
+         "--validation-fraction", "0.2", "--cap-gain", "--stretch-slack", "2",
+         "--active-size", "500", "--json", str(out), "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads(out.read_text())
+    history = doc["history"]
+    assert len(history["validation_max_distortion"]) == len(history["certified_max_distortion"])
+    assert max(history["active_size"]) <= 500
+    assert doc["parameters"]["stretch_slack"] == 2.0 and doc["parameters"]["early_stopping"]
+    assert doc["pairs"] == 60 * 59 // 2  # the certificate covers the validation points too

@@ -399,3 +399,167 @@ def test_figures_say_which_sigma_ran(mode: str, small_digits: np.ndarray) -> Non
     assert expected in title.replace("$\\sigma$", "sigma").replace("$\\sigma = 0$", "sigma = 0")
     labels = [t.get_text() for t in figs["fig6_jl_max_distortion"].axes[0].get_legend().get_texts()]  # type: ignore[attr-defined]
     assert any("PCA" in label for label in labels) and any("rescaled" in label for label in labels)
+
+
+def test_memory_check_counts_the_pairs_there_are() -> None:
+    """3 points in d = 80,000 have 3 pairs: the active set cannot hold 30,000 of them."""
+    X = np.random.default_rng(0).normal(size=(3, 80_000))
+    est = DerandomizedJL(2, n_iter=10).fit(X)
+    D, _ = dense_pairwise_distortions(X, est.components_)
+    assert est.max_distortion_ == pytest.approx(float(np.abs(D).max()), abs=1e-12)
+
+
+def test_early_stopping_selects_the_best_validation_round(small_digits: np.ndarray) -> None:
+    """The returned map is the round with the smallest validation max; every pair of the
+    points passed to fit (training and validation) is certified exactly."""
+    X = small_digits[:120]
+    est = DerandomizedJL(
+        6, early_stopping=True, validation_fraction=0.25, n_iter_no_change=2, random_state=0
+    ).fit(X)
+    h = est.history_
+    vals = h["validation_max_distortion"]
+    assert est.n_validation_ == 30 and len(vals) == len(h["certified_max_distortion"])
+    assert h["best_round"] == int(np.argmin(vals))
+    assert h["stopped"].startswith("no better validation max") or h["stopped"].startswith("iter")
+    D, _ = dense_pairwise_distortions(X, est.components_)
+    assert est.max_distortion_ == pytest.approx(float(np.abs(D).max()), rel=1e-10)
+    # the rescaling balances the range over all pairs, so the best validation max is what
+    # the certificate over all points reports
+    assert est.max_distortion_ == pytest.approx(min(vals), rel=1e-9)
+    again = DerandomizedJL(
+        6, early_stopping=True, validation_fraction=0.25, n_iter_no_change=2, random_state=0
+    ).fit(X)
+    assert np.array_equal(again.components_, est.components_)
+
+
+def test_validation_range_is_the_brute_force_range() -> None:
+    """Train x validation and validation x validation pairs, against a dense computation."""
+    from derand.jl.optimise import Validation
+
+    rng = np.random.default_rng(5)
+    A, B = rng.normal(size=(37, 7)), rng.normal(size=(11, 7))
+    M = rng.normal(size=(3, 7))
+    lo, hi = Validation(A, B, "pairs", workers=2).ratio_range(M)
+    both = np.vstack([A, B])
+    ratios = [
+        float(np.sum((M @ (both[i] - both[j])) ** 2) / np.sum((both[i] - both[j]) ** 2))
+        for i in range(48)
+        for j in range(max(i + 1, 37), 48)
+    ]
+    assert len(ratios) == 37 * 11 + 55
+    assert lo == pytest.approx(min(ratios), rel=1e-10) and hi == pytest.approx(
+        max(ratios), rel=1e-10
+    )
+    n_lo, n_hi = Validation(A, B, "norms", workers=1).ratio_range(M)
+    r = np.sum((B @ M.T) ** 2, axis=1) / np.sum(B**2, axis=1)
+    assert (n_lo, n_hi) == pytest.approx((r.min(), r.max()), rel=1e-12)
+
+
+def test_early_stopping_refuses_too_few_training_points() -> None:
+    with pytest.raises(InputError, match="validation_fraction"):
+        DerandomizedJL(1, early_stopping=True, validation_fraction=0.9).fit(
+            np.random.default_rng(0).normal(size=(4, 3))
+        )
+    with pytest.raises(InputError, match="validation_fraction"):
+        DerandomizedJL(1, early_stopping=True, validation_fraction=1.0).fit(np.eye(4))
+
+
+def test_stretch_slack_keeps_the_stretch_bound_small(small_digits: np.ndarray) -> None:
+    """cap_gain with a slack of 3 bounds the gain over all directions near 3x the max."""
+    X = small_digits[:100]
+    free = DerandomizedJL(8, random_state=0).fit(X)
+    capped = DerandomizedJL(8, cap_gain=True, stretch_slack=3.0, random_state=0).fit(X)
+    assert capped.stretch_bound_ < free.stretch_bound_
+    assert capped.stretch_bound_ <= 3.0 * capped.max_distortion_ * 1.2
+    top = float(np.linalg.norm(capped.components_, 2)) ** 2 - 1.0
+    assert capped.stretch_bound_ == pytest.approx(top, rel=1e-12)
+
+
+def test_objective_gradient_with_stretch_slack() -> None:
+    from derand.jl.optimise import ActiveSet, FitHistory, FitSettings, _Step
+
+    rng = np.random.default_rng(1)
+    points = rng.normal(size=(10, 4))
+    pairs = np.array([(i, j) for i in range(10) for j in range(i + 1, 10)], dtype=np.int64)
+    settings = FitSettings(sigma="objective", cap_gain=True, stretch_slack=2.5)
+    step = _Step(ActiveSet(points, pairs), 2, 0.3, settings, 0.3, FitHistory(), 0)
+    x = step.start(rng.normal(size=(2, 4)))
+    _, grad = step.value_and_grad(x)
+    for index in range(x.size):
+        e = np.zeros_like(x)
+        e[index] = 1e-6
+        numeric = (step.value_and_grad(x + e)[0] - step.value_and_grad(x - e)[0]) / 2e-6
+        assert grad[index] == pytest.approx(numeric, rel=1e-5, abs=1e-7), index
+
+
+def test_ctrl_c_in_the_final_certificate_keeps_the_map(
+    small_digits: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fit's exact passes already give the range over all pairs: the max is kept."""
+    import derand.jl.estimator as estimator
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    X = small_digits[:60]
+    monkeypatch.setattr(estimator, "certify", interrupted)
+    est = DerandomizedJL(5, n_iter=80, random_state=0).fit(X)
+    assert est.interrupted_ and not est.certificate_complete_
+    D, _ = dense_pairwise_distortions(X, est.components_)
+    assert est.max_distortion_ == pytest.approx(float(np.abs(D).max()), rel=1e-9)
+    assert est.distortion_.min_signed == pytest.approx(float(D.min()), rel=1e-9, abs=1e-12)
+    assert np.isnan(est.mean_distortion_)
+
+
+def test_ctrl_c_in_the_first_pass_returns_the_initial_map(
+    small_digits: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import derand.jl.optimise as optimise
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(optimise, "scan_pairs", interrupted)
+    X = small_digits[:40]
+    est = DerandomizedJL(4, random_state=0).fit(X)
+    assert est.interrupted_ and est.history_["stopped"] == "interrupted"
+    D, _ = dense_pairwise_distortions(X, est.components_)  # PCA directions, certified after
+    assert est.max_distortion_ == pytest.approx(float(np.abs(D).max()), rel=1e-10)
+
+
+def test_large_problem_starts_from_a_subsample_fit(
+    small_digits: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond LARGE_PAIRS the fit first runs in full on a random subsample; the certificate
+    is still exact over all pairs and no worse than the subsample map's first full pass."""
+    import derand.jl.estimator as estimator
+
+    monkeypatch.setattr(estimator, "LARGE_PAIRS", 1000)
+    monkeypatch.setattr(estimator, "SUBSAMPLE_POINTS", 50)
+    est = DerandomizedJL(6, random_state=0).fit(small_digits)
+    stage = est.history_["subsample"]
+    assert stage["points"] == 50 and stage["iterations"] > 0
+    assert est.history_["scan_dtype"] == "float32"
+    D, _ = dense_pairwise_distortions(small_digits, est.components_)
+    assert est.max_distortion_ == pytest.approx(float(np.abs(D).max()), rel=1e-10)
+    assert est.max_distortion_ <= est.history_["certified_max_distortion"][0] + 1e-9
+    one = DerandomizedJL(6, subsample=None, random_state=0).fit(small_digits)
+    assert "subsample" not in one.history_
+
+
+def test_ctrl_c_in_the_subsample_stage_keeps_its_map(
+    small_digits: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import derand.jl.estimator as estimator
+
+    monkeypatch.setattr(estimator, "LARGE_PAIRS", 1000)
+    monkeypatch.setattr(estimator, "SUBSAMPLE_POINTS", 50)
+
+    def stop(done: int, total: int) -> None:
+        if done == 30:
+            raise KeyboardInterrupt
+
+    est = DerandomizedJL(6, random_state=0).fit(small_digits, callback=stop)
+    assert est.interrupted_ and est.certificate_complete_ and est.n_iter_ == 30
+    D, _ = dense_pairwise_distortions(small_digits, est.components_)
+    assert est.max_distortion_ == pytest.approx(float(np.abs(D).max()), rel=1e-10)

@@ -123,6 +123,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "more than the training pairs",
     )
     parser.add_argument(
+        "--stretch-slack",
+        type=float,
+        default=1.0,
+        help="with --cap-gain: hold ||M||_op^2 - 1 near this many times the max distortion",
+    )
+    parser.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="hold out --validation-fraction of the points and return the round with the "
+        "best exact max over the pairs they add",
+    )
+    parser.add_argument(
+        "--validation-fraction",
+        type=fraction_type,
+        default=0.1,
+        metavar="FRACTION",
+        help="share of the points held out by --early-stopping",
+    )
+    parser.add_argument(
+        "--active-size",
+        type=positive_int,
+        default=30000,
+        help="most pairs in the optimiser's active set (memory ~ active size x (d + k))",
+    )
+    parser.add_argument(
         "--draws",
         type=positive_int,
         default=100,
@@ -159,6 +184,10 @@ def make_estimator(method: str, args: argparse.Namespace, *, rescale: bool = Fal
             "sigma": args.sigma,
             "tau_final": args.tau_final,
             "cap_gain": args.cap_gain,
+            "active_size": args.active_size,
+            "stretch_slack": args.stretch_slack,
+            "early_stopping": args.early_stopping,
+            "validation_fraction": args.validation_fraction,
         }
     return make_embedding(
         method,
@@ -281,6 +310,10 @@ def run(args: argparse.Namespace) -> int:
         "iters": args.iters,
         "tau_final": args.tau_final,
         "cap_gain": args.cap_gain,
+        "active_size": args.active_size,
+        "stretch_slack": args.stretch_slack,
+        "early_stopping": args.early_stopping,
+        "validation_fraction": args.validation_fraction,
         "draws": args.draws,
         "holdout": args.holdout,
         "backend": args.backend,

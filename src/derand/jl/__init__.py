@@ -2,7 +2,7 @@
 
 - :class:`DerandomizedJL`: the scikit-learn transformer (optimise M + sigma G, sigma -> 0).
 - Baselines in the same API: :class:`GaussianJL`, :class:`SparseJL`,
-  :class:`BestOfGaussianJL`, :class:`PCAJL`.
+  :class:`BestOfGaussianJL`, :class:`PCAJL`, :class:`NuMaxJL` (the convex state of the art).
 - :func:`pairwise_distortion`: the exact distortion over all pairs (the certificate), streamed
   in tiles on threads or Ray tasks; :func:`cross_distortion`: over the pairs between two sets;
   :func:`norm_distortion`: the authors' variant on the points' own norms.
@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from derand.jl.baselines import PCAJL, BestOfGaussianJL, GaussianJL, SparseJL
+    from derand.jl.baselines import PCAJL, BestOfGaussianJL, GaussianJL, NuMaxJL, SparseJL
     from derand.jl.data import Dataset, load_data
     from derand.jl.distortion import (
         DistortionReport,
@@ -36,6 +36,7 @@ _HOME = {
     "BestOfGaussianJL": "baselines",
     "GaussianJL": "baselines",
     "SparseJL": "baselines",
+    "NuMaxJL": "baselines",
     "Dataset": "data",
     "load_data": "data",
     "DistortionReport": "distortion",
@@ -69,6 +70,7 @@ __all__ = [
     "DistortionReport",
     "GaussianJL",
     "HoldoutReport",
+    "NuMaxJL",
     "SparseJL",
     "best_rescaling",
     "cross_distortion",

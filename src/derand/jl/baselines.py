@@ -8,6 +8,8 @@ X @ components_.T``) and the same exact certificate as :class:`~derand.jl.Derand
 - :class:`SparseJL`: one draw of scikit-learn's ``SparseRandomProjection`` (Achlioptas / Li).
 - :class:`BestOfGaussianJL`: the best (smallest certified max distortion) of N Gaussian draws.
 - :class:`PCAJL`: the top-k principal directions with the best scalar rescaling.
+- :class:`NuMaxJL`: NuMax (Hegde et al., IEEE TSP 2015), the convex SDP baseline, for a fixed
+  k (:mod:`derand.jl.numax`).
 
 Random projections are used as drawn (``rescale=False``), as scikit-learn does; with
 ``rescale=True`` they also get the best scalar rescaling. Either way every fitted baseline
@@ -255,3 +257,90 @@ class PCAJL(_CertifiedProjection):
     def _propose(self, X: Array, k: int, callback: Callable[[int, int], None] | None) -> Array:
         work = X - X.mean(axis=0) if self.objective == "pairs" else X
         return top_directions(work, k)
+
+
+class NuMaxJL(_CertifiedProjection):
+    """NuMax for a fixed k (Hegde, Sankaranarayanan, Yin & Baraniuk, IEEE TSP 2015).
+
+    ``min ||P||_* s.t. P >= 0, |u^T P u - 1| <= delta`` over all secants u, by ADMM with
+    column generation; delta is bisected (``bisections`` solves, the first at PCA's rescaled
+    max distortion) for the smallest whose solution has rank <= k, and the map is the top-k
+    eigenvectors scaled by the square roots of the eigenvalues, then the best scalar
+    rescaling. The best certified map met in the bisection is kept (see
+    :mod:`derand.jl.numax`). Only the ``"pairs"`` objective.
+
+    Parameters
+    ----------
+    n_components : int or "auto"
+        Target dimension k.
+    eps : float
+        Distortion used by ``n_components="auto"``.
+    bisections : int
+        NuMax solves in the bisection over delta.
+    max_dim : int
+        Work in the top ``max_dim`` principal coordinates of the centred data (exact when the
+        data's rank is at most this; every secant then lies in that subspace).
+    admm_iter : int
+        Most ADMM iterations per solve (warm-started across solves).
+    n_jobs, backend, address
+        Where the exact passes run (as for :class:`~derand.jl.DerandomizedJL`).
+
+    Attributes
+    ----------
+    delta_ : float
+        delta of the solve whose map was kept.
+    search_ : dict
+        Per bisection step: ``delta``, numerical ``rank`` and ``max_distortion`` (rescaled,
+        over the training pairs in the working coordinates).
+    """
+
+    objective = "pairs"
+
+    def __init__(
+        self,
+        n_components: int | str = 20,
+        *,
+        eps: float = 0.1,
+        bisections: int = 6,
+        max_dim: int = 128,
+        admm_iter: int = 200,
+        rescale: bool = True,
+        n_jobs: int | None = None,
+        backend: str = "local",
+        address: str | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.eps = eps
+        self.bisections = bisections
+        self.max_dim = max_dim
+        self.admm_iter = admm_iter
+        self.rescale = rescale
+        self.n_jobs = n_jobs
+        self.backend = backend
+        self.address = address
+
+    def _propose(self, X: Array, k: int, callback: Callable[[int, int], None] | None) -> Array:
+        from derand.jl.numax import numax_fixed_k
+        from derand.jl.pairs import ratio_ranges
+
+        bisections = check_count(self.bisections, "bisections", low=1, high=1000)
+        max_dim = check_count(self.max_dim, "max_dim", low=1, high=4096)
+        admm_iter = check_count(self.admm_iter, "admm_iter", low=1, high=1_000_000)
+        Xc = X - X.mean(axis=0)
+        B = top_directions(Xc, min(max_dim, X.shape[1]))
+        B = B[np.any(B != 0, axis=1)]
+        if B.shape[0] <= k:  # the data span fits in k dimensions: embed it exactly
+            out = np.zeros((k, X.shape[1]))
+            out[: B.shape[0]] = B
+            return out
+        Z = Xc @ B.T
+        workers = self._certify_options()["workers"] or available_cpus()
+        lo, hi = ratio_ranges(Denominators(PairData.from_points(Z)), [np.eye(B.shape[0])[:k]])[0]
+        delta_pca = float((hi - lo) / (hi + lo)) if hi > 0 else 1.0
+        outcome = numax_fixed_k(
+            Z, k, delta_high=min(1.0, delta_pca), bisections=bisections, workers=workers,
+            admm_iter=admm_iter, callback=callback,
+        )  # fmt: skip
+        self.delta_ = outcome.delta
+        self.search_ = outcome.history
+        return np.asarray(outcome.Psi @ B, dtype=np.float64)

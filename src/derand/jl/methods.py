@@ -11,7 +11,7 @@ from typing import Any
 from derand.errors import InputError
 from derand.limits import check_count, check_seed
 
-METHODS = ("derandomized", "gaussian", "sparse", "pca", "best-of-N")
+METHODS = ("derandomized", "gaussian", "sparse", "pca", "numax", "best-of-N")
 _BEST_OF = re.compile(r"best-of-(\d+)$")
 MAX_DRAWS = 100_000
 """Most draws of a best-of-N baseline (each is one exact pass over all pairs)."""
@@ -38,8 +38,8 @@ def parse_method(method: str, n_draws: int = 100) -> tuple[str, int]:
             raise InputError(f"best-of-N: N must be in [1, {MAX_DRAWS}], got {match.group(1)}")
         return "best-of-N", check_count(int(match.group(1)), "best-of-N: N", high=MAX_DRAWS)
     raise InputError(
-        f"unknown method {method!r}; choose derandomized, gaussian, sparse, pca or best-of-N "
-        "(N >= 1, e.g. best-of-100)"
+        f"unknown method {method!r}; choose derandomized, gaussian, sparse, pca, numax or "
+        "best-of-N (N >= 1, e.g. best-of-100)"
     )
 
 
@@ -96,7 +96,7 @@ def make_embedding(
     >>> make_embedding("pca", 5)
     PCAJL(n_components=5)
     """
-    from derand.jl.baselines import PCAJL, BestOfGaussianJL, GaussianJL, SparseJL
+    from derand.jl.baselines import PCAJL, BestOfGaussianJL, GaussianJL, NuMaxJL, SparseJL
     from derand.jl.estimator import DerandomizedJL
 
     name, draws = parse_method(method, n_draws)
@@ -117,5 +117,10 @@ def make_embedding(
         return SparseJL(**common, rescale=rescale, random_state=random_state)
     if name == "pca":
         return PCAJL(**common)
+    if name == "numax":
+        if objective != "pairs":
+            raise InputError("numax embeds pairs only (objective 'pairs')")
+        del common["objective"]
+        return NuMaxJL(**common)
     n_draws = check_count(draws, "n_draws", high=MAX_DRAWS)
     return BestOfGaussianJL(**common, n_draws=n_draws, rescale=rescale, random_state=random_state)

@@ -55,7 +55,15 @@ from numpy.typing import NDArray
 from scipy.optimize import minimize
 
 from derand.errors import InputError
-from derand.jl.pairs import Denominators, PairData, ScanResult, one_blas_thread, scan_pairs
+from derand.jl.pairs import (
+    Denominators,
+    PairData,
+    ScanResult,
+    one_blas_thread,
+    plan_tiles,
+    ratio_ranges,
+    scan_pairs,
+)
 from derand.limits import require_memory
 
 Array = NDArray[np.float64]
@@ -237,6 +245,10 @@ class FitHistory:
     ``max_distortion`` is that of the deterministic part M (best scalar rescaling) over the
     active set, a lower bound between exact passes; ``certified_*`` are exact over all terms,
     one per round. ``sigma`` is the noise level of the sampler at each iteration.
+    ``validation_max_distortion`` (early stopping only) is, per round, the exact max
+    distortion over all pairs of training and validation points after the best rescaling of
+    that range (the validation pairs dominate it); ``best_round`` indexes the round whose M
+    was returned.
     """
 
     sigma_mode: str = "objective"
@@ -249,6 +261,8 @@ class FitHistory:
     certified_max_distortion: list[float] = field(default_factory=list)
     certified_sigma: list[float] = field(default_factory=list)
     tau: list[float] = field(default_factory=list)
+    validation_max_distortion: list[float] = field(default_factory=list)
+    best_round: int = 0
     sigma_restarts: int = 0
     scan_dtype: str = "float64"
     stopped: str = ""
@@ -263,7 +277,8 @@ class FitOutcome:
     """The best deterministic projection found (unscaled), how the fit went, and its cost."""
 
     M: Array
-    ratio_range: tuple[float, float]
+    ratio_range: tuple[float, float] | None
+    validation_range: tuple[float, float] | None
     history: FitHistory
     interrupted: bool
     seconds: float
@@ -290,6 +305,47 @@ class FitSettings:
     max_rounds: int | None = None
     scan_dtype: str = "float64"
     cap_gain: bool = False
+    stretch_slack: float = 1.0
+    n_iter_no_change: int = 3
+
+
+class Validation:
+    """Validation terms of an early-stopped fit, and their exact ratio range for any M.
+
+    ``"pairs"``: every pair between a training and a validation point and every pair of
+    validation points (the pairs a new point adds); ``"norms"``: the validation points.
+    The points must be distinct from each other and from the training points.
+    """
+
+    def __init__(self, X_train: Array, X_val: Array, objective: str, workers: int) -> None:
+        self.workers = workers
+        self.objective = objective
+        n_a, n_b = X_train.shape[0], X_val.shape[0]
+        if objective == "pairs":
+            data = PairData.from_points(np.vstack([X_train, X_val]))
+            side = _tile_for(n_a + n_b)
+            cross = [
+                (i0, min(i0 + side, n_a), j0, min(j0 + side, n_a + n_b))
+                for i0 in range(0, n_a, side)
+                for j0 in range(n_a, n_a + n_b, side)
+            ]
+            within = [(a + n_a, b + n_a, c + n_a, e + n_a) for a, b, c, e in plan_tiles(n_b, side)]
+            self.dens: Denominators | None = Denominators(data, side, tiles=cross + within)
+            self.pairs = n_a * n_b + n_b * (n_b - 1) // 2
+        else:
+            self.dens = None
+            self._X = np.asarray(X_val, dtype=np.float64)
+            self._inv_norm = 1.0 / np.einsum("nd,nd->n", self._X, self._X)
+            self.pairs = n_b
+
+    def ratio_range(self, M: Array) -> tuple[float, float]:
+        """Exact (min, max) of the ratio ``||M u||^2`` over the validation terms."""
+        if self.dens is not None:
+            lo, hi = ratio_ranges(self.dens, [M], workers=self.workers)[0]
+            return float(lo), float(hi)
+        Y = self._X @ M.T
+        r = np.einsum("nk,nk->n", Y, Y) * self._inv_norm
+        return float(r.min()), float(r.max())
 
 
 class Terms:
@@ -348,6 +404,7 @@ def optimise_projection(
     settings: FitSettings,
     workers: int = 1,
     callback: Callable[[int, int], None] | None = None,
+    validation: Validation | None = None,
 ) -> FitOutcome:
     """Minimise the closed-form expected smooth max distortion (module doc) from ``M0``.
 
@@ -366,11 +423,16 @@ def optimise_projection(
     callback : callable, optional
         ``callback(iterations_done, n_iter)`` after each L-BFGS iteration; a
         KeyboardInterrupt raised anywhere stops the fit and keeps the best certified M.
+    validation : Validation, optional
+        Early stopping: the M returned is the one with the smallest max over training and
+        validation terms (after the best rescaling of their joint range) among the passes,
+        and the fit stops after ``settings.n_iter_no_change`` rounds without a better one.
 
     Returns
     -------
     FitOutcome
-        The best M certified at an exact pass (before the final rescaling), the history, and
+        The best M certified at an exact pass (before the final rescaling; ``ratio_range``
+        None and ``M = M0`` if interrupted before the first pass ended), the history, and
         the time spent.
     """
     if settings.sigma not in SIGMA_MODES:
@@ -378,9 +440,13 @@ def optimise_projection(
     start = time.perf_counter()
     d = X.shape[1]
     k = int(M0.shape[0])
+    n_points = X.shape[0]
+    n_terms = n_points * (n_points - 1) // 2 if objective == "pairs" else n_points
+    size = min(settings.active_size, max(n_terms, 1))  # the set never holds more terms
+    rows = min(2 * size, n_points + 1)  # the points its terms touch
     require_memory(
-        8.0 * (settings.active_size * (3 * k + 6) + 2 * settings.active_size * (d + k)),
-        f"an active set of {settings.active_size} pairs in d = {d}",
+        8.0 * (size * (3 * k + 6) + rows * (d + k) + size * (d + k)),
+        f"an active set of {size} pairs in d = {d}",
     )
     terms = Terms(X, objective, workers, settings.scan_dtype)
     history = FitHistory(sigma_mode=settings.sigma, scan_dtype=settings.scan_dtype)
@@ -390,26 +456,20 @@ def optimise_projection(
     def exact(M: Array) -> ScanResult:
         nonlocal scan_seconds
         t0 = time.perf_counter()
-        result = terms.scan(M, settings.scan_size)
+        result = terms.scan(M, min(settings.scan_size, max(1, settings.active_size // 2)))
         scan_seconds += time.perf_counter() - t0
         if not (math.isfinite(result.rmin) and math.isfinite(result.rmax)) or result.rmax <= 0:
             raise InputError("fit: the projection's pair ratios are not finite (exact pass)")
         return result
 
-    M = np.array(M0, dtype=np.float64)
-    scanned = exact(M)
-    value = range_distortion(scanned.rmin, scanned.rmax)
-    best_value, best_M = value, M.copy()
-    best_range = (scanned.rmin, scanned.rmax)
-    M *= math.sqrt(2.0 / (scanned.rmin + scanned.rmax))
-    active = ActiveSet(terms.points, scanned.pairs)
-    sigma = settings.sigma0 if settings.sigma != "none" else 0.0
-    tau_rel = settings.tau0
-    history.certified_iteration.append(0)
-    history.certified_max_distortion.append(value)
-    history.certified_sigma.append(sigma)
+    best_M = np.array(M0, dtype=np.float64)
+    best_range: tuple[float, float] | None = None
+    best_val_range: tuple[float, float] | None = None
+    best_value = math.inf  # training max (rescaled) of the best M
+    best_key = math.inf  # what selects the best M: the validation max, else best_value
     done = 0
     stall = 0
+    val_stall = 0
     interrupted = False
     decay = settings.tau_decay
     if settings.max_rounds is not None and settings.max_rounds > 1:
@@ -420,13 +480,45 @@ def optimise_projection(
         1, math.ceil(math.log(settings.tau_final / settings.tau0) / math.log(decay))
     )
     round_index = 0
+
+    def certified(M: Array, scanned: ScanResult, sigma: float, tau: float | None) -> bool:
+        """Record an exact pass; keep M when it is the best so far; True if it was."""
+        nonlocal best_M, best_range, best_val_range, best_value, best_key, val_stall
+        value = range_distortion(scanned.rmin, scanned.rmax)
+        history.certified_iteration.append(done)
+        history.certified_max_distortion.append(value)
+        history.certified_sigma.append(sigma)
+        if tau is not None:
+            history.tau.append(tau)
+        key = value
+        val_range = None
+        if validation is not None:
+            val_range = validation.ratio_range(M)
+            key = range_distortion(min(scanned.rmin, val_range[0]), max(scanned.rmax, val_range[1]))
+            history.validation_max_distortion.append(key)
+            val_stall = 0 if key < best_key * (1.0 - 1e-3) else val_stall + 1
+        if key < best_key or best_range is None:
+            best_M, best_value, best_key = M.copy(), value, key
+            best_range, best_val_range = (scanned.rmin, scanned.rmax), val_range
+            history.best_round = len(history.certified_iteration) - 1
+            return True
+        return False
+
     try:
+        M = np.array(M0, dtype=np.float64)
+        scanned = exact(M)
+        sigma = settings.sigma0 if settings.sigma != "none" else 0.0
+        certified(M, scanned, sigma, None)
+        last_value = best_value
+        M *= math.sqrt(2.0 / (scanned.rmin + scanned.rmax))
+        active = ActiveSet(terms.points, scanned.pairs)
+        tau_rel = settings.tau0
         with one_blas_thread():
             while done < settings.n_iter:
-                if best_value <= _EXACT:
+                if last_value <= _EXACT:
                     history.stopped = "distortion 0 up to rounding"
                     break
-                tau = max(best_value * tau_rel, _TAU_MIN)
+                tau = max(last_value * tau_rel, _TAU_MIN)
                 if settings.sigma == "schedule":
                     frac = min(1.0, round_index / rounds_nominal)
                     sigma = settings.sigma0 * (settings.sigma_final / settings.sigma0) ** frac
@@ -443,7 +535,7 @@ def optimise_projection(
                         "maxiter": budget,
                         "maxfun": 4 * budget,
                         "maxcor": _LBFGS_MEMORY,
-                        "ftol": _ROUND_FTOL * best_value,
+                        "ftol": _ROUND_FTOL * last_value,
                     },
                 )
                 evaluations += step.evaluations
@@ -453,25 +545,25 @@ def optimise_projection(
                     raise InputError("fit: the optimiser produced a non-finite projection")
                 scanned = exact(M)
                 value = range_distortion(scanned.rmin, scanned.rmax)
-                history.certified_iteration.append(done)
-                history.certified_max_distortion.append(value)
-                history.certified_sigma.append(sigma)
-                history.tau.append(tau)
-                stall = 0 if value < best_value * (1.0 - 1e-3) else stall + 1
-                if value < best_value:
-                    best_value, best_M = value, M.copy()
-                    best_range = (scanned.rmin, scanned.rmax)
+                stall = 0 if value < last_value * (1.0 - 1e-3) else stall + 1
+                last_value = min(last_value, value)
+                certified(M, scanned, sigma, tau)
                 M = M * math.sqrt(2.0 / (scanned.rmin + scanned.rmax))
                 tau_rel = max(tau_rel * decay, settings.tau_final)
                 active = _next_active(terms.points, active, scanned.pairs, M, settings, tau_rel)
                 round_index += 1
+                if validation is not None and val_stall >= settings.n_iter_no_change:
+                    history.stopped = (
+                        f"no better validation max for {settings.n_iter_no_change} rounds"
+                    )
+                    break
                 if settings.max_rounds is not None and stall >= min(2, settings.patience):
                     history.stopped = "no better certified max for 2 rounds (a large problem)"
                     break
                 if stall >= settings.patience and tau_rel <= settings.tau_final:
                     history.stopped = f"no better certified max for {settings.patience} rounds"
                     break
-                if best_value <= _EXACT:
+                if last_value <= _EXACT:
                     history.stopped = "distortion 0 up to rounding"
                     break
                 if settings.max_rounds is not None and round_index >= settings.max_rounds:
@@ -485,6 +577,7 @@ def optimise_projection(
     return FitOutcome(
         M=best_M,
         ratio_range=best_range,
+        validation_range=best_val_range,
         history=history,
         interrupted=interrupted,
         seconds=time.perf_counter() - start,
@@ -555,6 +648,7 @@ class _Step:
         self.done = done
         self.evaluations = 0
         self.half = 0.5 * k * tau
+        self.slack = settings.stretch_slack
         self.a_fixed = 0.0
         if settings.sigma != "none":
             a = sigma * sigma / self.half
@@ -605,7 +699,7 @@ class _Step:
         if self.settings.cap_gain:
             U, S, Vt = np.linalg.svd(M, full_matrices=False)
             m_g = float(S[0] ** 2)
-            z_g = (m_g / (1.0 - a) - self.half * math.log1p(-a) - 1.0) / self.tau
+            z_g = (m_g / (1.0 - a) - self.half * math.log1p(-a) - 1.0) / (self.tau * self.slack)
             top = max(zmax, z_g)
             gain = (m_g, math.exp(z_g - top), U[:, 0] * S[0], Vt[0])
         shrink = math.exp(zmax - top)
@@ -620,7 +714,7 @@ class _Step:
         grad = self._Z.T @ act.X
         if gain is not None:
             m_g, g, u_s, v = gain
-            w = g / lse
+            w = g / (lse * self.slack)
             grad += (2.0 * w / (1.0 - a)) * np.outer(u_s, v)
             dA += w * (m_g / (1.0 - a) ** 2 + self.half / (1.0 - a))
         grad_M = grad.ravel()

@@ -655,15 +655,23 @@ def quantiles_from_hist(
 class Denominators:
     """Per-tile ``1 / ||x_i - x_j||^2`` of a point set, computed once and reused by scans.
 
+    ``tiles`` (default: every pair i < j) may name any tiles of the upper triangle, e.g. the
+    pairs between two parts of the points.
+
     Kept in memory only when they fit ``budget`` bytes (8 bytes a pair); otherwise every
     scan recomputes them from the Gram blocks of the data.
     """
 
     def __init__(
-        self, data: PairData, tile: int = DEFAULT_TILE, *, budget: float = 512 * 2**20
+        self,
+        data: PairData,
+        tile: int = DEFAULT_TILE,
+        *,
+        budget: float = 512 * 2**20,
+        tiles: Sequence[tuple[int, int, int, int]] | None = None,
     ) -> None:
         self.data = data
-        self.tiles = plan_tiles(data.n, tile)
+        self.tiles = plan_tiles(data.n, tile) if tiles is None else list(tiles)
         self.counts = [tile_pairs(t) for t in self.tiles]
         self.cached = 8.0 * sum(self.counts) <= budget
         self._store: list[Array | None] = [None] * len(self.tiles)
