@@ -132,9 +132,10 @@ def best_of_random(
 ) -> RandomRounding:
     """Round with ``samples`` random Gaussian hyperplanes ``sign(V r)``; keep the best.
 
-    One ``(n, p) @ (p, N)`` product per chunk. With ``truth`` (a homogenized objective), each
-    rounding is read relative to the truth variable (``s_i s_truth``), scored so, and the truth
-    variable is dropped from the returned solution.
+    One ``(n, p) @ (p, N)`` product per chunk. With ``truth`` (the row of the truth vector),
+    each rounding is read relative to the truth variable (``s_i s_truth``) and the truth
+    variable is dropped from the returned solution; ``obj`` is then either the homogenized
+    objective (all of ``V``'s rows) or the original one (the other rows).
 
     Parameters
     ----------
@@ -150,7 +151,7 @@ def best_of_random(
         ``values(signs)`` for a boolean ``(n, N)`` matrix (``True`` = +1): the scores of a
         chunk; default from ``obj``.
     evaluate : callable, optional
-        The exact value of the best solution, on all of ``V``'s rows (default ``obj.value``).
+        The exact value of the best solution in ``obj``'s variables (default ``obj.value``).
     time_limit : float, optional
         Seconds; no chunk starts after it (at least one chunk runs), and ``samples`` in the
         result says how many hyperplanes were drawn. The draws are those of an unlimited run
@@ -164,6 +165,9 @@ def best_of_random(
         raise InputError(f"samples must be >= 1, got {samples}")
     rng = np.random.default_rng(seed)
     n, p = V.shape
+    homogenized = obj.n == n
+    if truth is not None and not (homogenized or obj.n == n - 1):
+        raise InputError(f"with a truth row, obj must have {n} or {n - 1} variables, not {obj.n}")
     if chunk is None:
         chunk = max(1, min(samples, int(2e8 // max(1, 8 * (2 * obj.m + 3 * n)))))
     if values is None:
@@ -172,6 +176,8 @@ def best_of_random(
             s = np.where(signs, 1.0, -1.0)
             if truth is not None:
                 s = s * s[truth]
+                if not homogenized:
+                    s = np.delete(s, truth, axis=0)
             return obj.values(s.T)
 
     scores = np.empty(samples)
@@ -195,8 +201,10 @@ def best_of_random(
     scores = scores[:done]
     if truth is not None:
         best_s = (best_s * best_s[truth]).astype(np.int8)
+        if not homogenized:
+            best_s = np.delete(best_s, truth)
     scores[best_k] = (obj.value if evaluate is None else evaluate)(best_s)
-    if truth is not None:
+    if truth is not None and homogenized:
         best_s = np.delete(best_s, truth)
     return RandomRounding(
         best_value=float(scores[best_k]),
