@@ -294,8 +294,7 @@ def test_output_paths_are_checked_before_the_work(
     (tmp_path / "file").write_text("x")
     cases = [
         ["--json", str(tmp_path)],  # a directory
-        ["--json", "/dev/null"],  # a device
-        ["--json", str(fifo)],  # a FIFO
+        ["--json", str(fifo)],  # a FIFO that no process reads: it would block forever
         ["--json", str(tmp_path / "file" / "x.json")],  # parent is a file
         ["--plot", str(tmp_path / "file")],  # a file where a folder is expected
         ["--plot", str(tmp_path / "file" / "sub")],
@@ -344,3 +343,131 @@ def test_input_error_from_the_library_is_one_line(
     monkeypatch.setattr(command_module("toy"), "run", fail)
     assert main(["toy"]) == 2
     assert one_error_line(capsys.readouterr().err) == ("derand toy: error: first line; second line")
+
+
+# --- outputs never replace an input; JSON to stdout and to streams -----------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "output", "input_label"),
+    [
+        (["maxcut", "{in}", "--samples", "5", "--no-local-search"], "--json", "GRAPH"),
+        (["jl", "{in}", "--k", "1", "--iters", "5", "--draws", "3"], "--json", "DATA"),
+        (["nn", "--config", "{in}", "--steps", "5"], "--json", "--config"),
+        (["nn", "--config", "{in}", "--steps", "5"], "--checkpoint", "--config"),
+    ],
+)
+@pytest.mark.parametrize("alias", ["same", "hardlink", "symlink", "dotted"])
+def test_an_output_naming_an_input_is_refused_and_the_input_kept(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    output: str,
+    input_label: str,
+    alias: str,
+) -> None:
+    text = {
+        "GRAPH": "1 2 1\n2 3 1\n3 1 1\n",
+        "DATA": "1,2\n3,4\n5,7\n",
+        "--config": "d = 4\n",
+    }[input_label]
+    source = tmp_path / "input.txt"
+    if input_label == "DATA":
+        source = source.with_suffix(".csv")
+    source.write_text(text)
+    target = {
+        "same": source,
+        "hardlink": tmp_path / "hard",
+        "symlink": tmp_path / "link",
+        "dotted": tmp_path / "." / "x" / ".." / source.name,
+    }[alias]
+    (tmp_path / "x").mkdir()
+    if alias == "hardlink":
+        os.link(source, target)
+    elif alias == "symlink":
+        target.symlink_to(source)
+    line = [a.replace("{in}", str(source)) for a in argv]
+    assert main([*line, output, str(target)]) == 2
+    error = one_error_line(capsys.readouterr().err)
+    assert output in error and input_label in error and "input" in error
+    assert source.read_text() == text
+
+
+def test_a_sweep_spec_inside_out_under_an_output_name_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "summary.md"  # the name of the summary the sweep writes into --out
+    spec.write_text('command = "toy"\nseeds = 1\n[grid]\nnum = [2]\n')
+    assert main(["sweep", str(spec), "--out", str(tmp_path)]) == 2
+    error = one_error_line(capsys.readouterr().err)
+    assert "--out" in error and "SPEC" in error and "summary.md" in error
+    assert spec.read_text().startswith("command")
+
+
+def test_two_outputs_naming_one_file_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "x.json")
+    assert main([*SMALL["nn"], "--json", out, "--checkpoint", out]) == 2
+    error = one_error_line(capsys.readouterr().err)
+    assert "--json" in error and "--checkpoint" in error
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_nn_checkpoint_may_be_read_and_rewritten_by_resume(tmp_path: Path) -> None:
+    ckpt = str(tmp_path / "run.ckpt")
+    assert main([*SMALL["nn"], "--checkpoint", ckpt, "--quiet"]) == 0
+    assert main([*SMALL["nn"], "--checkpoint", ckpt, "--resume", "--quiet"]) == 0
+
+
+def test_json_dash_writes_the_document_alone_on_stdout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main([*SMALL["toy"], "--json", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["command"] == "toy"  # stdout is the JSON document alone
+    assert "bias frozen" in err  # the summary moved to stderr
+    assert list(tmp_path.iterdir()) == []  # no file named "-"
+    assert main([*SMALL["toy"], "--json", "./-", "--quiet"]) == 0  # a file named - stays possible
+    assert json.loads((tmp_path / "-").read_text())["command"] == "toy"
+
+
+@pytest.mark.parametrize("target", ["/dev/stdout", "/proc/self/fd/1"])
+def test_json_to_dev_stdout_works_on_a_pipe_and_on_a_redirected_file(
+    tmp_path: Path, target: str
+) -> None:
+    if not os.path.exists(target):
+        pytest.skip(f"{target} does not exist here")
+    piped = run_cli(*SMALL["toy"], "--json", target)
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["command"] == "toy" and "bias frozen" in piped.stderr
+    out = tmp_path / "out.json"
+    with out.open("w") as fh:
+        proc = subprocess.run(
+            [sys.executable, "-m", "derand", *SMALL["toy"], "--json", target],
+            stdout=fh,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["command"] == "toy"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_json_to_a_device_and_to_a_read_fifo_is_written_directly(tmp_path: Path) -> None:
+    assert main([*SMALL["toy"], "--json", "/dev/null", "--quiet"]) == 0
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader is there: no blocking
+    try:
+        assert main([*SMALL["toy"], "--json", str(fifo), "--quiet"]) == 0
+        os.set_blocking(reader, True)
+        chunks = []
+        while chunk := os.read(reader, 1 << 16):  # until derand closed its end
+            chunks.append(chunk)
+    finally:
+        os.close(reader)
+    assert json.loads(b"".join(chunks))["command"] == "toy"
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # never replaced by a file

@@ -243,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
     resume = bool(getattr(args, "resume", False))
     if resume and checkpoint is None:
         raise InputError("--resume needs --checkpoint PATH")
-    check_output_path(getattr(args, "json", None), "--json")
+    # --json is checked by derand.cli.common.check_outputs (it may be - or a stream)
     check_output_path(checkpoint, "--checkpoint")
 
     from derand.nn.training import train
