@@ -471,3 +471,85 @@ def test_json_to_a_device_and_to_a_read_fifo_is_written_directly(tmp_path: Path)
         os.close(reader)
     assert json.loads(b"".join(chunks))["command"] == "toy"
     assert stat.S_ISFIFO(fifo.stat().st_mode)  # never replaced by a file
+
+
+# --- Ctrl-C: every phase ends at once, keeping what was finished -------------------------
+
+JL_LONG = ["jl", "gaussian:n=1500,d=40,seed=0", "--k", "5", "--draws", "1000", "--workers", "1"]
+"""A jl run whose fit (3000 iterations) and whose figure baseline (1000 certified draws of
+1.1 million pairs) each take far longer than the bound below on any machine."""
+SIGINT_BOUND_S = 10.0
+"""Seconds from SIGINT to exit: 2 s is the target (about 0.1-0.8 s measured at load 8 on 2
+cores); 10 s leaves room for a loaded test machine and is still far below the minutes the
+figure's baselines took when Ctrl-C did not stop them."""
+
+_MARKED_RUN = """
+import contextlib, pathlib, sys
+import derand.cli.jl as jl
+progress = jl.progress
+@contextlib.contextmanager
+def marked(*args, **kwargs):
+    with progress(*args, **kwargs) as update:
+        def tick(done, total):
+            pathlib.Path(sys.argv[1]).touch()  # an iteration of the fit is done
+            update(done, total)
+        yield tick
+jl.progress = marked
+from derand.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _interrupt_when(
+    ready: Path, argv: list[str], *, marker: Path | None = None, delay: float = 0.0
+) -> tuple[int, float, str]:
+    """Run ``derand argv`` (marking the fit's iterations at ``marker``), send SIGINT once
+    ``ready`` exists (+ ``delay``), return the exit code, the seconds to exit and stderr."""
+    import signal
+    import time
+
+    command = [sys.executable, "-c", _MARKED_RUN, str(marker or ready.parent / "m"), *argv]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not ready.exists():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the phase to interrupt never started"
+            time.sleep(0.02)
+        time.sleep(delay)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        return proc.returncode, time.monotonic() - sent, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_ctrl_c_in_the_jl_fit_with_plot_writes_the_json_and_exits_at_once(
+    tmp_path: Path,
+) -> None:
+    out, figs, marker = tmp_path / "r.json", tmp_path / "figs", tmp_path / "fitting"
+    argv = [*JL_LONG, "--iters", "3000", "--json", str(out), "--plot", str(figs), "--quiet"]
+    code, seconds, err = _interrupt_when(marker, argv, marker=marker, delay=0.5)
+    assert code == 130, err
+    assert seconds < SIGINT_BOUND_S, f"{seconds:.1f} s from SIGINT to exit"
+    doc = json.loads(out.read_text())
+    assert doc["interrupted"] is True and doc["history"]["stopped"] == "interrupted"
+    assert "figures not drawn" in err and "Traceback" not in err
+    assert not figs.exists() or not any(figs.iterdir())  # no figure computed after Ctrl-C
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "figs") == ["fitting", "r.json"]
+
+
+def test_ctrl_c_while_the_figures_are_made_exits_at_once_keeping_the_json(
+    tmp_path: Path,
+) -> None:
+    out, figs = tmp_path / "r.json", tmp_path / "figs"
+    argv = [*JL_LONG, "--iters", "5", "--json", str(out), "--plot", str(figs), "--quiet"]
+    code, seconds, err = _interrupt_when(out, argv, delay=0.5)  # the JSON comes first
+    assert code == 130, err
+    assert seconds < SIGINT_BOUND_S, f"{seconds:.1f} s from SIGINT to exit"
+    assert err.strip().splitlines()[-1] == "derand jl: interrupted"
+    assert json.loads(out.read_text())["command"] == "jl"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "figs") == ["m", "r.json"]

@@ -369,18 +369,37 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def save_outputs(
-    args: argparse.Namespace, document: Mapping[str, Any], figures: Callable[[], Mapping[str, Any]]
+    args: argparse.Namespace,
+    document: Mapping[str, Any],
+    figures: Callable[[], Mapping[str, Any]],
+    *,
+    interrupted: bool | None = None,
 ) -> list[Path]:
     """Write ``--json`` and ``--plot`` outputs (atomically where they are files); returns the
-    paths written, standard output left out."""
+    paths written, standard output left out.
+
+    After Ctrl-C (``interrupted``; by default the document's ``interrupted`` field) only the
+    JSON is written: it holds every number the figures would show, and drawing them (or
+    fitting their baselines) would keep computing for seconds to minutes after the user
+    asked to stop. A line on stderr says so.
+    """
     from derand.results import is_stdout, save_figure, write_json
 
+    if interrupted is None:
+        interrupted = document.get("interrupted") is True
     written: list[Path] = []
     if args.json is not None:
         path = write_json(args.json, document)
         if not is_stdout(args.json):
             written.append(path)
-    if args.plot is not None:
+    if args.plot is not None and interrupted:
+        print(
+            f"derand {getattr(args, 'command', '')}: interrupted: figures not drawn into "
+            f"{args.plot} (rerun to draw them"
+            + ("; the JSON holds their numbers)" if args.json is not None else ")"),
+            file=sys.stderr,
+        )
+    elif args.plot is not None:
         for name, fig in figures().items():
             written.append(save_figure(fig, args.plot / f"{name}.png"))
     return written
