@@ -21,9 +21,10 @@ one call of the library function behind that command, and gather one CSV table a
 markdown summary (mean and std over seeds per grid point). Finished cells are kept under
 OUT/cells/: a rerun skips them; failed cells are recorded with their error and retried on
 the next run. When every cell is already done nothing is started: no worker, no Ray cluster
-(--address is then not contacted, and the output says so); the tables are gathered again. Ctrl-C stops at once: finished cells are kept, the cells running at that
-moment are recorded as interrupted (a rerun runs them again), and no worker outlives the
-sweep, even when it is killed.
+(--address is then not contacted, and the output says so); the tables are gathered again.
+Ctrl-C stops at once: finished cells are kept, the cells running at that moment are
+recorded as interrupted (a rerun runs them again), and no worker outlives the sweep, even
+when it is killed.
 
 spec format:
   command = "nn"          # a sweepable command
