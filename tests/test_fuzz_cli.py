@@ -39,8 +39,10 @@ NUMBERS = [
 ]  # fmt: skip
 FILES = [
     "out.json", "sub/deeper/out.json", "adir", "/dev/null", "fifo", "afile.txt/x.json",
-    "link.json", "../", "",
+    "link.json", "../", "", "-",
 ]  # fmt: skip
+"""Output files (``-``: stdout). Outputs naming inputs are in ``tests/corpus/outputs``: here
+they would replace the shared playground's files."""
 FOLDERS = ["figs", "adir", "afile.txt", "/dev/null", "afile.txt/sub", "../figs", "fifo"]
 SEEDS = ["-1", "0", "7", "99999999999999999999999", "9223372036854775807", "1.5", "nan", ""]
 FLAG = None
