@@ -294,8 +294,7 @@ def test_output_paths_are_checked_before_the_work(
     (tmp_path / "file").write_text("x")
     cases = [
         ["--json", str(tmp_path)],  # a directory
-        ["--json", "/dev/null"],  # a device
-        ["--json", str(fifo)],  # a FIFO
+        ["--json", str(fifo)],  # a FIFO that no process reads: it would block forever
         ["--json", str(tmp_path / "file" / "x.json")],  # parent is a file
         ["--plot", str(tmp_path / "file")],  # a file where a folder is expected
         ["--plot", str(tmp_path / "file" / "sub")],
@@ -344,3 +343,213 @@ def test_input_error_from_the_library_is_one_line(
     monkeypatch.setattr(command_module("toy"), "run", fail)
     assert main(["toy"]) == 2
     assert one_error_line(capsys.readouterr().err) == ("derand toy: error: first line; second line")
+
+
+# --- outputs never replace an input; JSON to stdout and to streams -----------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "output", "input_label"),
+    [
+        (["maxcut", "{in}", "--samples", "5", "--no-local-search"], "--json", "GRAPH"),
+        (["jl", "{in}", "--k", "1", "--iters", "5", "--draws", "3"], "--json", "DATA"),
+        (["nn", "--config", "{in}", "--steps", "5"], "--json", "--config"),
+        (["nn", "--config", "{in}", "--steps", "5"], "--checkpoint", "--config"),
+    ],
+)
+@pytest.mark.parametrize("alias", ["same", "hardlink", "symlink", "dotted"])
+def test_an_output_naming_an_input_is_refused_and_the_input_kept(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    output: str,
+    input_label: str,
+    alias: str,
+) -> None:
+    text = {
+        "GRAPH": "1 2 1\n2 3 1\n3 1 1\n",
+        "DATA": "1,2\n3,4\n5,7\n",
+        "--config": "d = 4\n",
+    }[input_label]
+    source = tmp_path / "input.txt"
+    if input_label == "DATA":
+        source = source.with_suffix(".csv")
+    source.write_text(text)
+    target = {
+        "same": source,
+        "hardlink": tmp_path / "hard",
+        "symlink": tmp_path / "link",
+        "dotted": tmp_path / "." / "x" / ".." / source.name,
+    }[alias]
+    (tmp_path / "x").mkdir()
+    if alias == "hardlink":
+        os.link(source, target)
+    elif alias == "symlink":
+        target.symlink_to(source)
+    line = [a.replace("{in}", str(source)) for a in argv]
+    assert main([*line, output, str(target)]) == 2
+    error = one_error_line(capsys.readouterr().err)
+    assert output in error and input_label in error and "input" in error
+    assert source.read_text() == text
+
+
+def test_a_sweep_spec_inside_out_under_an_output_name_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "summary.md"  # the name of the summary the sweep writes into --out
+    spec.write_text('command = "toy"\nseeds = 1\n[grid]\nnum = [2]\n')
+    assert main(["sweep", str(spec), "--out", str(tmp_path)]) == 2
+    error = one_error_line(capsys.readouterr().err)
+    assert "--out" in error and "SPEC" in error and "summary.md" in error
+    assert spec.read_text().startswith("command")
+
+
+def test_two_outputs_naming_one_file_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "x.json")
+    assert main([*SMALL["nn"], "--json", out, "--checkpoint", out]) == 2
+    error = one_error_line(capsys.readouterr().err)
+    assert "--json" in error and "--checkpoint" in error
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_nn_checkpoint_may_be_read_and_rewritten_by_resume(tmp_path: Path) -> None:
+    ckpt = str(tmp_path / "run.ckpt")
+    assert main([*SMALL["nn"], "--checkpoint", ckpt, "--quiet"]) == 0
+    assert main([*SMALL["nn"], "--checkpoint", ckpt, "--resume", "--quiet"]) == 0
+
+
+def test_json_dash_writes_the_document_alone_on_stdout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main([*SMALL["toy"], "--json", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["command"] == "toy"  # stdout is the JSON document alone
+    assert "bias frozen" in err  # the summary moved to stderr
+    assert list(tmp_path.iterdir()) == []  # no file named "-"
+    assert main([*SMALL["toy"], "--json", "./-", "--quiet"]) == 0  # a file named - stays possible
+    assert json.loads((tmp_path / "-").read_text())["command"] == "toy"
+
+
+@pytest.mark.parametrize("target", ["/dev/stdout", "/proc/self/fd/1"])
+def test_json_to_dev_stdout_works_on_a_pipe_and_on_a_redirected_file(
+    tmp_path: Path, target: str
+) -> None:
+    if not os.path.exists(target):
+        pytest.skip(f"{target} does not exist here")
+    piped = run_cli(*SMALL["toy"], "--json", target)
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["command"] == "toy" and "bias frozen" in piped.stderr
+    out = tmp_path / "out.json"
+    with out.open("w") as fh:
+        proc = subprocess.run(
+            [sys.executable, "-m", "derand", *SMALL["toy"], "--json", target],
+            stdout=fh,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["command"] == "toy"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_json_to_a_device_and_to_a_read_fifo_is_written_directly(tmp_path: Path) -> None:
+    assert main([*SMALL["toy"], "--json", "/dev/null", "--quiet"]) == 0
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader is there: no blocking
+    try:
+        assert main([*SMALL["toy"], "--json", str(fifo), "--quiet"]) == 0
+        os.set_blocking(reader, True)
+        chunks = []
+        while chunk := os.read(reader, 1 << 16):  # until derand closed its end
+            chunks.append(chunk)
+    finally:
+        os.close(reader)
+    assert json.loads(b"".join(chunks))["command"] == "toy"
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # never replaced by a file
+
+
+# --- Ctrl-C: every phase ends at once, keeping what was finished -------------------------
+
+JL_LONG = ["jl", "gaussian:n=1500,d=40,seed=0", "--k", "5", "--draws", "1000", "--workers", "1"]
+"""A jl run whose fit (3000 iterations) and whose figure baseline (1000 certified draws of
+1.1 million pairs) each take far longer than the bound below on any machine."""
+SIGINT_BOUND_S = 10.0
+"""Seconds from SIGINT to exit: 2 s is the target (about 0.1-0.8 s measured at load 8 on 2
+cores); 10 s leaves room for a loaded test machine and is still far below the minutes the
+figure's baselines took when Ctrl-C did not stop them."""
+
+_MARKED_RUN = """
+import contextlib, pathlib, sys
+import derand.cli.jl as jl
+progress = jl.progress
+@contextlib.contextmanager
+def marked(*args, **kwargs):
+    with progress(*args, **kwargs) as update:
+        def tick(done, total):
+            pathlib.Path(sys.argv[1]).touch()  # an iteration of the fit is done
+            update(done, total)
+        yield tick
+jl.progress = marked
+from derand.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _interrupt_when(
+    ready: Path, argv: list[str], *, marker: Path | None = None, delay: float = 0.0
+) -> tuple[int, float, str]:
+    """Run ``derand argv`` (marking the fit's iterations at ``marker``), send SIGINT once
+    ``ready`` exists (+ ``delay``), return the exit code, the seconds to exit and stderr."""
+    import signal
+    import time
+
+    command = [sys.executable, "-c", _MARKED_RUN, str(marker or ready.parent / "m"), *argv]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not ready.exists():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the phase to interrupt never started"
+            time.sleep(0.02)
+        time.sleep(delay)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        return proc.returncode, time.monotonic() - sent, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_ctrl_c_in_the_jl_fit_with_plot_writes_the_json_and_exits_at_once(
+    tmp_path: Path,
+) -> None:
+    out, figs, marker = tmp_path / "r.json", tmp_path / "figs", tmp_path / "fitting"
+    argv = [*JL_LONG, "--iters", "3000", "--json", str(out), "--plot", str(figs), "--quiet"]
+    code, seconds, err = _interrupt_when(marker, argv, marker=marker, delay=0.5)
+    assert code == 130, err
+    assert seconds < SIGINT_BOUND_S, f"{seconds:.1f} s from SIGINT to exit"
+    doc = json.loads(out.read_text())
+    assert doc["interrupted"] is True and doc["history"]["stopped"] == "interrupted"
+    assert "figures not drawn" in err and "Traceback" not in err
+    assert not figs.exists() or not any(figs.iterdir())  # no figure computed after Ctrl-C
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "figs") == ["fitting", "r.json"]
+
+
+def test_ctrl_c_while_the_figures_are_made_exits_at_once_keeping_the_json(
+    tmp_path: Path,
+) -> None:
+    out, figs = tmp_path / "r.json", tmp_path / "figs"
+    argv = [*JL_LONG, "--iters", "5", "--json", str(out), "--plot", str(figs), "--quiet"]
+    code, seconds, err = _interrupt_when(out, argv, delay=0.5)  # the JSON comes first
+    assert code == 130, err
+    assert seconds < SIGINT_BOUND_S, f"{seconds:.1f} s from SIGINT to exit"
+    assert err.strip().splitlines()[-1] == "derand jl: interrupted"
+    assert json.loads(out.read_text())["command"] == "jl"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "figs") == ["m", "r.json"]

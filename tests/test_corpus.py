@@ -10,8 +10,14 @@ once, with a memory limit; see ``corpus/forkrun.py``) and must
 - on exit 2 print exactly one line on stderr and no traceback;
 - on exit 0 print no NaN (none in the summary, no null among the numbers of the JSON
   result), no violated guarantee and no warning, and keep every CSV row (``n_input``);
-- refuse (exit 2) the cases in ``MUST_REFUSE`` (seeds outside ``[0, 2**63 - 1]``), and
-- never run code from a checkpoint (the evil ones write ``PWNED`` when unpickled).
+- refuse (exit 2) the cases in ``MUST_REFUSE`` (seeds outside ``[0, 2**63 - 1]``),
+- never run code from a checkpoint (the evil ones write ``PWNED`` when unpickled), and
+- never change an input file it was given (a checkpoint resumed from aside).
+
+``outputs/`` holds valid inputs and full command lines (the command first): in ``args.txt``
+an output names an input of the same run or another output (each must be refused, naming
+both options); in ``args_stdout.txt`` the JSON goes to stdout (``-``, ``/dev/stdout``), which
+must then hold the JSON document alone.
 """
 
 from __future__ import annotations
@@ -75,8 +81,20 @@ def _file_case(folder: str, path: Path) -> Case:
     return Case(f"{folder}/{name}", argv, (path,))
 
 
-def _cases() -> list[Case]:
+def _outputs_cases() -> list[Case]:
+    folder = CORPUS / "outputs"
+    inputs = tuple(p for p in sorted(folder.iterdir()) if not p.name.startswith("args"))
     cases = []
+    for listing in ("args.txt", "args_stdout.txt"):
+        for line in (folder / listing).read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                kind = "outputs" if listing == "args.txt" else "stdout"
+                cases.append(Case(f"{kind}: {line}", shlex.split(line), inputs))
+    return cases
+
+
+def _cases() -> list[Case]:
+    cases = _outputs_cases()
     for folder in ("maxcut", "jl", "nn", "sweep"):
         for path in sorted((CORPUS / folder).iterdir()):
             if path.name == "args.txt":
@@ -164,12 +182,32 @@ def problems(case: Case, record: dict[str, object]) -> list[str]:
         if re.search(r"\bnan\b", out, re.IGNORECASE):
             found.append("exit 0 with NaN in the summary")
         if case.argv[0] == "jl" and case.argv[1].endswith(".csv"):
-            document = json.loads((cwd / "out.json").read_text())
+            where = out if case.id.startswith("stdout:") else (cwd / "out.json").read_text()
+            document = json.loads(where)
             expected = _data_rows(cwd / case.argv[1])
             if document["n_input"] != expected:
                 found.append(f"exit 0 with {document['n_input']} of {expected} rows")
     if (cwd / "PWNED").exists():
         found.append("CODE FROM THE CHECKPOINT RAN")
+    for source in case.files:
+        if source.suffix != ".pt" and (cwd / source.name).read_bytes() != source.read_bytes():
+            found.append(f"the input {source.name} was changed")
+    if case.id.startswith("outputs:"):
+        if record["code"] != 2:
+            found.append(f"exit {record['code']} for an output naming an input of the run")
+        elif not re.search(r"--(json|checkpoint|out)\b.*(--config|GRAPH|DATA|SPEC|--json|"
+                           r"--checkpoint|results\.json)", err):  # fmt: skip
+            found.append("the error does not name both options: " + err.strip()[-120:])
+    if case.id.startswith("stdout:") and record["code"] == 0:
+        try:
+            document = json.loads(out)
+        except ValueError:
+            found.append("stdout is not one JSON document: " + out[:80])
+        else:
+            if document.get("command") != case.argv[0]:
+                found.append("the JSON on stdout is not the run's")
+        if (cwd / "-").exists():
+            found.append("a file named - was written")
     return found
 
 

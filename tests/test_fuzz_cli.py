@@ -39,8 +39,10 @@ NUMBERS = [
 ]  # fmt: skip
 FILES = [
     "out.json", "sub/deeper/out.json", "adir", "/dev/null", "fifo", "afile.txt/x.json",
-    "link.json", "../", "",
+    "link.json", "../", "", "-",
 ]  # fmt: skip
+"""Output files (``-``: stdout). Outputs naming inputs are in ``tests/corpus/outputs``: here
+they would replace the shared playground's files."""
 FOLDERS = ["figs", "adir", "afile.txt", "/dev/null", "afile.txt/sub", "../figs", "fifo"]
 SEEDS = ["-1", "0", "7", "99999999999999999999999", "9223372036854775807", "1.5", "nan", ""]
 FLAG = None
@@ -156,7 +158,7 @@ def playground(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         # one valid run of each command first: the time bound is for a case, not for the
         # first call's imports and JIT compilation
         for command, argv in BASE.items():
-            with mock.patch("derand.reproduce.EXPERIMENTS", {}):
+            with mock.patch.dict("derand.reproduce.EXPERIMENTS", {}, clear=True):
                 assert main([*argv, "--quiet"]) == 0, command
         yield cwd
     finally:
@@ -249,7 +251,7 @@ def test_fuzz_reproduce(playground: Path) -> None:
     @FUZZ
     @given(arguments("reproduce"))
     def fuzz(argv: list[str]) -> None:
-        with mock.patch("derand.reproduce.EXPERIMENTS", {}):
+        with mock.patch.dict("derand.reproduce.EXPERIMENTS", {}, clear=True):
             check(argv)
 
     fuzz()
@@ -258,7 +260,7 @@ def test_fuzz_reproduce(playground: Path) -> None:
 def test_fuzz_vocabulary_reaches_errors_and_successes(playground: Path) -> None:
     """The harness itself: a known-good and a known-bad case per command."""
     for argv in BASE.values():
-        with mock.patch("derand.reproduce.EXPERIMENTS", {}):
+        with mock.patch.dict("derand.reproduce.EXPERIMENTS", {}, clear=True):
             assert run_case([*argv, "--quiet"])[0] == 0, argv
         code, err = run_case([*argv, "--no-such-option"])
         assert code == 2 and len(err.strip().splitlines()) == 1

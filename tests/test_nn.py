@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import json
 import math
@@ -213,24 +212,64 @@ def test_authors_init_scales() -> None:
     assert float(model.output.weight.detach().std()) == pytest.approx(1 / 4000, rel=0.05)
 
 
-def test_today_runs_are_reproduced_bit_for_bit_with_todays_settings() -> None:
-    reference = json.loads(REFERENCE.read_text())
-    for name, case in reference.items():
-        config = TrainConfig.from_dict({**case["config"], **LEGACY})
-        result = train(config)
-        assert result.model is not None
-        digest = hashlib.sha256()
-        for p in result.model.parameters():
-            digest.update(p.detach().cpu().contiguous().numpy().tobytes())
-        assert digest.hexdigest() == case["params_sha256"], name
-        assert result.test_loss == case["test_loss"], name
-        assert result.n_perturbations == case["n_perturbations"], name
-        W = result.model.first.weight.detach().double().numpy()
-        assert alignment(W, np.asarray(result.teacher_U)).perp_norm == case["perp_norm_final"]
-        for row, old in zip(result.log, case["log"], strict=True):
-            assert row["step"] == old["step"] and row["test_loss"] == old["test_loss"], name
-            assert row["train_loss"] == old["train_loss"] or math.isnan(old["train_loss"])
-            assert row["perp_norm"] == pytest.approx(old["perp_norm"], rel=1e-12)
+# How far a run may drift from the numbers 0.1.0 recorded on another CPU. PyTorch and BLAS pick
+# their kernels by instruction set (and vector width), so sums are accumulated in another order:
+# each operation differs by about one rounding (1.1e-16 in float64, 6e-8 in float32), and
+# 200-300 training steps amplify that (Adam most: it divides by sqrt(v) for tiny v). Measured
+# on an AMD EPYC (AVX2) under ATEN_CPU_CAPABILITY=default, OPENBLAS_CORETYPE=Prescott and 1 or
+# 2 threads, on every logged number: at most 2e-8 (PGD, float64), 1.4e-6 (Adam, float64) and
+# 5.6e-7 (float32) relative. 1e-4 leaves a factor of 70 to other CPUs, and is 30 times below
+# what the smallest real change moves: a learning rate 1 % higher changes some logged number
+# by 3e-3 to 4e-2 relative in each of these runs.
+DRIFT_RTOL = 1e-4
+
+
+def _parameters(result: Any) -> list[torch.Tensor]:
+    assert result.model is not None
+    return [p.detach().cpu().clone() for p in result.model.parameters()]
+
+
+def _same_run(a: Any, b: Any) -> bool:
+    """Bit for bit: every parameter, the log and the counts."""
+    pa, pb = _parameters(a), _parameters(b)
+    return (
+        len(pa) == len(pb)
+        and all(torch.equal(x, y) for x, y in zip(pa, pb, strict=True))
+        and json.dumps(a.log) == json.dumps(b.log)
+        and (a.test_loss, a.n_perturbations) == (b.test_loss, b.n_perturbations)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(json.loads(REFERENCE.read_text())))
+def test_the_legacy_settings_reproduce_the_0_1_0_runs(name: str) -> None:
+    """0.1.0's loop, given explicitly (LEGACY): bit for bit the same run twice in this process,
+    the same bits when a setting that does not apply is left at today's default, and 0.1.0's
+    recorded numbers (another machine) within the rounding drift stated at DRIFT_RTOL."""
+    case = json.loads(REFERENCE.read_text())[name]
+    config = TrainConfig.from_dict({**case["config"], **LEGACY})
+    result = train(config)
+    assert _same_run(result, train(config)), "a rerun on the same machine differs"
+    # Two code paths, one answer: SGD and Adam never reach PGD's gate, so leaving it at
+    # today's default must give the same bits.
+    if config.optimizer != "pgd":
+        other = dataclasses.replace(config, pgd_gate=TrainConfig.pgd_gate)
+        assert _same_run(result, train(other)), "pgd_gate changed a run without PGD"
+    rtol = DRIFT_RTOL
+    # PGD's gate compares the gradient norm with a threshold: a drift of 1e-6 cannot move it
+    # across unless it sits at the threshold to 6 digits, so the perturbation count is exact.
+    assert result.n_perturbations == case["n_perturbations"]
+    assert result.test_loss == pytest.approx(case["test_loss"], rel=rtol)
+    W = result.model.first.weight.detach().double().numpy() if result.model else None
+    assert W is not None
+    perp = alignment(W, np.asarray(result.teacher_U)).perp_norm
+    assert perp == pytest.approx(case["perp_norm_final"], rel=rtol)
+    assert result.perp_ratio_final == pytest.approx(case["perp_ratio_final"], rel=rtol)
+    assert [row["step"] for row in result.log] == [old["step"] for old in case["log"]]
+    for row, old in zip(result.log, case["log"], strict=True):
+        assert row["test_loss"] == pytest.approx(old["test_loss"], rel=rtol), row["step"]
+        assert row["perp_norm"] == pytest.approx(old["perp_norm"], rel=rtol), row["step"]
+        if not math.isnan(old["train_loss"]):
+            assert row["train_loss"] == pytest.approx(old["train_loss"], rel=rtol), row["step"]
 
 
 def test_a_small_default_run_on_a_new_setting_at_least_halves_the_ratio() -> None:

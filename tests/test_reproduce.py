@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 
 from derand.cli import main
 from derand.cli.reproduce import EXPERIMENT_NAMES, _Display
+from derand.errors import InputError
 from derand.report import Report, Section, Table, to_html, to_markdown
 from derand.reproduce import (
     EXPERIMENTS,
@@ -174,3 +178,134 @@ def test_cli_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 def test_cli_names_match_the_experiments() -> None:
     assert tuple(EXPERIMENTS) == EXPERIMENT_NAMES
+
+
+# --- --only into a folder holding a report: merged, never replaced, no stale figures -----
+
+
+def _fake(name: str, value: float, figure: bool = True) -> Any:
+    """A cheap experiment: one section, one number, one figure file."""
+
+    def experiment(config: ReproduceConfig, tick: Any) -> tuple[Section, dict[str, Any]]:
+        """A fake experiment."""
+        tick("only stage", 0, 1)
+        files = []
+        if figure:
+            path = config.out / f"fig_{name}.png"
+            path.write_bytes(b"\x89PNG " + name.encode())
+            files.append(path)
+        section = Section(f"Section {name}", [f"value {value}"], [Table(["v"], [[str(value)]])],
+                          files, headline=("claim", f"{value}", "—"))  # fmt: skip
+        return section, {f"{name}_numbers": {"value": value}}
+
+    return experiment
+
+
+def _report(out: Path) -> tuple[str, dict[str, Any]]:
+    return (out / "report.md").read_text(), json.loads((out / "results.json").read_text())
+
+
+def test_only_merges_into_an_existing_report_keeping_the_other_sections(tmp_path: Path) -> None:
+    fakes = {"a": _fake("a", 1.0), "b": _fake("b", 2.0), "c": _fake("c", 3.0)}
+    with mock.patch.dict("derand.reproduce.EXPERIMENTS", fakes, clear=True):
+        reproduce(ReproduceConfig(out=tmp_path, quick=True, seeds=1))
+        first_md, first = _report(tmp_path)
+        # the same settings, b rerun with another result: a and c are kept as they were
+        EXPERIMENTS["b"] = _fake("b", 20.0)  # restored with the rest when the patch ends
+        result = reproduce(ReproduceConfig(out=tmp_path, quick=True, seeds=1, only=("b",)))
+    md, doc = _report(tmp_path)
+    assert [s.title for s in result.sections] == ["Section a", "Section b", "Section c"]
+    assert doc["results"] == {"a_numbers": {"value": 1.0}, "b_numbers": {"value": 20.0},
+                              "c_numbers": {"value": 3.0}}  # fmt: skip
+    assert list(doc["experiments"]) == ["a", "b", "c"]
+    assert "value 20.0" in md and "value 1.0" in md and "value 3.0" in md
+    assert "kept from the earlier run with the same settings: Section a, Section c" in md
+    for name in "abc":
+        assert f"](fig_{name}.png)" in md and (tmp_path / f"fig_{name}.png").is_file()
+    assert first["experiments"]["a"] == doc["experiments"]["a"]
+    assert first_md != md
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3
+
+
+def test_only_with_other_settings_is_refused_before_any_work(tmp_path: Path) -> None:
+    ran: list[str] = []
+
+    def spy(config: ReproduceConfig, tick: Any) -> None:
+        ran.append("b")
+
+    fakes = {"a": _fake("a", 1.0), "b": spy}
+    with mock.patch.dict("derand.reproduce.EXPERIMENTS", fakes, clear=True):
+        reproduce(ReproduceConfig(out=tmp_path, quick=True, seeds=1, only=("a",)))
+        before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+        for other in (
+            ReproduceConfig(out=tmp_path, quick=False, seeds=1, only=("b",)),
+            ReproduceConfig(out=tmp_path, quick=True, seeds=2, only=("b",)),
+            ReproduceConfig(out=tmp_path, quick=True, seeds=1, only=("b",),
+                            overrides={"nn": {"steps": 5}}),
+        ):  # fmt: skip
+            with pytest.raises(InputError, match="holds the report of a quick run with 1 seed"):
+                reproduce(other)
+    assert not ran
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_report_that_cannot_be_merged_is_refused_with_only_and_replaced_without(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "results.json").write_text('{"results": {"x": 1}}')  # derand 0.1.0's format
+    with mock.patch.dict("derand.reproduce.EXPERIMENTS", {"a": _fake("a", 1.0)}, clear=True):
+        with pytest.raises(InputError, match="cannot be merged with --only"):
+            reproduce(ReproduceConfig(out=tmp_path, quick=True, seeds=1, only=("a",)))
+        (tmp_path / "results.json").write_text("{not json")
+        with pytest.raises(InputError, match="unreadable"):
+            reproduce(ReproduceConfig(out=tmp_path, quick=True, seeds=1, only=("a",)))
+        reproduce(ReproduceConfig(out=tmp_path, quick=True, seeds=1))  # every experiment
+    assert _report(tmp_path)[1]["results"] == {"a_numbers": {"value": 1.0}}
+
+
+def test_no_stale_figure_is_left_and_other_files_are_not_touched(tmp_path: Path) -> None:
+    fakes = {"a": _fake("a", 1.0), "b": _fake("b", 2.0)}
+    with mock.patch.dict("derand.reproduce.EXPERIMENTS", fakes, clear=True):
+        reproduce(ReproduceConfig(out=tmp_path, quick=True, seeds=1))
+    (tmp_path / "mine.png").write_bytes(b"the user's")
+    # b now draws no figure: its old figure must go; a figure the report never wrote stays
+    fakes = {"a": _fake("a", 1.0), "b": _fake("b", 2.0, figure=False)}
+    with mock.patch.dict("derand.reproduce.EXPERIMENTS", fakes, clear=True):
+        reproduce(ReproduceConfig(out=tmp_path, quick=True, seeds=1, only=("b",)))
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["fig_a.png", "mine.png"]
+    # a kept experiment whose figure was deleted by hand: refused, not a broken report
+    (tmp_path / "fig_a.png").unlink()
+    with mock.patch.dict("derand.reproduce.EXPERIMENTS", fakes, clear=True):
+        with pytest.raises(InputError, match=r"figure fig_a\.png of the kept experiment 'a'"):
+            reproduce(ReproduceConfig(out=tmp_path, quick=True, seeds=1, only=("b",)))
+
+
+def test_only_on_the_real_report_rewrites_one_experiment(
+    quick_run: tuple[Path, ReproduceResult, list[Progress]], tmp_path: Path
+) -> None:
+    out, full, _ = quick_run
+    shutil.copytree(out, tmp_path, dirs_exist_ok=True)
+    before = json.loads((tmp_path / "results.json").read_text())
+    config = ReproduceConfig(out=tmp_path, quick=True, seeds=2, overrides=TINY, only=("toy",))
+    result = reproduce(config)
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert [s.title for s in result.sections] == [s.title for s in full.sections]
+    assert set(doc["results"]) == set(before["results"])
+    assert {k: v for k, v in doc["experiments"].items() if k != "toy"} == {
+        k: v for k, v in before["experiments"].items() if k != "toy"
+    }
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(
+        p.name for p in out.glob("*.png")
+    )
+
+
+def test_cli_only_into_a_report_of_other_settings_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with mock.patch.dict("derand.reproduce.EXPERIMENTS", {"toy": _fake("toy", 1.0)}, clear=True):
+        assert main(["reproduce", "--quick", "--seeds", "1", "--out", str(tmp_path),
+                     "--quiet"]) == 0  # fmt: skip
+        assert main(["reproduce", "--seeds", "1", "--only", "toy", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0] and "merging would mix settings" in err[0]

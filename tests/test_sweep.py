@@ -68,9 +68,38 @@ def test_local_sweep_resume_and_summary(tmp_path: Path) -> None:
     assert {"perp_ratio_final", "test_loss", "lam", "seed"} <= set(table[0])
     summary = outcome.summary_md.read_text()
     assert "| lam | ok / cells |" in summary and "2 / 2" in summary and "±" in summary
+    assert outcome.started
     again = run_sweep(spec, tmp_path, workers=2)
-    assert (again.ran, again.skipped) == (0, 4)
+    assert (again.ran, again.skipped, again.started) == (0, 4, False)
     assert rows(again.results_csv) == table
+
+
+def test_a_cached_sweep_on_ray_says_that_no_cluster_was_contacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every cell done: nothing to run, so `--address auto` is not checked. The honest answer
+    is to say so (not to fail: gathering the tables offline is what a rerun is for), and a
+    sweep with a cell left to run and no cluster fails with one line."""
+    import derand.sweep.execute as execute
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text('command = "maxcut"\nseeds = 1\n[fixed]\ngraph = "paper"\n'
+                    'local_search = false\n[grid]\nsamples = [5, 10]\n')  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+
+    def no_cluster(*args: object, **kwargs: object) -> None:
+        raise InputError("no Ray cluster at auto")
+
+    monkeypatch.setattr(execute, "_RayPool", no_cluster)
+    argv = ["sweep", str(spec), "--out", str(out), "--backend", "ray", "--address", "auto"]
+    assert main(argv) == 0
+    said = capsys.readouterr().out
+    assert "no Ray cluster was needed (auto was not contacted)" in said
+    assert "2 cells: 0 run now (0 failed), 2 already done" in said
+    (out / "cells" / next(p.name for p in (out / "cells").iterdir())).unlink()
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == "derand sweep: error: no Ray cluster at auto"
 
 
 def test_failed_cell_is_recorded_and_others_finish(tmp_path: Path) -> None:

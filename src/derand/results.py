@@ -3,13 +3,17 @@
 Writes are atomic (a temporary file next to the target, then a rename), go through symbolic
 links to the file they point at, keep an existing file's permission bits, never replace a
 directory, device, FIFO or socket, and leave no temporary file behind on any failure,
-Ctrl-C included. This module imports neither numpy nor torch: it converts their objects
-only when the caller has already loaded them.
+Ctrl-C included. JSON may also go to a stream: ``-`` is standard output, and a character
+device, FIFO or socket (``/dev/stdout``, ``/dev/null``, ``>(jq .)``) is written directly,
+with no temporary file and no rename. This module imports neither numpy nor torch: it
+converts their objects only when the caller has already loaded them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import io
 import json
 import math
 import os
@@ -17,13 +21,16 @@ import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from derand.errors import InputError
 
 __all__ = [
+    "STDOUT",
     "check_output_dir",
     "check_output_file",
+    "is_stdout",
+    "is_stream",
     "jsonable",
     "machine_summary",
     "provenance",
@@ -32,6 +39,81 @@ __all__ = [
     "write_json",
     "write_text",
 ]
+
+
+STDOUT = "-"
+"""The output path that means standard output (for JSON)."""
+
+_OPEN_STREAMS: dict[str, int] = {}
+"""FIFOs opened by :func:`check_output_file` (so that a missing reader is found before the
+work), by resolved path; :func:`write_json` writes into them and closes them."""
+
+
+def _std_stream(path: str | os.PathLike[str]) -> TextIO | None:
+    """``sys.stdout`` or ``sys.stderr`` when ``path`` is ``-`` or the same file as one of
+    them (``/dev/stdout``, ``/proc/self/fd/1``, the file stdout is redirected to)."""
+    if os.fspath(path) == STDOUT:
+        return sys.stdout
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if os.path.samestat(st, os.fstat(stream.fileno())):
+                return stream
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            continue
+    return None
+
+
+def is_stdout(path: str | os.PathLike[str] | None) -> bool:
+    """Whether writing to ``path`` writes to this process's standard output.
+
+    Examples
+    --------
+    >>> is_stdout("-"), is_stdout(None)
+    (True, False)
+    """
+    return path is not None and _std_stream(path) is sys.stdout
+
+
+def _is_stream_mode(mode: int) -> bool:
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def is_stream(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is written as a stream: ``-``, standard output or error, or a
+    character device, FIFO or socket (``/dev/null``, a pipe).
+
+    Examples
+    --------
+    >>> is_stream("-"), is_stream("/dev/null")
+    (True, True)
+    """
+    if _std_stream(path) is not None:
+        return True
+    try:
+        return _is_stream_mode(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _open_stream(path: str | os.PathLike[str], label: str) -> int:
+    """A write descriptor on the device/FIFO/socket at ``path``; a FIFO without a reader is
+    an :class:`InputError` (opening it would wait for one forever)."""
+    key = os.path.realpath(path)
+    if key in _OPEN_STREAMS:
+        return _OPEN_STREAMS[key]
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise InputError(f"{label} is a FIFO that no process reads") from None
+        raise InputError(f"{label}: {str(exc.strerror).lower()}") from None
+    os.set_blocking(fd, True)
+    _OPEN_STREAMS[key] = fd
+    return fd
 
 
 def jsonable(obj: Any) -> Any:
@@ -190,21 +272,28 @@ def _read_only_fs(path: Path) -> bool:
         return False
 
 
-def check_output_file(path: str | os.PathLike[str], option: str = "output") -> None:
-    """Raise :class:`InputError` unless a file can be written at ``path``; touches nothing.
+def check_output_file(
+    path: str | os.PathLike[str], option: str = "output", *, stream: bool = False
+) -> None:
+    """Raise :class:`InputError` unless a file can be written at ``path``; replaces nothing.
 
     Call it before the work starts. A symbolic link is followed (the write goes to the file
     it points at); the target must be absent or a writable regular file, and its folder
-    must be (or be creatable as) a writable directory.
+    must be (or be creatable as) a writable directory. With ``stream=True`` (JSON) ``-``,
+    a writable character device, FIFO or socket is accepted too: it is written as a stream
+    (a FIFO is opened here, so that one without a reader is refused before the work).
 
     Examples
     --------
-    >>> check_output_file("/dev/null", "--json")
+    >>> check_output_file("/dev/null", "--checkpoint")
     Traceback (most recent call last):
     ...
-    derand.errors.InputError: --json /dev/null is a device; refusing to replace it
+    derand.errors.InputError: --checkpoint /dev/null is a device; refusing to replace it
+    >>> check_output_file("/dev/null", "--json", stream=True)
     """
     label = f"{option} {path}"
+    if stream and _std_stream(path) is not None:
+        return
     target = Path(os.path.realpath(path))
     try:
         st = os.stat(target)
@@ -215,6 +304,12 @@ def check_output_file(path: str | os.PathLike[str], option: str = "output") -> N
     else:
         if stat.S_ISDIR(st.st_mode):
             raise InputError(f"{label} is a directory")
+        if stream and _is_stream_mode(st.st_mode):
+            if not os.access(target, os.W_OK):
+                raise InputError(f"{label} is not writable")
+            if stat.S_ISFIFO(st.st_mode):
+                _open_stream(path, label)
+            return
         if not stat.S_ISREG(st.st_mode):
             raise InputError(f"{label} is {_kind(st.st_mode)}; refusing to replace it")
         if not os.access(target, os.W_OK):
@@ -295,7 +390,11 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Write ``obj`` (through :func:`jsonable`) as indented JSON, atomically.
+    """Write ``obj`` (through :func:`jsonable`) as indented JSON.
+
+    A regular file is written atomically (:func:`write_bytes`). ``-`` (or a path that is
+    this process's standard output or error) goes to that stream, and a character device,
+    FIFO or socket is written directly, without a temporary file: see :func:`is_stream`.
 
     Returns
     -------
@@ -310,7 +409,26 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """
     target = Path(path)
     text = json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n"
-    write_bytes(target, text.encode())
+    stream = _std_stream(path)
+    if stream is not None:
+        stream.write(text)
+        stream.flush()
+        return target
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = 0
+    if not _is_stream_mode(mode):
+        write_bytes(target, text.encode())
+        return target
+    fd = _open_stream(path, str(path))
+    _OPEN_STREAMS.pop(os.path.realpath(path), None)
+    try:
+        view = memoryview(text.encode())
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
     return target
 
 

@@ -286,10 +286,24 @@ def sweep() -> None:
     raw("sweep", "binary.toml", bytes(range(256)) * 4)
 
 
+def outputs() -> None:
+    """Valid inputs for ``outputs/args.txt`` (an output naming an input of the same run: must
+    be refused, the input intact) and ``outputs/args_stdout.txt`` (``--json -`` and
+    ``/dev/stdout``: stdout must hold the JSON document alone)."""
+    text("outputs", "graph.txt", "1 2 1\n2 3 1\n3 1 1\n")
+    text("outputs", "points.csv", "1,2\n3,4\n5,7\n")
+    text("outputs", "settings.toml", NN_SMALL)
+    # a sweep spec named like the summary a sweep writes into --out
+    text("outputs", "summary.md", 'command = "maxcut"\nseeds = [0]\n[fixed]\ngraph = "paper"\n')
+    # a results.json of derand 0.1.0 (no per-experiment sections): --only cannot merge into it
+    text("outputs", "results.json", '{"quick": true, "seeds": 1, "results": {"toy": {}}}\n')
+
+
 if __name__ == "__main__":
-    for folder in ("maxcut", "jl", "nn", "sweep"):
+    for folder in ("maxcut", "jl", "nn", "sweep", "outputs"):
         (HERE / folder).mkdir(exist_ok=True)
     maxcut()
     jl()
     nn()
     sweep()
+    outputs()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import errno
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -204,7 +205,12 @@ def add_common_options(
         )
         parser.set_defaults(threads_fallback=threads_default)
     if outputs:
-        group.add_argument("--json", type=Path, metavar="PATH", help="write the result as JSON")
+        group.add_argument(
+            "--json",
+            metavar="PATH",
+            help="write the result as JSON; '-' (or /dev/stdout) writes it to stdout and then "
+            "the summary goes to stderr",
+        )
         group.add_argument("--plot", type=Path, metavar="DIR", help="write figures as PNG into DIR")
     group.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
 
@@ -262,24 +268,87 @@ OUTPUT_FILES = ("json", "checkpoint")
 OUTPUT_DIRS = ("plot", "out")
 """Options naming a folder a command writes into."""
 
+INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "maxcut": (("graph", "GRAPH"),),
+    "jl": (("data", "DATA"),),
+    "nn": (("config", "--config"),),
+    "sweep": (("spec", "SPEC"),),
+}
+"""Per command, the arguments (dest, how the error names it) that name an input file; an
+output of the same run must not be one of them (:func:`check_outputs`). ``nn --checkpoint``
+is read by ``--resume`` and written again: that one file is meant to be both."""
+
+FOLDER_FILES: dict[str, tuple[str, ...]] = {
+    "sweep": ("spec.json", "results.csv", "summary.md"),
+    "reproduce": ("results.json", "report.md", "report.html"),
+}
+"""Per command, the files it writes under ``--out``, checked against the inputs too."""
+
+
+def _same_file(a: str, b: str) -> bool:
+    """The same file: the same inode when both exist, else the same resolved path."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_no_input_replaced(args: argparse.Namespace) -> None:
+    """An output that is an input of the run, or another output, is an :class:`InputError`
+    naming both options."""
+    from derand.results import is_stream
+
+    command = getattr(args, "command", "")
+    inputs = []
+    for dest, label in INPUTS.get(command, ()):
+        value = getattr(args, dest, None)
+        if value is not None and os.path.lexists(value):
+            inputs.append((label, os.fspath(value)))
+    outputs = []
+    for option in OUTPUT_FILES:
+        value = getattr(args, option, None)
+        if value is not None and not is_stream(value):
+            outputs.append((f"--{option}", os.fspath(value)))
+    out = getattr(args, "out", None)
+    if out is not None:
+        for name in FOLDER_FILES.get(command, ()):
+            outputs.append((f"--out {out} (its {name})", os.path.join(out, name)))
+    for k, (label, path) in enumerate(outputs):
+        shown = label if "(its" in label else f"{label} {path}"
+        for in_label, in_path in inputs:
+            if _same_file(path, in_path):
+                raise InputError(
+                    f"{shown} is {in_label} {in_path}, an input of this run; "
+                    "refusing to replace it (choose another output path)"
+                )
+        for other_label, other in outputs[k + 1 :]:
+            if _same_file(path, other):
+                raise InputError(f"{shown} and {other_label} {other} are the same file")
+
 
 def check_outputs(args: argparse.Namespace) -> None:
     """Fail before any work when an output option cannot be written.
 
     ``--json`` and ``--checkpoint`` must name a writable regular file or a new file in a
-    writable (or creatable) folder; ``--plot`` and ``--out`` a writable or creatable folder.
-    Symbolic links are followed; devices, FIFOs and directories are refused.
+    writable (or creatable) folder; ``--json`` may also be ``-`` (stdout) or a stream (a
+    character device, a FIFO with a reader, a socket). ``--plot`` and ``--out`` must be a
+    writable or creatable folder. Symbolic links are followed; devices, FIFOs and
+    directories are never replaced, and no output may be an input of the same run (the
+    same inode or resolved path) or another output. When the JSON goes to stdout, the
+    summary lines go to stderr (``args.summary_to_stderr``).
     """
-    from derand.results import check_output_dir, check_output_file
+    from derand.results import check_output_dir, check_output_file, is_stdout
 
     for option in OUTPUT_FILES:
         path = getattr(args, option, None)
         if path is not None:
-            check_output_file(path, f"--{option}")
+            check_output_file(path, f"--{option}", stream=option == "json")
     for option in OUTPUT_DIRS:
         path = getattr(args, option, None)
         if path is not None:
             check_output_dir(path, f"--{option}")
+    _check_no_input_replaced(args)
+    args.summary_to_stderr = is_stdout(getattr(args, "json", None))
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -300,21 +369,44 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def save_outputs(
-    args: argparse.Namespace, document: Mapping[str, Any], figures: Callable[[], Mapping[str, Any]]
+    args: argparse.Namespace,
+    document: Mapping[str, Any],
+    figures: Callable[[], Mapping[str, Any]],
+    *,
+    interrupted: bool | None = None,
 ) -> list[Path]:
-    """Write ``--json`` and ``--plot`` outputs atomically; returns the paths written."""
-    from derand.results import save_figure, write_json
+    """Write ``--json`` and ``--plot`` outputs (atomically where they are files); returns the
+    paths written, standard output left out.
 
+    After Ctrl-C (``interrupted``; by default the document's ``interrupted`` field) only the
+    JSON is written: it holds every number the figures would show, and drawing them (or
+    fitting their baselines) would keep computing for seconds to minutes after the user
+    asked to stop. A line on stderr says so.
+    """
+    from derand.results import is_stdout, save_figure, write_json
+
+    if interrupted is None:
+        interrupted = document.get("interrupted") is True
     written: list[Path] = []
     if args.json is not None:
-        written.append(write_json(args.json, document))
-    if args.plot is not None:
+        path = write_json(args.json, document)
+        if not is_stdout(args.json):
+            written.append(path)
+    if args.plot is not None and interrupted:
+        print(
+            f"derand {getattr(args, 'command', '')}: interrupted: figures not drawn into "
+            f"{args.plot} (rerun to draw them"
+            + ("; the JSON holds their numbers)" if args.json is not None else ")"),
+            file=sys.stderr,
+        )
+    elif args.plot is not None:
         for name, fig in figures().items():
             written.append(save_figure(fig, args.plot / f"{name}.png"))
     return written
 
 
 def say(args: argparse.Namespace, text: str) -> None:
-    """Print a summary line on stdout unless ``--quiet``."""
+    """Print a summary line unless ``--quiet``: on stdout, or on stderr when the JSON goes to
+    stdout (``--json -``), so that stdout holds the JSON document alone."""
     if not args.quiet:
-        print(text)
+        print(text, file=sys.stderr if getattr(args, "summary_to_stderr", False) else sys.stdout)

@@ -268,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
             f"--resume: checkpoint {checkpoint} not found, so there is nothing to resume "
             "(--resume-if-exists starts afresh when there is none)"
         )
-    check_output_path(getattr(args, "json", None), "--json")
+    # --json is checked by derand.cli.common.check_outputs (it may be - or a stream)
     check_output_path(checkpoint, "--checkpoint")
 
     from derand.nn.training import train

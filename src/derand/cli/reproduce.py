@@ -31,6 +31,13 @@ The report is rewritten after each experiment; Ctrl-C stops the whole run, keeps
 of what finished and exits 130. --quick shrinks the sizes to finish in a few minutes (it is
 what `make demo` runs).
 
+--only into a folder that holds a report merges: the experiments named are rerun and replace
+their sections, numbers and figures; the others are kept as results.json recorded them. That
+report must have the same settings (--quick, --seeds, --gset-dir, --device), else the run is
+refused before any work (one report, one setting): use another --out, or run everything.
+A run without --only replaces the report. Figures of the old report that the new one does
+not show are removed.
+
 examples:
   derand reproduce --quick
   derand reproduce --out results/full --seeds 5

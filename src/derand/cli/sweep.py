@@ -20,9 +20,11 @@ Run every cell of a TOML sweep spec (grid of parameters x seeds over one command
 one call of the library function behind that command, and gather one CSV table and a
 markdown summary (mean and std over seeds per grid point). Finished cells are kept under
 OUT/cells/: a rerun skips them; failed cells are recorded with their error and retried on
-the next run. Ctrl-C stops at once: finished cells are kept, the cells running at that
-moment are recorded as interrupted (a rerun runs them again), and no worker outlives the
-sweep, even when it is killed.
+the next run. When every cell is already done nothing is started: no worker, no Ray cluster
+(--address is then not contacted, and the output says so); the tables are gathered again.
+Ctrl-C stops at once: finished cells are kept, the cells running at that moment are
+recorded as interrupted (a rerun runs them again), and no worker outlives the sweep, even
+when it is killed.
 
 spec format:
   command = "nn"          # a sweepable command
@@ -86,6 +88,14 @@ def run(args: argparse.Namespace) -> int:
         f"{outcome.total} cells: {outcome.ran} run now ({outcome.failed} failed), "
         f"{outcome.skipped} already done, in {outcome.seconds:.1f} s",
     )
+    if not outcome.started and outcome.total:
+        where = "Ray cluster" if args.backend == "ray" else "worker"
+        contacted = f" ({args.address} was not contacted)" if args.address is not None else ""
+        say(
+            args,
+            f"every cell was already done under {args.out}: no {where} was needed"
+            f"{contacted}; the tables were gathered from the cells on disk",
+        )
     say(args, f"wrote {outcome.results_csv} and {outcome.summary_md}")
     if outcome.interrupted:
         say(

@@ -331,7 +331,10 @@ class SweepOutcome:
     """What a sweep did: cells in all, run now, skipped as done, failed, and the outputs.
 
     ``stopped`` counts the cells that were running when Ctrl-C came (recorded as
-    ``interrupted``; a rerun runs them again).
+    ``interrupted``; a rerun runs them again). ``started`` says whether any worker was
+    started: with every cell already done, no process pool is started and no Ray cluster
+    contacted (an ``address`` is then not checked), and the tables are gathered from the
+    cells on disk.
     """
 
     total: int
@@ -343,6 +346,7 @@ class SweepOutcome:
     summary_md: Path
     seconds: float
     stopped: int = 0
+    started: bool = False
 
 
 _RECORD_KEYS = {"cell", "command", "seed", "params", "status", "error", "metrics", "seconds"}
@@ -456,6 +460,7 @@ def run_sweep(
         summary_md=md_path,
         seconds=time.perf_counter() - start,
         stopped=stopped,
+        started=pool is not None,
     )
 
 
