@@ -112,9 +112,9 @@ def test_dicut_on_every_assignment(seed: int) -> None:
 
 @pytest.mark.parametrize(
     "problem",
-    [random_max2sat(8, 40, seed=1, units=5, weights="int"), random_digraph(9, 0.3, seed=2),
-     beasley_qubo(10, 0.5, seed=3)],
-    ids=["max2sat", "dicut", "qubo"],
+    [random_max2sat(8, 40, seed=1, units=5, weights="int"), random_max2sat(7, 30, seed=2),
+     random_digraph(9, 0.3, seed=2), beasley_qubo(10, 0.5, seed=3)],
+    ids=["max2sat-units", "max2sat", "dicut", "qubo"],
 )  # fmt: skip
 def test_maxcut_reduction_on_every_assignment(problem: object) -> None:
     model = problem.ising()  # type: ignore[attr-defined]

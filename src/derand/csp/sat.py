@@ -188,9 +188,10 @@ class MaxTwoSat:
         taut = (a != 0) & (b == -a)
         pair = (a != 0) & (b != 0) & (va != vb)
         constant = float(np.sum(0.5 * w[unit]) + np.sum(w[taut]) + np.sum(0.75 * w[pair]))
-        h = np.bincount(va[unit], 0.5 * w[unit] * sa[unit], self.n)
-        h += np.bincount(va[pair], 0.25 * w[pair] * sa[pair], self.n)
-        h += np.bincount(vb[pair], 0.25 * w[pair] * sb[pair], self.n)
+        h = np.zeros(self.n)
+        np.add.at(h, va[unit], 0.5 * w[unit] * sa[unit])
+        np.add.at(h, va[pair], 0.25 * w[pair] * sa[pair])
+        np.add.at(h, vb[pair], 0.25 * w[pair] * sb[pair])
         J = -0.25 * w[pair] * sa[pair] * sb[pair]
         return Ising.from_arrays(
             self.n, h=-h, u=va[pair], v=vb[pair], J=-J, offset=-constant, name=self.name,
