@@ -118,11 +118,11 @@ def test_dicut_on_every_assignment(seed: int) -> None:
 )  # fmt: skip
 def test_maxcut_reduction_on_every_assignment(problem: object) -> None:
     model = problem.ising()  # type: ignore[attr-defined]
-    g, shift = maxcut_graph(model.n, -model.offset, -model.h, model.u, model.v, -model.J)
-    assert g.n == model.n + 1
+    g, shift, scale = maxcut_graph(model.n, -model.offset, -model.h, model.u, model.v, -model.J)
+    assert g.n == model.n + 1 and np.all(g.w == np.round(g.w))  # integer data: integer weights
     for s in all_spins(model.n):
         p = to_partition(s)
-        assert g.cut_value(p) + shift == pytest.approx(-model.energy(s), abs=1e-9)
+        assert g.cut_value(p) / scale + shift == pytest.approx(-model.energy(s), abs=1e-9)
         assert g.cut_value(-p) == pytest.approx(g.cut_value(p))
         np.testing.assert_array_equal(from_partition(-p), s)
 

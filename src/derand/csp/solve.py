@@ -44,6 +44,19 @@ G0_STARTS = 8
 """Threshold scales ``g0`` tried at the start: the midpoint quantiles of ``|N(0, 1)|``, then
 :data:`G0_TAIL` (large ``g0`` lean on the truth vector: ``sign(c)`` as ``g0 -> inf``)."""
 G0_TAIL = (2.5, 3.5, 5.0)
+SA_VISITS = 2e7
+"""Default annealing budget without a time limit, in edge visits (``sweeps x (2 m + n)``)."""
+
+
+def default_sweeps(m: int, n: int) -> int:
+    """Sweeps of the default anneal: :data:`SA_VISITS` edge visits, between 1000 and 20000
+    (the Max-Cut default aims at 1e9 visits, far more than the problems here need).
+
+    Returns
+    -------
+    int
+    """
+    return int(np.clip(SA_VISITS / (2 * m + n), 1000, 20000))
 
 
 @dataclass(frozen=True)
@@ -152,7 +165,8 @@ def solve_csp(
     search : {"sa", "bls", "tabu", "greedy"}
         The search method (:func:`derand.maxcut.local_search.local_search`).
     search_moves : int, optional
-        Budget of each search run (sweeps for ``sa``, flips otherwise).
+        Budget of each search run (sweeps for ``sa``, flips otherwise); default
+        :func:`default_sweeps` for ``sa`` without a time limit, else the Max-Cut default.
     rank : int, optional
         SDP rank (default by size).
     max_iter : int
@@ -282,7 +296,11 @@ def solve_csp(
         f_final, s_final = float(rnd.best_value), np.asarray(rnd.solution, np.int8)
     moves = 0
     if local and not interrupted and hom.m:
-        graph, shift = maxcut_graph(n, obj.constant, obj.h, obj.u, obj.v, obj.J, name=prob.name)
+        graph, shift, scale = maxcut_graph(
+            n, obj.constant, obj.h, obj.u, obj.v, obj.J, name=prob.name
+        )
+        if search_moves is None and search == "sa" and time_limit is None:
+            search_moves = default_sweeps(graph.m, graph.n)
         starts = [to_partition(s_round), to_partition(np.asarray(rnd.solution, np.int8))]
         starts += [
             to_partition(np.asarray(best_of_random(obj, V, 1, seed=seed + 100 + k, truth=n)
@@ -292,7 +310,7 @@ def solve_csp(
         left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
 
         def search_progress(best_cut: float, _seconds: float, fraction: float) -> None:
-            f = best_cut + shift
+            f = best_cut / scale + shift
             if not trace or sgn * value(f) > sgn * trace[-1][1]:
                 report(f)
             cb = stage("search")
@@ -326,8 +344,8 @@ def solve_csp(
         bound_lanczos=value(f_lanczos), bound_note=note, gap=gap, gap_absolute=gap_abs,
         sdp_value=value(hom.constant + float(sdp.value)), sdp_rank=int(V.shape[1]),
         sdp_sweeps=int(sdp.sweeps), gw_expected=value(gw), gw_ratio=ratio,
-        random_best=value(float(rnd.best_value)), random_mean=value(float(rnd.mean_value)),
-        random_samples=int(rnd.samples), derandomized_value=value(f_round),
+        random_best=float(prob.evaluate(np.asarray(rnd.solution, np.int8))), random_mean=value(float(rnd.mean_value)),
+        random_samples=int(rnd.samples), derandomized_value=float(prob.evaluate(s_round)),
         derandomized_expected=None if expected_final is None else value(expected_final),
         guarantee_holds=bool(holds), g0=g0, g0_expected=[value(e) for e in starts_expected],
         rounding_status=status, iterations=iterations, local_search=local, search=search,
