@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from derand.core import GaussianSmoothedObjective, perturbed_gradient_descent, sosp_certificate
-from derand.core.smoothing import gauss_hermite_nodes
+from derand.core._torch_smoothing import gauss_hermite_nodes
 from derand.errors import InputError
 
 

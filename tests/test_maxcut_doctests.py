@@ -9,8 +9,10 @@ import pytest
 
 MODULES = [
     "derand.maxcut.graph", "derand.maxcut.sdp", "derand.maxcut.rounding",
-    "derand.maxcut.local_search", "derand.maxcut.moves", "derand.maxcut.bound",
-    "derand.maxcut.solve", "derand.maxcut.exact", "derand.figures.maxcut", "derand.maxcut.bvn",
+    "derand.maxcut.local_search", "derand.maxcut.moves", "derand.sdp.proof",
+    "derand.maxcut.solve", "derand.maxcut.exact", "derand.figures.maxcut", "derand.core._bvn",
+    "derand.sdp.mixing", "derand.rounding.objective", "derand.core.gaussian",
+    "derand.core.driver", "derand.core.methods", "derand.core.certificate",
 ]  # fmt: skip
 
 

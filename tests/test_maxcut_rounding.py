@@ -89,13 +89,15 @@ def test_derandomized_beats_gw_expectation(index: int) -> None:
     V = solve_sdp(g, seed=index).V
     res = derandomized_rounding(g, V)
     assert res.guarantee_holds
-    assert res.cut >= res.gw_expected - 1e-9
-    assert g.cut_value(res.partition) == res.cut
+    assert res.value >= res.expected_start - 1e-9
+    assert res.expected_start == pytest.approx(gw_expectation(g, V), rel=1e-9)
+    assert g.cut_value(res.solution) == res.value
     # E[cut] along the ascent never decreases
-    assert np.all(np.diff(res.expected_trace) >= -1e-7 * max(1.0, abs(res.gw_expected)))
-    assert res.sigma_trace[-1] < res.sigma_trace[0]
+    expected = res.history.expected
+    assert np.all(np.diff(expected) >= -1e-7 * max(1.0, abs(res.expected_start)))
+    assert res.history.randomness[-1] < res.history.randomness[0]
     if np.all(g.w >= 0):
-        assert res.cut >= 0.878 * solve_sdp(g, seed=index).value
+        assert res.value >= 0.878 * solve_sdp(g, seed=index).value
 
 
 def test_best_of_random_and_score_mode() -> None:

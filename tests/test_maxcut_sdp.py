@@ -7,7 +7,8 @@ import pytest
 
 from derand.maxcut.exact import exact_maxcut
 from derand.maxcut.graph import Graph, gnp, torus
-from derand.maxcut.sdp import dual_bound, greedy_colouring, sdp_objective, solve_sdp
+from derand.maxcut.sdp import dual_bound, sdp_objective, solve_sdp
+from derand.sdp import greedy_colouring
 
 
 def cvxpy_sdp(g: Graph) -> float:
@@ -84,7 +85,7 @@ def test_lanczos_failure_falls_back_to_a_valid_bound(monkeypatch: pytest.MonkeyP
 def test_compiled_colouring_equals_the_python_one(
     make: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from derand.maxcut import sdp
+    from derand.sdp import mixing as sdp
 
     g = make()  # type: ignore[operator]
     adj = g.adjacency()

@@ -9,9 +9,10 @@ import pytest
 from scipy import integrate
 
 from derand.errors import InputError
-from derand.figures.toy import (
+from derand.figures.toy import plot_toy
+from derand.toy import (
+    ToyProblem,
     frozen_threshold,
-    plot_toy,
     relu_moment,
     run_toy,
     toy_gradient,
@@ -100,3 +101,38 @@ def test_bad_lambdas(lams: list[float]) -> None:
 def test_plot_toy_returns_two_figures() -> None:
     figures = plot_toy(run_toy([1e-3, 1.0]))
     assert set(figures) == {"fig1_toy_frozen_bias", "fig2_toy_trainable_bias"}
+
+
+@pytest.mark.parametrize(("w", "b"), [(0.7, -0.3), (0.2, 1.1), (1.3, 0.4), (1e-3, 0.9)])
+def test_toy_problem_against_finite_differences(w: float, b: float) -> None:
+    problem = ToyProblem(0.05)
+    x = np.array([w, b])
+    _, grad = problem.value_and_grad(x)
+    h = 1e-6
+    fd = [
+        (problem.value_and_grad(x + h * e)[0] - problem.value_and_grad(x - h * e)[0]) / (2 * h)
+        for e in np.eye(2)
+    ]
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+    hess = problem.hessian(x)
+    fd_h = np.stack(
+        [(problem.value_and_grad(x + h * e)[1] - problem.value_and_grad(x - h * e)[1]) / (2 * h)
+         for e in np.eye(2)]
+    )  # fmt: skip
+    np.testing.assert_allclose(hess, fd_h, rtol=1e-5, atol=1e-6)
+
+
+def test_toy_rounding_keeps_the_bias_and_randomness_is_w() -> None:
+    problem = ToyProblem(0.1)
+    assert problem.randomness(np.array([-0.25, 3.0])) == 0.25
+    rounded = problem.round(np.array([0.4, 1.0]))
+    assert rounded.solution == 1.0 and rounded.value == 0.0  # F(0, 1) = (1 - 1)^2
+
+
+def test_trained_minimisers_carry_a_certificate_that_proves_w_small() -> None:
+    res = run_toy([1e-3, 0.1, 1.0], grid_size=61)
+    for w, bound, lmin in zip(
+        res.trainable_w, res.trainable_w_bound, res.trainable_lambda_min, strict=True
+    ):
+        assert lmin > 0  # a strict local minimum
+        assert bound is not None and abs(w) <= bound + 1e-12

@@ -1,54 +1,115 @@
-"""The derandomization lemma as a domain-free toolkit (paper §3).
+"""The derandomization lemma as an engine (Tsikouras et al., ICLR 2026, §3).
 
-- :class:`GaussianSmoothedObjective`: ``E_x[g_θ(W x + b)] + λ‖W‖_F²`` and its gradients.
-- :class:`PerturbedGD` / :func:`perturbed_gradient_descent`: Jin et al. (2017).
-- :func:`sosp_certificate`: gradient norm, λ_min by Lanczos, and the lemma's bound.
+numpy-first; importing it loads neither torch nor numba.
+
+- :class:`Problem` / :class:`Rounded`: what a problem supplies (start, value and gradient,
+  ``randomness``, ``round``, optionally ``hvp``).
+- Methods as ``(init, step)`` pieces: :class:`MonotoneLBFGS`, :class:`LBFGS`,
+  :class:`GradientSteps`, :class:`ScipyLBFGSB`, and :class:`Perturbed` (Jin et al. 2017)
+  around any non-monotone one.
+- :func:`derandomize` -> :class:`DerandResult` (one result type, one history, one status
+  vocabulary :data:`STATUSES`).
+- :func:`certify`: the SOSP certificate and the lemma's bound for any problem with ``hvp``.
+- :mod:`derand.core.gaussian`: the closed-form Gaussian kernels (Phi, Phi_2, ReLU moments,
+  the noncentral chi-square log-MGF, Gauss-Hermite rules).
+
+The torch pieces load on first use: :class:`PerturbedGD` (a ``torch.optim.Optimizer``),
+:func:`perturbed_gradient_descent`, :class:`HessianOperator` (double backprop over a list of
+parameters), :func:`sosp_certificate` (the certificate of a torch objective),
+:func:`estimate_hessian_lipschitz`, :class:`GaussianSmoothedObjective`.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from derand.core.certificate import (
-    HessianOperator,
     LanczosResult,
     SOSPCertificate,
     certificate_from_spectrum,
-    estimate_hessian_lipschitz,
-    flat_gradient,
+    certify,
     hypothesis_failures,
-    lambda_min,
     lanczos,
     largest_certifiable_gradient,
     lemma_bound,
-    lipschitz_from_products,
-    sosp_certificate,
 )
-from derand.core.pgd import (
-    PerturbedGD,
-    PGDHistory,
-    PGDResult,
-    perturbed_gradient_descent,
-    uniform_ball,
+from derand.core.driver import STATUSES, DerandResult, History, Iterate, Stop, derandomize
+from derand.core.methods import (
+    LBFGS,
+    GradientSteps,
+    Method,
+    MonotoneLBFGS,
+    Perturbed,
+    ScipyLBFGSB,
+    State,
 )
-from derand.core.smoothing import GaussianSmoothedObjective, SmoothedValue, gauss_hermite_nodes
+from derand.core.problem import Problem, Rounded
+
+if TYPE_CHECKING:
+    from derand.core._torch_certificate import HessianOperator as HessianOperator
+    from derand.core._torch_certificate import (
+        estimate_hessian_lipschitz as estimate_hessian_lipschitz,
+    )
+    from derand.core._torch_certificate import flat_gradient as flat_gradient
+    from derand.core._torch_certificate import lambda_min as lambda_min
+    from derand.core._torch_certificate import lipschitz_from_products as lipschitz_from_products
+    from derand.core._torch_certificate import sosp_certificate as sosp_certificate
+    from derand.core._torch_pgd import PerturbedGD as PerturbedGD
+    from derand.core._torch_pgd import PGDHistory as PGDHistory
+    from derand.core._torch_pgd import PGDResult as PGDResult
+    from derand.core._torch_pgd import perturbed_gradient_descent as perturbed_gradient_descent
+    from derand.core._torch_pgd import uniform_ball as uniform_ball
+    from derand.core._torch_smoothing import GaussianSmoothedObjective as GaussianSmoothedObjective
+    from derand.core._torch_smoothing import SmoothedValue as SmoothedValue
+
+_TORCH = {
+    "PerturbedGD": "derand.core._torch_pgd",
+    "PGDHistory": "derand.core._torch_pgd",
+    "PGDResult": "derand.core._torch_pgd",
+    "perturbed_gradient_descent": "derand.core._torch_pgd",
+    "uniform_ball": "derand.core._torch_pgd",
+    "HessianOperator": "derand.core._torch_certificate",
+    "flat_gradient": "derand.core._torch_certificate",
+    "lambda_min": "derand.core._torch_certificate",
+    "sosp_certificate": "derand.core._torch_certificate",
+    "estimate_hessian_lipschitz": "derand.core._torch_certificate",
+    "lipschitz_from_products": "derand.core._torch_certificate",
+    "GaussianSmoothedObjective": "derand.core._torch_smoothing",
+    "SmoothedValue": "derand.core._torch_smoothing",
+}
+"""Names that need torch, and the module that defines each (imported on first access)."""
 
 __all__ = [
-    "GaussianSmoothedObjective",
-    "HessianOperator",
+    "LBFGS",
+    "STATUSES",
+    "DerandResult",
+    "GradientSteps",
+    "History",
+    "Iterate",
     "LanczosResult",
-    "PGDHistory",
-    "PGDResult",
-    "PerturbedGD",
+    "Method",
+    "MonotoneLBFGS",
+    "Perturbed",
+    "Problem",
+    "Rounded",
     "SOSPCertificate",
-    "SmoothedValue",
+    "ScipyLBFGSB",
+    "State",
+    "Stop",
     "certificate_from_spectrum",
-    "estimate_hessian_lipschitz",
-    "flat_gradient",
-    "gauss_hermite_nodes",
+    "certify",
+    "derandomize",
     "hypothesis_failures",
-    "lambda_min",
     "lanczos",
     "largest_certifiable_gradient",
     "lemma_bound",
-    "lipschitz_from_products",
-    "perturbed_gradient_descent",
-    "sosp_certificate",
-    "uniform_ball",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH:
+        value = getattr(importlib.import_module(_TORCH[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'derand.core' has no attribute {name!r}")

@@ -1,25 +1,75 @@
-"""Second-order stationarity certificates and the derandomization lemma's bound.
+"""Second-order stationarity certificates and the derandomization lemma's bound (numpy).
 
-A point is a ρ-second-order stationary point (ρ-SOSP) of a K-Hessian-Lipschitz F when
-``‖∇F‖ <= ρ`` and ``λ_min(∇²F) >= -√(Kρ)``. The lemma (paper §3, Lemma 3.1) then gives
-``‖W‖_F <= ρ / (2λ - √(Kρ))`` whenever ``λ > √(Kρ)/2``.
+A point is a rho-second-order stationary point (rho-SOSP) of a K-Hessian-Lipschitz F (to be
+minimised) when ``|grad F| <= rho`` and ``lambda_min(hess F) >= -sqrt(K rho)``. The lemma
+(Tsikouras et al., ICLR 2026, §3, Lemma 3.1) then gives ``|W|_F <= rho / (2 lam - sqrt(K rho))``
+whenever ``lam > sqrt(K rho) / 2``, for the regularised ``F = E[g(W z + b)] + lam |W|_F^2``.
+
+:func:`certify` examines any :class:`~derand.core.Problem` with Hessian-vector products
+(``hvp``) or a dense ``hessian``; the torch adapter (``derand.core.sosp_certificate``) does the
+same for a torch objective. Both report the lemma's bound only where each hypothesis was
+checked, and otherwise say which one fails and by how much.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
 import numpy as np
-import torch
-from torch import Tensor
+from numpy.typing import NDArray
 
 from derand.errors import InputError
 
-_DENSE_LIMIT = 2_000
+__all__ = [
+    "LanczosResult",
+    "SOSPCertificate",
+    "certificate_from_spectrum",
+    "certify",
+    "hypothesis_failures",
+    "lanczos",
+    "largest_certifiable_gradient",
+    "lemma_bound",
+]
+
+Array = NDArray[np.float64]
+DENSE_LIMIT = 64
+"""Problems with at most this many variables get a dense Hessian (``n`` products)."""
+
+
+class _Ops:
+    """The few array operations Lanczos needs, for numpy arrays and torch tensors alike."""
+
+    def __init__(self, v0: Any) -> None:
+        self.torch = not isinstance(v0, np.ndarray) and hasattr(v0, "new_empty")
+        self.v0 = v0
+
+    def size(self, v: Any) -> int:
+        return int(v.numel()) if self.torch else int(v.size)
+
+    def norm(self, v: Any) -> float:
+        return float(v.norm()) if self.torch else float(np.linalg.norm(v))
+
+    def dot(self, a: Any, b: Any) -> float:
+        return float(a.dot(b)) if self.torch else float(np.dot(a, b))
+
+    def finite(self, v: Any) -> bool:
+        if self.torch:
+            return bool(v.isfinite().all())
+        return bool(np.all(np.isfinite(v)))
+
+    def empty(self, rows: int, n: int) -> Any:
+        if self.torch:
+            return self.v0.new_empty((rows, n))
+        return np.empty((rows, n), dtype=np.float64)
+
+    def like(self, values: Array, basis: Any) -> Any:
+        if self.torch:
+            return basis.new_tensor(values)[: values.shape[0]]
+        return np.asarray(values, dtype=basis.dtype)
 
 
 @dataclass(frozen=True)
@@ -106,7 +156,7 @@ class LanczosResult:
     ----------
     lambda_min, lambda_max : float
         Smallest and largest Ritz values (each lies inside the spectrum).
-    vector_min : Tensor
+    vector_min : ndarray or Tensor
         Unit Ritz vector of ``lambda_min`` (a warm start for the next run).
     residual : float
         ``‖A v − λ_min v‖`` for ``v = vector_min``: some eigenvalue lies within it.
@@ -118,60 +168,15 @@ class LanczosResult:
 
     lambda_min: float
     lambda_max: float
-    vector_min: Tensor
+    vector_min: Any
     residual: float
     iterations: int
     converged: bool
 
 
-def _flatten(tensors: Sequence[Tensor | None], like: Sequence[Tensor]) -> Tensor:
-    return torch.cat(
-        [
-            (torch.zeros_like(p) if t is None else t).reshape(-1)
-            for t, p in zip(tensors, like, strict=True)
-        ]
-    )
-
-
-def flat_gradient(fn: Callable[[], Tensor], params: Sequence[Tensor]) -> Tensor:
-    """The gradient of ``fn()`` with respect to ``params``, flattened into one vector."""
-    grads = torch.autograd.grad(fn(), list(params), allow_unused=True)
-    return _flatten(grads, params).detach()
-
-
-class HessianOperator:
-    """Hessian-vector products of ``fn()`` at the current ``params`` (double backprop).
-
-    The gradient graph is built once; each product costs about two backward passes.
-    """
-
-    def __init__(self, fn: Callable[[], Tensor], params: Sequence[Tensor]) -> None:
-        self.params = list(params)
-        grads = torch.autograd.grad(fn(), self.params, create_graph=True, allow_unused=True)
-        self.grad = _flatten(grads, self.params)
-        self.n = int(self.grad.numel())
-        self.evaluations = 0
-
-    def matvec(self, v: Tensor) -> Tensor:
-        """``∇²F v`` for a flat vector ``v``."""
-        self.evaluations += 1
-        if not self.grad.requires_grad:  # F is linear in params: zero Hessian
-            return torch.zeros_like(v)
-        hv = torch.autograd.grad(
-            (self.grad * v).sum(), self.params, retain_graph=True, allow_unused=True
-        )
-        return _flatten(hv, self.params).detach()
-
-    def dense(self) -> np.ndarray:
-        """The full Hessian as a symmetric numpy array (``n`` products)."""
-        eye = torch.eye(self.n, dtype=self.grad.dtype, device=self.grad.device)
-        H = torch.stack([self.matvec(eye[i]) for i in range(self.n)]).cpu().numpy()
-        return np.asarray(0.5 * (H + H.T), dtype=np.float64)
-
-
 def lanczos(
-    matvec: Callable[[Tensor], Tensor],
-    v0: Tensor,
+    matvec: Callable[[Any], Any],
+    v0: Any,
     *,
     steps: int,
     tol: float = 1e-8,
@@ -189,9 +194,10 @@ def lanczos(
     Parameters
     ----------
     matvec : callable
-        ``v -> A v`` for flat vectors of ``v0``'s shape, dtype and device.
-    v0 : Tensor
-        Non-zero start vector.
+        ``v -> A v`` for flat vectors of ``v0``'s kind (numpy array or torch tensor), shape,
+        dtype and device.
+    v0 : ndarray or Tensor
+        Non-zero start vector; the basis is kept in the same kind of array.
     steps : int
         Maximum number of products (at most the dimension).
     tol : float
@@ -209,18 +215,18 @@ def lanczos(
 
     Examples
     --------
-    >>> import torch
-    >>> A = torch.diag(torch.tensor([-1.0, 2.0, 3.0], dtype=torch.float64))
-    >>> r = lanczos(lambda v: A @ v, torch.ones(3, dtype=torch.float64), steps=3)
+    >>> A = np.diag([-1.0, 2.0, 3.0])
+    >>> r = lanczos(lambda v: A @ v, np.ones(3), steps=3)
     >>> round(r.lambda_min, 6), round(r.lambda_max, 6)
     (-1.0, 3.0)
     """
-    n = int(v0.numel())
+    ops = _Ops(v0)
+    n = ops.size(v0)
     steps = max(1, min(int(steps), n))
-    norm0 = float(v0.norm())
+    norm0 = ops.norm(v0)
     if not (norm0 > 0 and math.isfinite(norm0)):
         raise InputError("the Lanczos start vector must be finite and non-zero")
-    basis = torch.empty((steps, n), dtype=v0.dtype, device=v0.device)
+    basis = ops.empty(steps, n)
     basis[0] = v0.reshape(-1) / norm0
     alphas: list[float] = []
     betas: list[float] = []
@@ -230,13 +236,13 @@ def lanczos(
     converged = False
     for j in range(steps):
         w = matvec(basis[j])
-        if not bool(torch.isfinite(w).all()):
+        if not ops.finite(w):
             raise InputError("Hessian-vector product is not finite")
-        alpha = float(torch.dot(w, basis[j]))
+        alpha = ops.dot(w, basis[j])
         alphas.append(alpha)
         w = w - basis[: j + 1].T @ (basis[: j + 1] @ w)  # full reorthogonalisation, twice
         w = w - basis[: j + 1].T @ (basis[: j + 1] @ w)
-        beta = float(w.norm())
+        beta = ops.norm(w)
         T = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
         evals, evecs = np.linalg.eigh(T)
         theta_min, theta_max = float(evals[0]), float(evals[-1])
@@ -245,9 +251,8 @@ def lanczos(
         complete = j + 1 == n or beta <= 1e-14 * scale
         good = residual <= max(tol * scale, atol) and j + 1 >= min_steps
         if complete or good or j + 1 == steps:
-            coeffs = torch.as_tensor(evecs[:, 0], dtype=v0.dtype, device=v0.device)
-            vec = coeffs @ basis[: j + 1]
-            vec = vec / vec.norm()
+            vec = ops.like(evecs[:, 0], basis) @ basis[: j + 1]
+            vec = vec / ops.norm(vec)
             converged = complete or good
             if complete:
                 residual = 0.0 if j + 1 == n else residual
@@ -255,48 +260,6 @@ def lanczos(
         betas.append(beta)
         basis[j + 1] = w / beta
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def lambda_min(
-    fn: Callable[[], Tensor],
-    params: Sequence[Tensor],
-    *,
-    method: Literal["auto", "lanczos", "dense"] = "auto",
-    tol: float = 1e-10,
-    maxiter: int | None = None,
-) -> tuple[float, int, str]:
-    """Smallest Hessian eigenvalue of ``fn`` at ``params``.
-
-    Lanczos with full reorthogonalisation on Hessian-vector products (:func:`lanczos`) from a
-    fixed start vector, so that results are reproducible, until the residual is below ``tol``
-    relative to the spectral scale (or ``maxiter`` products, default ``min(n, 500)``);
-    ``"dense"`` forms the Hessian. ``"auto"`` uses dense only for fewer than 3 parameters.
-
-    Returns
-    -------
-    (lambda_min, hvp_evaluations, method_used)
-
-    Examples
-    --------
-    >>> import torch
-    >>> p = torch.zeros(3, dtype=torch.float64, requires_grad=True)
-    >>> value, _, _ = lambda_min(lambda: (p[0] ** 2 - p[1] ** 2 + 3 * p[2] ** 2), [p])
-    >>> round(value, 8)
-    -2.0
-    """
-    op = HessianOperator(fn, params)
-    if method == "dense" or (method == "auto" and op.n < 3):
-        if op.n > _DENSE_LIMIT:
-            raise InputError(f"dense Hessian of {op.n} parameters is too large; use lanczos")
-        return float(np.linalg.eigvalsh(op.dense())[0]), op.evaluations, "dense"
-    result = lanczos(op.matvec, _start_vector(op), steps=maxiter or min(op.n, 500), tol=tol)
-    return result.lambda_min, op.evaluations, "lanczos"
-
-
-def _start_vector(op: HessianOperator) -> Tensor:
-    gen = torch.Generator().manual_seed(0)
-    v = torch.randn(op.n, generator=gen, dtype=torch.float64)
-    return v.to(dtype=op.grad.dtype, device=op.grad.device)
 
 
 def lemma_bound(rho: float, lam: float, K: float) -> float | None:
@@ -365,91 +328,6 @@ def hypothesis_failures(
     return tuple(failures)
 
 
-def sosp_certificate(
-    fn: Callable[[], Tensor],
-    params: Sequence[Tensor],
-    *,
-    lam: float | None = None,
-    K: float | None = None,
-    K_is_estimate: bool = False,
-    method: Literal["auto", "lanczos", "dense"] = "auto",
-    tol: float = 1e-10,
-    max_steps: int | None = None,
-    v0: Tensor | None = None,
-    n_samples: int | None = None,
-) -> SOSPCertificate:
-    """Certify second-order stationarity of ``fn`` over *all* of ``params``.
-
-    Computes ρ = ‖∇F‖ and λ_min(∇²F) (Lanczos on Hessian-vector products), and, given λ and
-    K, whether the point is a ρ-SOSP and the lemma's bound ``ρ / (2λ - √(Kρ))`` on ‖W‖_F
-    (paper §3, Lemma 3.1). The bound is reported only where its hypotheses were checked to
-    hold; otherwise it is ``None`` and ``failures`` says which one fails and by how much. The
-    K-free ``bound_measured`` needs only λ.
-
-    Parameters
-    ----------
-    fn : callable
-        Returns the scalar objective F at the current ``params``. It must be deterministic
-        (closed form, quadrature or a fixed sample) for the certificate to mean anything.
-    params : sequence of Tensor
-        The variables the lemma asks stationarity in (``W`` and ``b``; more is stricter).
-    lam : float, optional
-        The regularisation λ on ``‖W‖_F²``.
-    K : float, optional
-        Hessian-Lipschitz constant of F (``K_is_estimate`` says whether it was estimated).
-    method, tol
-        ``"dense"`` forms the Hessian; ``"lanczos"`` iterates to the relative residual
-        ``tol`` (``"auto"``: dense below 3 parameters).
-    max_steps : int, optional
-        Cap on the Lanczos iterations (default ``min(n, 500)``); an unconverged λ_min is
-        reported as such and no bound is given.
-    v0 : Tensor, optional
-        Lanczos start vector (e.g. the previous certificate's Ritz vector).
-    n_samples : int, optional
-        Sample size of ``fn``, recorded in the certificate.
-
-    Returns
-    -------
-    SOSPCertificate
-
-    Examples
-    --------
-    >>> import torch
-    >>> p = torch.tensor([1e-4, 0.0], dtype=torch.float64, requires_grad=True)
-    >>> cert = sosp_certificate(lambda: (p ** 2).sum(), [p], lam=1.0, K=1.0)
-    >>> cert.is_sosp, round(cert.bound, 6)
-    (True, 0.000101)
-    """
-    start = time.perf_counter()
-    params = list(params)
-    rho = float(flat_gradient(fn, params).norm())
-    op = HessianOperator(fn, params)
-    if method == "dense" or (method == "auto" and op.n < 3):
-        if op.n > _DENSE_LIMIT:
-            raise InputError(f"dense Hessian of {op.n} parameters is too large; use lanczos")
-        spectrum = np.linalg.eigvalsh(op.dense())
-        result = LanczosResult(
-            float(spectrum[0]), float(spectrum[-1]), torch.zeros(0), 0.0, op.n, True
-        )
-        used = "dense"
-    else:
-        start_vector = _start_vector(op) if v0 is None else v0.to(op.grad)
-        result = lanczos(op.matvec, start_vector, steps=max_steps or min(op.n, 500), tol=tol)
-        used = "lanczos"
-    return certificate_from_spectrum(
-        rho,
-        result,
-        n_params=op.n,
-        method=used,
-        hvp_evaluations=op.evaluations,
-        seconds=time.perf_counter() - start,
-        lam=lam,
-        K=K,
-        K_is_estimate=K_is_estimate,
-        n_samples=n_samples,
-    )
-
-
 def certificate_from_spectrum(
     rho: float,
     spectrum: LanczosResult,
@@ -474,8 +352,7 @@ def certificate_from_spectrum(
 
     Examples
     --------
-    >>> import torch
-    >>> r = LanczosResult(0.5, 2.0, torch.zeros(1), 0.0, 3, True)
+    >>> r = LanczosResult(0.5, 2.0, np.zeros(1), 0.0, 3, True)
     >>> cert = certificate_from_spectrum(1e-3, r, n_params=3, method="dense",
     ...     hvp_evaluations=3, seconds=0.0, lam=0.1, K=1.0, K_is_estimate=False)
     >>> round(cert.bound, 5)
@@ -524,110 +401,102 @@ def certificate_from_spectrum(
     )
 
 
-def estimate_hessian_lipschitz(
-    fn: Callable[[], Tensor],
-    params: Sequence[Tensor],
+def certify(
+    problem: Any,
+    x: Array,
     *,
-    radius: float = 1e-2,
-    n_probes: int = 8,
-    generator: torch.Generator | None = None,
-    directions: Sequence[Tensor] = (),
-) -> float:
-    """A local estimate of the Hessian-Lipschitz constant K of ``fn`` around ``params``.
+    lam: float | None = None,
+    K: float | None = None,
+    K_is_estimate: bool = False,
+    tol: float = 1e-10,
+    max_steps: int | None = None,
+    seed: int = 0,
+) -> SOSPCertificate:
+    """The SOSP certificate of a problem at ``x`` (its minimised form: ``-F`` when maximised).
 
-    ``K ≈ max_i ‖(∇²F(θ + δ_i) − ∇²F(θ)) u_i‖ / ‖δ_i‖`` over probes δ_i of norm ``radius``:
-    ``n_probes`` random directions (with random unit vectors u_i) and each of the given
-    ``directions`` (with ``u_i = δ_i / ‖δ_i‖``: e.g. the eigenvector of λ_min, or one neuron's
-    weights, where random directions in a high dimension see only an average). It is a
-    *lower* estimate of the true local constant (a maximum over finitely many probes), so
-    label bounds computed from it as estimates. ``params`` are restored afterwards.
+    Computes ``rho = |grad F(x)|`` and the extreme Hessian eigenvalues -- densely (the
+    problem's ``hessian(x)``, or ``n`` Hessian-vector products when ``n <= DENSE_LIMIT``) or by
+    Lanczos on ``hvp`` -- and, given ``lam`` and ``K``, whether ``x`` is a rho-SOSP and the
+    lemma's bound. For a maximised problem, ``lambda_min`` is that of ``-hess F``: a local
+    maximum has ``lambda_min >= 0``.
+
+    Parameters
+    ----------
+    problem : Problem
+        With ``value_and_grad`` and ``hvp(x, v)`` or ``hessian(x)``.
+    x : ndarray
+        The point.
+    lam, K, K_is_estimate
+        As in :func:`certificate_from_spectrum`.
+    tol, max_steps
+        Lanczos tolerance and iteration cap (default ``min(n, 500)``).
+    seed : int
+        Seed of the Lanczos start vector.
 
     Returns
     -------
-    float
+    SOSPCertificate
+
+    Raises
+    ------
+    InputError
+        When the problem offers neither ``hvp`` nor ``hessian``.
 
     Examples
     --------
-    >>> import torch
-    >>> p = torch.zeros(2, dtype=torch.float64, requires_grad=True)
-    >>> K = estimate_hessian_lipschitz(lambda: (p ** 3).sum(), [p], n_probes=4,
-    ...                                generator=torch.Generator().manual_seed(0))
-    >>> 0 < K <= 6.0 + 1e-9
-    True
+    >>> class Bowl:
+    ...     sense = "min"
+    ...     def start(self): return np.ones(2)
+    ...     def value_and_grad(self, x): return float(x @ x), 2 * x
+    ...     def randomness(self, x): return float(abs(x[0]))
+    ...     def round(self, x): ...
+    ...     def hvp(self, x, v): return 2 * v
+    >>> c = certify(Bowl(), np.zeros(2), lam=1.0, K=0.0)
+    >>> c.grad_norm, c.lambda_min, c.bound
+    (0.0, 2.0, 0.0)
     """
-    params = list(params)
-    sizes = [p.numel() for p in params]
+    start = time.perf_counter()
+    x = np.asarray(x, dtype=np.float64)
+    sign = -1.0 if getattr(problem, "sense", "min") == "max" else 1.0
+    _, grad = problem.value_and_grad(x)
+    rho = float(np.linalg.norm(grad))
+    n = int(x.size)
+    hessian = getattr(problem, "hessian", None)
+    hvp = getattr(problem, "hvp", None)
+    if hessian is None and hvp is None:
+        raise InputError(f"{type(problem).__name__} has no hvp or hessian: nothing to certify")
+    if hessian is not None or n <= DENSE_LIMIT:
+        if hessian is not None:
+            H = sign * np.asarray(hessian(x), dtype=np.float64)
+            products = 0
+        else:
+            assert hvp is not None
+            H = sign * np.stack([np.asarray(hvp(x, e), np.float64) for e in np.eye(n)])
+            products = n
+        spectrum_values = np.linalg.eigvalsh(0.5 * (H + H.T))
+        result = LanczosResult(
+            float(spectrum_values[0]), float(spectrum_values[-1]), np.zeros(0), 0.0, n, True
+        )
+        method = "dense"
+    else:
+        assert hvp is not None
+        counter = [0]
 
-    def hvp_at(offset: Tensor | None) -> Callable[[Tensor], Tensor]:
-        if offset is None:
-            return HessianOperator(fn, params).matvec
-        parts = offset.split(sizes)
+        def matvec(v: Array) -> Array:
+            counter[0] += 1
+            return sign * np.asarray(hvp(x, v), dtype=np.float64)
 
-        def shifted(v: Tensor) -> Tensor:  # the graph is built and used at the shifted point
-            with torch.no_grad():
-                for p, o in zip(params, parts, strict=True):
-                    p.add_(o.reshape(p.shape))
-            try:
-                return HessianOperator(fn, params).matvec(v)
-            finally:
-                with torch.no_grad():
-                    for p, o in zip(params, parts, strict=True):
-                        p.sub_(o.reshape(p.shape))
-
-        return shifted
-
-    like = params[0].detach() if params else torch.zeros(0, dtype=torch.float64)
-    return lipschitz_from_products(
-        hvp_at,
-        sum(sizes),
-        radius=radius,
-        n_probes=n_probes,
-        generator=generator,
-        directions=directions,
-        like=like,
+        v0 = np.random.default_rng(seed).standard_normal(n)
+        result = lanczos(matvec, v0, steps=max_steps or min(n, 500), tol=tol)
+        products, method = counter[0], "lanczos"
+    return certificate_from_spectrum(
+        rho,
+        result,
+        n_params=n,
+        method=method,
+        hvp_evaluations=products,
+        seconds=time.perf_counter() - start,
+        lam=lam,
+        K=K,
+        K_is_estimate=K_is_estimate,
     )
-
-
-def lipschitz_from_products(
-    hvp_at: Callable[[Tensor | None], Callable[[Tensor], Tensor]],
-    n: int,
-    *,
-    radius: float,
-    n_probes: int,
-    generator: torch.Generator | None,
-    directions: Sequence[Tensor] = (),
-    like: Tensor,
-) -> float:
-    """The probe estimate of K from ``hvp_at(offset)``, which returns the Hessian-vector
-    product at the point shifted by ``offset`` (``None``: the point itself).
-
-    Returns
-    -------
-    float
-        ``max_i ‖(H(θ + δ_i) − H(θ)) u_i‖ / ‖δ_i‖``, a lower estimate of the local K.
-    """
-    if radius <= 0 or n_probes < 0 or (n_probes == 0 and not directions):
-        raise InputError("radius must be > 0 and there must be at least one probe")
-    base = hvp_at(None)
-    probes = []
-    for _ in range(n_probes):
-        direction = torch.randn(n, generator=generator, dtype=torch.float64)
-        u = torch.randn(n, generator=generator, dtype=torch.float64)
-        direction = (radius * direction / direction.norm()).to(like)
-        u = (u / u.norm()).to(like)
-        probes.append((direction, u, base(u)))
-    for given in directions:
-        g = given.reshape(-1).to(like)
-        norm = float(g.norm())
-        if norm > 0:
-            u = g / norm
-            probes.append((radius * u, u, base(u)))
-    del base
-    best = 0.0
-    for direction, u, h0 in probes:
-        h1 = hvp_at(direction)(u)
-        value = float((h1 - h0).norm()) / radius
-        if not math.isfinite(value):
-            raise InputError("certificate: the Hessian-Lipschitz probe is not finite")
-        best = max(best, value)
-    return best

@@ -8,9 +8,12 @@ Quick start::
     result = solve_maxcut(nx.petersen_graph(), time_limit=5)
     S, T = result.sides()
     print(result.final_cut, result.upper_bound, result.bound_proven)
+
+The stages are clients of the engine: :mod:`derand.maxcut.sdp` (the SDP of ``C = -A/4`` in
+:mod:`derand.sdp`), :mod:`derand.maxcut.rounding` (:mod:`derand.rounding` on the cut), then
+the compiled local search (:mod:`derand.maxcut.local_search`).
 """
 
-from derand.maxcut.bound import ProvenBound, check_psd, prove_bound
 from derand.maxcut.exact import ExactResult, exact_maxcut
 from derand.maxcut.graph import (
     GSET_NAMES,
@@ -31,15 +34,7 @@ from derand.maxcut.graph import (
     write_rudy,
 )
 from derand.maxcut.local_search import LocalSearchResult, local_search
-from derand.maxcut.rounding import (
-    best_of_random,
-    derandomized_rounding,
-    expected_cut,
-    expected_cut_and_grad,
-    gw_expectation,
-    score_function_rounding,
-)
-from derand.maxcut.sdp import SDPResult, dual_bound, dual_vector, solve_sdp
+from derand.maxcut.sdp import solve_sdp
 from derand.maxcut.solve import MaxCutResult, solve_maxcut
 
 __all__ = [
@@ -48,32 +43,20 @@ __all__ = [
     "Graph",
     "LocalSearchResult",
     "MaxCutResult",
-    "ProvenBound",
-    "SDPResult",
     "as_graph",
-    "best_of_random",
-    "check_psd",
-    "derandomized_rounding",
-    "dual_bound",
-    "dual_vector",
     "exact_maxcut",
-    "expected_cut",
-    "expected_cut_and_grad",
     "from_edges",
     "from_networkx",
     "from_scipy",
     "gnp",
     "gset_best_known",
-    "gw_expectation",
     "load_graph",
     "load_gset",
     "local_search",
     "paper_graph",
-    "prove_bound",
     "random_regular",
     "read_edgelist",
     "read_rudy",
-    "score_function_rounding",
     "solve_maxcut",
     "solve_sdp",
     "torus",

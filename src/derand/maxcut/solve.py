@@ -49,7 +49,7 @@ class MaxCutResult:
 
     ``sdp_value <= SDP <= upper_bound`` and ``final_cut <= max cut <= upper_bound``. When
     ``bound_proven`` is true, ``upper_bound`` is proven by an LDL^T factorisation with a
-    rounding-error margin (:mod:`derand.maxcut.bound`); otherwise it is the Lanczos bound
+    rounding-error margin (:mod:`derand.sdp.proof`); otherwise it is the Lanczos bound
     ``upper_bound_lanczos`` and ``bound_note`` says why. ``derandomized_cut`` is the cut of the
     chosen rounding and ``guarantee_holds`` whether it is ``>= gw_expected`` (guaranteed for
     the derandomized rounding). ``partition`` is +-1 per node in index order; ``nodes`` holds
@@ -274,18 +274,20 @@ def solve_maxcut(
     if graph.m == 0:
         bound, proven, note = 0.0, True, "no edges: every cut is 0"
     elif prove:
-        from derand.maxcut.bound import prove_bound
-        from derand.maxcut.sdp import dual_vector
+        from derand.maxcut.sdp import coupling
+        from derand.sdp import dual_vector, prove_bound, upper_sum
 
         try:
-            pb = prove_bound(graph, dual_vector(graph, V), sdp.lambda_max)
+            C = coupling(graph)
+            pb = prove_bound(C, dual_vector(C, V), sdp.lambda_max)
         except KeyboardInterrupt:
             interrupted = True
             note = "interrupted before the proof"
         else:
             proven, note = pb.proven, pb.note
-            if pb.proven:
-                bound = max(pb.upper_bound, sdp.value)
+            if pb.proven:  # cut = W/2 + <C, s s^T>; W/2 added rounding upwards
+                half = math.fsum(graph.w.tolist()) / 2.0
+                bound = max(upper_sum(half, pb.upper_bound), sdp.value)
     t_sdp = time.perf_counter() - t0
 
     def report(cut: float) -> None:
@@ -304,13 +306,15 @@ def solve_maxcut(
         if interrupted:
             raise KeyboardInterrupt
         if rounding == "derandomized":
+            cb = stage("rounding")
             d = derandomized_rounding(
-                graph, V, seed=seed, time_limit=share(ROUNDING_SHARE), callback=stage("rounding")
-            )
-            cut, partition, final_expected, iterations = (
-                d.cut, d.partition, d.final_expected, d.iterations,
+                graph, V, seed=seed, time_limit=share(ROUNDING_SHARE),
+                callback=None if cb is None else (lambda it: cb(it.iteration, it.max_iter)),
             )  # fmt: skip
-            traces = (d.expected_trace, d.cut_trace, d.sigma_trace)
+            cut, partition, final_expected, iterations = (
+                d.value, d.solution, d.expected, d.iterations,
+            )  # fmt: skip
+            traces = (d.history.expected, d.history.rounded, d.history.randomness)
         elif rounding == "score":
             sc = score_function_rounding(
                 graph, V, steps=score_steps, seed=seed, callback=stage("rounding")

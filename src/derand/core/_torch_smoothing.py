@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import Tensor
 
+from derand.core import gaussian
 from derand.errors import InputError
 
 GFunction = Callable[[Tensor, Sequence[Tensor]], Tensor]
@@ -25,8 +25,6 @@ ClosedForm = Callable[[Tensor, Tensor, Sequence[Tensor]], Tensor]
 """``closed_form(W, b, theta)``: the exact expectation E_x[g_θ(W x + b)] as a 0-d tensor."""
 
 Estimator = Literal["fresh", "fixed", "quadrature", "exact"]
-
-_MAX_QUADRATURE_NODES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -61,25 +59,8 @@ class SmoothedValue:
 def gauss_hermite_nodes(
     d: int, order: int, *, dtype: torch.dtype = torch.float64, device: torch.device | None = None
 ) -> tuple[Tensor, Tensor]:
-    """Tensor-product Gauss–Hermite rule for E over x ~ N(0, I_d).
-
-    Returns ``(nodes, weights)`` of shapes ``(order**d, d)`` and ``(order**d,)``; the weights
-    sum to one and the rule is exact for polynomials of degree ``2 * order - 1`` in each
-    coordinate.
-    """
-    if d < 1 or order < 1:
-        raise InputError(f"quadrature needs d >= 1 and order >= 1, got d={d}, order={order}")
-    if order**d > _MAX_QUADRATURE_NODES:
-        raise InputError(
-            f"quadrature with order {order} in d = {d} needs {order**d} nodes "
-            f"(limit {_MAX_QUADRATURE_NODES}); use Monte Carlo or a closed form"
-        )
-    t, w = np.polynomial.hermite_e.hermegauss(order)
-    w = w / w.sum()
-    grids = np.meshgrid(*([t] * d), indexing="ij")
-    nodes = np.stack([g.ravel() for g in grids], axis=1)
-    wgrids = np.meshgrid(*([w] * d), indexing="ij")
-    weights = np.prod(np.stack([g.ravel() for g in wgrids], axis=1), axis=1)
+    """:func:`derand.core.gaussian.gauss_hermite_nodes` as tensors."""
+    nodes, weights = gaussian.gauss_hermite_nodes(d, order)
     return (
         torch.as_tensor(nodes, dtype=dtype, device=device),
         torch.as_tensor(weights, dtype=dtype, device=device),

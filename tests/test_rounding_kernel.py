@@ -1,4 +1,5 @@
-"""The compiled bivariate normal kernel against scipy (Owen's T, multivariate_normal)."""
+"""The compiled bivariate normal (core.gaussian) and the rounding kernel against scipy (Owen's T,
+multivariate_normal)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ import pytest
 from scipy.special import ndtr, owens_t
 from scipy.stats import multivariate_normal
 
+from derand.core.gaussian import bvn_cdf, bvn_upper
 from derand.maxcut import rounding
-from derand.maxcut.bvn import (
-    bvn_cdf,
-    bvn_upper,
-    cut_probability_and_grad,
-    quadrature_tables,
-)
 from derand.maxcut.graph import gnp, torus
+from derand.maxcut.sdp import cut_objective
+from derand.rounding import HyperplaneRounding, hyperplane
+from derand.rounding._kernel import disagreement_and_grad as cut_probability_and_grad
+from derand.rounding._kernel import quadrature_tables
 
 VALUES = np.array([-40.0, -8.0, -3.0, -1.5, -0.7, -1e-9, 1e-9, 0.3, 1.0, 2.5, 6.0, 38.0])
 RHOS = np.array(
@@ -86,7 +86,8 @@ def test_kernel_matches_scipy_objective(make: object) -> None:
     rho = np.clip(rounding.edge_correlations(g, V), -1 + 1e-12, 1 - 1e-12)
     for mu in (np.zeros(4), rng.standard_normal(4) * 0.7, rng.standard_normal(4) * 5):
         a = V @ mu
-        ref_v, ref_g = rounding._scipy_objective(g, V, rho, mu, True)
+        ref_v, ref_da = HyperplaneRounding(cut_objective(g), V)._scipy(a, True)
+        ref_g = V.T @ ref_da
         for tables in (quadrature_tables(rho), (np.zeros(0, np.int64),) + (np.zeros(0),) * 3):
             da = np.zeros(g.n)
             val = cut_probability_and_grad(g.u, g.v, g.w, rho, a, True, da, *tables)
@@ -98,12 +99,12 @@ def test_compiled_rounding_equals_scipy_rounding(monkeypatch: pytest.MonkeyPatch
     g = gnp(80, 0.2, seed=4)
     V = np.random.default_rng(5).standard_normal((g.n, 6))
     V /= np.linalg.norm(V, axis=1, keepdims=True)
-    monkeypatch.setattr(rounding, "COMPILED_M", 0)
+    monkeypatch.setattr(hyperplane, "COMPILED_M", 0)
     fast = rounding.derandomized_rounding(g, V)
-    monkeypatch.setattr(rounding, "COMPILED_M", 10**9)
+    monkeypatch.setattr(hyperplane, "COMPILED_M", 10**9)
     slow = rounding.derandomized_rounding(g, V)
-    assert fast.cut == slow.cut
-    assert abs(fast.final_expected - slow.final_expected) < 1e-6
+    assert fast.value == slow.value
+    assert abs(fast.expected - slow.expected) < 1e-6
 
 
 def test_tables_cover_exactly_the_edges_they_serve() -> None:

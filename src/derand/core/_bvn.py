@@ -1,13 +1,13 @@
-"""Compiled bivariate normal probabilities for the closed-form ``E[cut]`` (paper, Max-Cut section).
+"""Compiled bivariate normal probabilities (numba), loaded on first use by
+:mod:`derand.core.gaussian`.
 
-The derandomized rounding evaluates, for every edge and at every step of its ascent,
-``P(s_i != s_j) = Phi(h) + Phi(k) - 2 Phi_2(h, k; rho)`` and its gradient. This module does it
-in one compiled pass over the edges (numba). ``Phi_2`` is computed by Genz's method
-(A. Genz, "Numerical computation of rectangular bivariate and trivariate normal and t
-probabilities", Statistics and Computing 14, 2004; after Drezner and Wesolowsky 1990):
-Gauss-Legendre quadrature (6, 12 or 20 points by ``|rho|``) of Plackett's integral in
-``arcsin(rho)`` for ``|rho| < 0.925``, and an asymptotic expansion plus a 20-point correction
-near ``|rho| = 1``. Its absolute error is about ``1e-15``.
+The closed-form expectations of the hyperplane roundings (paper, Max-Cut section, and
+:mod:`derand.rounding`) need ``Phi_2`` for every edge at every step of an ascent. ``Phi_2`` is
+computed by Genz's method (A. Genz, "Numerical computation of rectangular bivariate and
+trivariate normal and t probabilities", Statistics and Computing 14, 2004; after Drezner and
+Wesolowsky 1990): Gauss-Legendre quadrature (6, 12 or 20 points by ``|rho|``) of Plackett's
+integral in ``arcsin(rho)`` for ``|rho| < 0.925``, and an asymptotic expansion plus a 20-point
+correction near ``|rho| = 1``. Its absolute error is about ``1e-15``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-__all__ = ["TABLE_BYTES", "bvn_cdf", "bvn_upper", "cut_probability_and_grad", "quadrature_tables"]
+__all__ = ["bvn_cdf", "bvn_upper", "phi_cdf", "upper_orthant"]
 
 _TWO_PI = 2.0 * math.pi
 _SQRT_TWO_PI = math.sqrt(_TWO_PI)
@@ -191,113 +191,7 @@ def bvn_cdf(
     return bvn_upper(-np.asarray(h, np.float64), -np.asarray(k, np.float64), rho)
 
 
-TABLE_BYTES = 256 * 2**20
-"""Largest size of the per-edge quadrature tables; bigger graphs evaluate them on the fly."""
-
-
-@njit(cache=True, nogil=True)
-def _fill_tables(
-    rho: NDArray[np.float64], off: NDArray[np.int64], ta: NDArray[np.float64],
-    tb: NDArray[np.float64], tc: NDArray[np.float64],
-) -> None:  # fmt: skip
-    for e in range(rho.shape[0]):
-        r = rho[e]
-        ar = abs(r)
-        if off[e + 1] == off[e]:  # rho = 0 or |rho| >= 0.925: no table
-            continue
-        if ar < 0.3:
-            x, w = _X6, _W6
-        elif ar < 0.75:
-            x, w = _X12, _W12
-        else:
-            x, w = _X20, _W20
-        asr = 0.5 * math.asin(r)
-        p = off[e]
-        if off[e + 1] - p != 2 * x.shape[0]:
-            raise ValueError("quadrature table offsets do not match the correlations")
-        for i in range(x.shape[0]):
-            for sn in (math.sin(asr * (1.0 - x[i])), math.sin(asr * (1.0 + x[i]))):
-                inv = 1.0 / (1.0 - sn * sn)
-                ta[p] = sn * inv
-                tb[p] = inv
-                tc[p] = w[i] * asr / _TWO_PI
-                p += 1
-
-
-def quadrature_tables(
-    rho: NDArray[np.float64],
-) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Per-edge Gauss-Legendre terms of Plackett's integral, which depend on ``rho`` only.
-
-    For ``0 < |rho_e| < 0.925``, ``Phi_2`` terms are ``tc * exp(hk * ta - (h^2 + k^2)/2 * tb)``
-    for the entries ``off[e]:off[e + 1]``; other edges have none and are evaluated directly.
-    Empty tables (``off`` of length 0) when they would exceed :data:`TABLE_BYTES`.
-
-    Returns
-    -------
-    (ndarray, ndarray, ndarray, ndarray)
-        ``off`` (length ``m + 1``), ``ta``, ``tb``, ``tc``.
-    """
-    ar = np.abs(rho)
-    count = np.where(ar < 0.3, 6, np.where(ar < 0.75, 12, 20))
-    count[(ar >= 0.925) | (rho == 0.0)] = 0
-    off = np.zeros(rho.shape[0] + 1, np.int64)
-    np.cumsum(count, out=off[1:])
-    total = int(off[-1])
-    if 24 * total > TABLE_BYTES:
-        empty = np.zeros(0)
-        return np.zeros(0, np.int64), empty, empty, empty
-    ta, tb, tc = np.empty(total), np.empty(total), np.empty(total)
-    _fill_tables(rho, off, ta, tb, tc)
-    return off, ta, tb, tc
-
-
-@njit(cache=True, nogil=True)
-def cut_probability_and_grad(
-    u: NDArray[np.int64], v: NDArray[np.int64], w: NDArray[np.float64],
-    rho: NDArray[np.float64], a: NDArray[np.float64], grad: bool, da: NDArray[np.float64],
-    off: NDArray[np.int64], ta: NDArray[np.float64], tb: NDArray[np.float64],
-    tc: NDArray[np.float64],
-) -> float:  # fmt: skip
-    """``sum_e w_e P(s_u != s_v)`` for ``P(s_i = 1) = Phi(a_i)`` and edge correlations ``rho``
-    (clipped to ``+-(1 - 1e-12)`` by the caller); with ``grad``, adds ``dE / da`` into ``da``.
-    ``off, ta, tb, tc`` come from :func:`quadrature_tables` (empty: no tables).
-
-    ``P(s_i != s_j) = Phi(h) + Phi(k) - 2 Phi_2(h, k; rho)`` and
-    ``d P / dh = phi(h) (1 - 2 Phi((k - rho h) / sqrt(1 - rho^2)))``.
-
-    Returns
-    -------
-    float
-        The expected cut.
-    """
-    total = 0.0
-    tables = off.shape[0] > 0
-    n = a.shape[0]
-    cdf = np.empty(n)
-    pdf = np.empty(n)
-    for i in range(n):
-        cdf[i] = _phi(a[i])
-        pdf[i] = _INV_SQRT_2PI * math.exp(-0.5 * a[i] * a[i])
-    for e in range(u.shape[0]):
-        h = a[u[e]]
-        k = a[v[e]]
-        r = rho[e]
-        ph = cdf[u[e]]
-        pk = cdf[v[e]]
-        if tables and off[e + 1] > off[e]:
-            hk = h * k
-            hs = 0.5 * (h * h + k * k)
-            q = 0.0
-            for j in range(off[e], off[e + 1]):
-                q += tc[j] * math.exp(hk * ta[j] - hs * tb[j])
-            both = min(1.0, max(0.0, q + ph * pk))  # Phi_2(h, k) = P(X > -h, Y > -k)
-        else:
-            both = _upper_any(-h, -k, r)
-        p = ph + pk - 2.0 * both
-        total += w[e] * min(1.0, max(0.0, p))
-        if grad:
-            s = math.sqrt((1.0 - r) * (1.0 + r))
-            da[u[e]] += w[e] * pdf[u[e]] * math.erf((r * h - k) / s * _INV_SQRT2)
-            da[v[e]] += w[e] * pdf[v[e]] * math.erf((r * k - h) / s * _INV_SQRT2)
-    return total
+phi_cdf = _phi
+"""The compiled standard normal CDF (for other compiled kernels)."""
+upper_orthant = _upper_any
+"""The compiled ``P(X > h, Y > k)`` with the quadrature chosen by ``|rho|`` (finite h, k)."""

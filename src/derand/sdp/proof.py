@@ -1,10 +1,11 @@
-"""A proven upper bound on the maximum cut: a dual certificate checked by a sparse LDL^T.
+"""A proven upper bound on a unit-diagonal SDP: a dual certificate checked by a sparse LDL^T.
 
-Weak duality of the Goemans-Williamson SDP: for any ``z`` with ``Diag(z) - L/4`` positive
-semidefinite, ``max cut <= SDP <= sum(z)``. The dual vector ``y`` read off the SDP solution
-almost works -- ``lambda_max(L/4 - Diag(y))`` is small -- but its Lanczos estimate is not a
-proof. Here we shift ``y`` by ``delta >= 0`` and *prove* that ``F = Diag(y + delta) - L/4`` is
-PSD up to a margin ``c`` that covers every rounding error:
+Weak duality of ``max <C, X>, diag(X) = 1, X psd``: for any ``z`` with ``Diag(z) - C`` positive
+semidefinite, ``<C, X> <= sum(z)`` for every feasible ``X`` -- so ``sum(z)`` bounds the SDP and
+every ±1 solution (for Max-Cut, ``C = -A/4`` and the cut is ``W/2 + <C, s s^T>``). The dual
+vector ``y`` read off the SDP solution almost works -- ``lambda_max(C - Diag(y))`` is small --
+but its Lanczos estimate is not a proof. Here we shift ``y`` by ``delta >= 0`` and *prove* that
+``F = Diag(y + delta) - C`` is PSD up to a margin ``c`` that covers every rounding error:
 
 1. ``F`` is factored as ``P F P^T = L D L^T`` by QDLDL (AMD ordering, no pivoting). If every
    computed pivot ``d_k`` is positive, the computed factors satisfy ``L D L^T = F + E`` with
@@ -13,11 +14,10 @@ PSD up to a margin ``c`` that covers every rounding error:
    ``|L| D |L|^T`` is a Gram matrix whose trace is ``sum_i (L D L^T)_ii <= tr F / (1 - gamma)``,
    ``||E||_2 <= gamma / (1 - gamma) * tr F``. So ``F >= -||E|| I`` (Rump's verification of
    positive definiteness by a floating-point Cholesky, BIT 46, 2006, uses the same argument).
-2. The stored diagonal of ``F`` differs from the exact ``z_i - deg_i / 4`` by at most
-   ``u |F_ii| + gamma_deg sum_j |w_ij| / 4`` (the rounding of the degree and of the
-   subtraction); off-diagonal entries ``w_ij / 4`` are exact.
-3. With ``c`` = (1) + max of (2), ``Diag(z + c) - L/4`` is PSD exactly, so the bound is
-   ``sum(z) + n c``, summed with ``math.fsum`` and rounded upwards.
+2. The entries of ``F`` are stored exactly (``z`` as given, ``-C`` negated).
+3. With ``c`` = (1), ``Diag(z + c) - C`` is PSD exactly, so the bound is ``sum(z) + n c``,
+   summed with ``math.fsum`` and rounded upwards; :func:`upper_sum` adds a problem's constant
+   rounding upwards too.
 
 We take ``K = 2 n + 4`` (a generous count of the operations in each entry); ``c`` is then of
 order ``1e-12 * tr F``, far below the bound's own precision. When the factorisation fails (a
@@ -37,9 +37,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from derand.limits import MEMORY_FRACTION, available_memory, format_bytes
-from derand.maxcut.graph import Graph
 
-__all__ = ["ProvenBound", "check_psd", "prove_bound"]
+__all__ = ["ProvenBound", "check_psd", "prove_bound", "upper_sum"]
 
 UNIT_ROUNDOFF = 2.0**-53
 
@@ -80,36 +79,50 @@ def _gamma(k: Any) -> Any:
     return ku / (1.0 - ku)
 
 
-def check_psd(graph: Graph, z: NDArray[np.float64]) -> tuple[bool, float]:
-    """Try to prove ``Diag(z) - L/4 + c I`` positive semidefinite by a floating-point LDL^T.
+def upper_sum(*terms: float) -> float:
+    """``sum(terms)`` rounded upwards: never below the exact sum of the given floats.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> upper_sum(0.1, 0.2) >= 0.1 + 0.2
+    True
+    """
+    total = math.fsum(terms)  # correctly rounded: within half an ulp
+    return float(np.nextafter(total, np.inf).item())
+
+
+def _pattern(C: sp.csr_matrix) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The upper triangle's nonzero pairs ``(i < j)``."""
+    upper = sp.triu(C, k=1).tocoo()
+    return upper.row.astype(np.int64), upper.col.astype(np.int64)
+
+
+def check_psd(C: Any, z: NDArray[np.float64]) -> tuple[bool, float]:
+    """Try to prove ``Diag(z) - C + c I`` positive semidefinite by a floating-point LDL^T.
 
     Returns
     -------
     (bool, float)
-        ``(True, c)`` when every pivot is positive -- then ``Diag(z + c) - L/4`` is PSD in
+        ``(True, c)`` when every pivot is positive -- then ``Diag(z + c) - C`` is PSD in
         exact arithmetic, with ``c`` the rounding allowance of the module docstring --, and
         ``(False, nan)`` when a pivot is ``<= 0`` or not finite (no conclusion).
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from derand.maxcut import from_edges
-    >>> g = from_edges(2, np.array([0]), np.array([1]))  # max cut 1 = SDP; y = (1/2, 1/2)
-    >>> check_psd(g, np.array([0.5, 0.5]) + 1e-9)[0], check_psd(g, np.array([0.4, 0.4]))[0]
+    >>> import numpy as np, scipy.sparse as sp
+    >>> C = sp.csr_matrix(np.array([[0.0, -0.25], [-0.25, 0.0]]))  # Max-Cut of one edge
+    >>> check_psd(C, np.array([0.25, 0.25]) + 1e-9)[0], check_psd(C, np.array([0.2, 0.2]))[0]
     (True, False)
     """
     import qdldl
 
-    n = graph.n
-    absw = np.abs(graph.w)
-    deg = np.bincount(graph.u, graph.w, n) + np.bincount(graph.v, graph.w, n)
-    absdeg = np.bincount(graph.u, absw, n) + np.bincount(graph.v, absw, n)
-    count = np.bincount(graph.u, minlength=n) + np.bincount(graph.v, minlength=n)
-    diag = z - deg / 4.0
-    rows = np.concatenate([graph.u, graph.v, np.arange(n)])
-    cols = np.concatenate([graph.v, graph.u, np.arange(n)])
-    vals = np.concatenate([graph.w / 4.0, graph.w / 4.0, diag])
-    f = sp.csc_matrix((vals, (rows, cols)), shape=(n, n))
+    M = sp.csr_matrix(C, dtype=np.float64)
+    n = M.shape[0]
+    f = (sp.diags(np.asarray(z, dtype=np.float64)) - M).tocsc()
     try:
         solver = qdldl.Solver(f)
     except ValueError:  # qdldl refuses a zero pivot
@@ -118,27 +131,26 @@ def check_psd(graph: Graph, z: NDArray[np.float64]) -> tuple[bool, float]:
     del solver
     if not (np.all(np.isfinite(d)) and np.all(d > 0)):
         return False, math.nan
-    trace = float(np.sum(np.abs(diag)))
+    trace = float(np.sum(np.abs(z)))
     g = _gamma(2.0 * n + 4.0)
     factor_err = g / (1.0 - g) * trace
-    entry_err = float(np.max(UNIT_ROUNDOFF * np.abs(diag) + _gamma(count + 2.0) * absdeg / 4.0))
     # safety factor for the rounding of c itself; 1e-290 covers underflow in the pivots
-    return True, (factor_err + entry_err) * (1.0 + 1e-6) + 1e-290
+    return True, factor_err * (1.0 + 1e-6) + 1e-290
 
 
-def _memory_estimate(graph: Graph) -> float:
+def _memory_estimate(C: sp.csr_matrix) -> float:
     """Bytes the factorisation may need: dense worst case, else a reverse Cuthill-McKee fill."""
-    n = graph.n
+    n = int(C.shape[0])
     dense = 40.0 * n * (n - 1) / 2 + 200.0 * n
     if dense <= MEMORY_FRACTION * available_memory():
         return dense
     from scipy.sparse.csgraph import reverse_cuthill_mckee
 
-    adj = graph.adjacency()
-    perm = reverse_cuthill_mckee(adj, symmetric_mode=True)
+    perm = reverse_cuthill_mckee(C, symmetric_mode=True)
     inv = np.empty(n, np.int64)
     inv[perm] = np.arange(n)
-    pu, pv = inv[graph.u], inv[graph.v]
+    u, v = _pattern(C)
+    pu, pv = inv[u], inv[v]
     first = np.arange(n)
     np.minimum.at(first, np.maximum(pu, pv), np.minimum(pu, pv))
     envelope = float(np.sum(np.arange(n) - first))  # the fill of an envelope factorisation
@@ -146,19 +158,21 @@ def _memory_estimate(graph: Graph) -> float:
 
 
 def prove_bound(
-    graph: Graph, y: NDArray[np.float64], lam: float, *, max_attempts: int = 6
+    C: Any, y: NDArray[np.float64], lam: float, *, max_attempts: int = 6
 ) -> ProvenBound:
-    """Prove ``max cut <= sum(y) + n (delta + c)`` for the smallest ``delta`` tried that works.
+    """Prove ``<C, X> <= sum(y) + n (delta + c)`` for every feasible ``X``, for the smallest
+    ``delta`` tried that works.
 
     Parameters
     ----------
-    graph : Graph
+    C : sparse matrix
+        Symmetric, zero diagonal (as :func:`derand.sdp.solve_sdp` takes it).
     y : ndarray
-        Dual vector (from the SDP solution).
+        Dual vector (:func:`derand.sdp.dual_vector` of the SDP solution).
     lam : float
-        Estimate of ``lambda_max(L/4 - Diag(y))`` (Lanczos); ``delta`` starts just above it.
+        Estimate of ``lambda_max(C - Diag(y))`` (Lanczos); ``delta`` starts just above it.
     max_attempts : int
-        Factorisations with ``delta`` growing tenfold in its margin each time.
+        Factorisations with ``delta``'s margin growing tenfold each time.
 
     Returns
     -------
@@ -167,18 +181,18 @@ def prove_bound(
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from derand.maxcut import paper_graph
-    >>> from derand.maxcut.sdp import solve_sdp, dual_vector
-    >>> g = paper_graph()
-    >>> res = solve_sdp(g)
-    >>> pb = prove_bound(g, dual_vector(g, res.V), res.lambda_max)
-    >>> pb.proven and pb.upper_bound >= 41
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from derand.sdp import solve_sdp, dual_vector
+    >>> C = sp.csr_matrix(np.array([[0.0, -0.25], [-0.25, 0.0]]))
+    >>> res = solve_sdp(C)
+    >>> pb = prove_bound(C, dual_vector(C, res.V), res.lambda_max)
+    >>> pb.proven and pb.upper_bound >= 0.5
     True
     """
     start = time.perf_counter()
-    n = graph.n
-    need = _memory_estimate(graph)
+    M = sp.csr_matrix(C, dtype=np.float64)
+    n = M.shape[0]
+    need = _memory_estimate(M)
     if need > MEMORY_FRACTION * available_memory():
         return ProvenBound(
             proven=False, upper_bound=math.nan, delta=math.nan, margin=math.nan, attempts=0,
@@ -186,13 +200,13 @@ def prove_bound(
             f"{format_bytes(available_memory())} is available: bound not proven",
             seconds=time.perf_counter() - start,
         )  # fmt: skip
-    scale = float(np.sum(np.abs(y))) / n + float(np.max(np.abs(graph.w), initial=0.0))
+    scale = float(np.sum(np.abs(y))) / n + 4.0 * float(np.max(np.abs(M.data), initial=0.0))
     slack = 1e-9 * max(scale, 1e-300)
     base = max(0.0, lam)
     for attempt in range(1, max_attempts + 1):
         delta = base + slack
         z = y + delta
-        ok, c = check_psd(graph, z)
+        ok, c = check_psd(M, z)
         if ok:
             total = math.fsum(z.tolist()) + n * c
             bound = float(np.nextafter(np.nextafter(total, np.inf), np.inf))

@@ -1,0 +1,321 @@
+"""Any unit-diagonal SDP ``max <C, V V^T>`` s.t. ``diag(V V^T) = 1``, by the mixing method.
+
+``C`` is a sparse symmetric matrix with zero diagonal (a diagonal only adds the constant
+``tr C``). We write ``X = V V^T`` with unit rows (Burer-Monteiro; some optimal ``X`` has rank
+``<= sqrt(2 n)``, Barvinok-Pataki) and run the mixing method of Wang, Chang & Kolter (2017):
+``v_i <- normalize(sum_j C_ij v_j)``, the exact maximiser of the objective in ``v_i``. Nodes are
+greedily coloured so that each colour class is an independent set of ``C``'s graph; updating
+one class at once is then exactly the sequential update (compiled from :data:`COMPILED_N`
+variables on, :mod:`derand.sdp._mixing`).
+
+Weak duality gives the certificate: for any ``y``, with ``lam = lambda_max(C - Diag(y))``,
+``sum(y) + n max(0, lam) >= SDP``; ``y_i = v_i . (C V)_i`` makes it tight at an optimum
+(:func:`dual_bound`; :func:`derand.sdp.prove_bound` proves it with rounding errors covered).
+Max-Cut is ``C = -A/4`` plus the constant ``W/2``; problems with linear terms add a truth
+variable (:meth:`derand.rounding.QuadraticObjective.homogenized`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from derand.errors import InputError
+from derand.limits import check_count, check_seed, require_memory
+
+__all__ = [
+    "COMPILED_N",
+    "SDPSolution",
+    "as_coupling",
+    "default_rank",
+    "dual_bound",
+    "dual_vector",
+    "greedy_colouring",
+    "sdp_value",
+    "solve_sdp",
+]
+
+Array = NDArray[np.float64]
+
+COMPILED_N = 64
+"""From this many variables on, the sweeps run compiled."""
+
+
+@dataclass(frozen=True)
+class SDPSolution:
+    """A low-rank SDP solution and its dual certificate.
+
+    Attributes
+    ----------
+    V : ndarray (n, p)
+        Unit rows; ``X = V V^T`` is feasible.
+    value : float
+        ``<C, V V^T>``: a lower bound on the SDP optimum.
+    upper_bound : float
+        ``sum(y) + n max(0, lambda_max)``: an upper bound on the SDP optimum (up to the Lanczos
+        caveat of :func:`dual_bound`).
+    lambda_max : float
+        Largest eigenvalue of ``C - Diag(y)``.
+    sweeps : int
+    seconds : float
+    interrupted : bool
+        Ctrl-C stopped the sweeps early (``V`` is still feasible).
+    """
+
+    V: Array = field(repr=False)
+    value: float
+    upper_bound: float
+    lambda_max: float
+    sweeps: int
+    seconds: float
+    interrupted: bool = False
+
+
+def as_coupling(C: Any) -> sp.csr_matrix:
+    """``C`` as a CSR matrix, checked: square, symmetric, zero diagonal, finite.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+
+    Raises
+    ------
+    InputError
+    """
+    M = sp.csr_matrix(C, dtype=np.float64)
+    n = M.shape[0]
+    if M.shape != (n, n):
+        raise InputError(f"C must be square, got shape {M.shape}")
+    if not np.all(np.isfinite(M.data)):
+        raise InputError("C has a non-finite entry")
+    if np.any(M.diagonal() != 0):
+        raise InputError("C must have a zero diagonal (the diagonal only adds tr C)")
+    if (abs(M - M.T) > 0).nnz:
+        raise InputError("C must be symmetric")
+    return M
+
+
+def sdp_value(C: sp.csr_matrix, V: Array) -> float:
+    """``<C, V V^T> = sum_i v_i . (C V)_i``.
+
+    Returns
+    -------
+    float
+    """
+    return float(np.sum(V * (C @ V)))
+
+
+def greedy_colouring(adj: sp.csr_matrix) -> list[NDArray[np.int64]]:
+    """Colour classes (independent sets) of a greedy largest-degree-first colouring of the
+    graph of ``adj``'s nonzero pattern.
+
+    Returns
+    -------
+    list of ndarray
+        Node indices of each colour; no edge joins two nodes of one class.
+    """
+    n = adj.shape[0]
+    indptr, indices = adj.indptr, adj.indices
+    order = np.argsort(-np.diff(indptr), kind="stable")
+    if n >= COMPILED_N:
+        from derand.sdp._mixing import greedy_colours
+
+        colour = greedy_colours(
+            indptr.astype(np.int64), indices.astype(np.int64), order.astype(np.int64)
+        )
+        return [np.flatnonzero(colour == c) for c in range(int(colour.max(initial=-1)) + 1)]
+    colour = np.full(n, -1, np.int64)
+    for i in order.tolist():
+        nb = colour[indices[indptr[i] : indptr[i + 1]]]
+        used = np.unique(nb[nb >= 0])
+        c = int(np.searchsorted(used - np.arange(used.size), 1)) if used.size else 0
+        colour[i] = c
+    return [np.flatnonzero(colour == c) for c in range(int(colour.max(initial=-1)) + 1)]
+
+
+def dual_vector(C: sp.csr_matrix, V: Array) -> Array:
+    """``y_i = v_i . (C V)_i``: ``sum(y) = <C, V V^T>``, and ``Diag(y) - C`` is nearly PSD at
+    an optimum.
+
+    Returns
+    -------
+    ndarray
+    """
+    out: Array = np.einsum("ij,ij->i", V, C @ V)
+    return out
+
+
+def dual_bound(C: sp.csr_matrix, V: Array, *, tol: float = 1e-4) -> tuple[float, float]:
+    """The dual bound from ``V``: ``(sum(y) + n max(0, lam), lam)``, ``lam = lambda_max(C -
+    Diag(y))``, ``y`` from :func:`dual_vector`.
+
+    ``lam`` by Lanczos (scipy ``eigsh``, relative tolerance ``tol``, plus the Ritz residual;
+    dense ``eigvalsh`` for n <= 400). Lanczos converges to the largest eigenvalue from a random
+    start, but that is not a proof (:func:`derand.sdp.prove_bound` is). Valid for any ``V``;
+    tight when ``V`` solves the SDP.
+
+    Returns
+    -------
+    (float, float)
+    """
+    n = C.shape[0]
+    y = dual_vector(C, V)
+    m = (C - sp.diags(y)).tocsr()
+    if n <= 400:
+        lam = float(np.linalg.eigvalsh(m.toarray())[-1]) if n else 0.0
+    else:
+        lam = _top_eigenvalue(m, tol)
+    return float(np.sum(y) + n * max(0.0, lam)), lam
+
+
+def _top_eigenvalue(m: sp.csr_matrix, tol: float) -> float:
+    """Largest eigenvalue of symmetric ``m`` by Lanczos plus the Ritz residual; retried with a
+    looser tolerance and a larger subspace, and Gershgorin's bound as the last resort."""
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+
+    n = m.shape[0]
+    v0 = np.random.default_rng(0).standard_normal(n)
+    for t, ncv in ((tol, min(n, 20)), (max(tol, 1e-3), min(n, 64))):
+        try:
+            vals, vecs = eigsh(m, k=1, which="LA", v0=v0, tol=t, ncv=ncv)
+        except ArpackNoConvergence:
+            continue
+        lam = float(vals[0])
+        return lam + float(np.linalg.norm(m @ vecs[:, 0] - lam * vecs[:, 0]))
+    absm = abs(m)
+    diag = m.diagonal()
+    return float(np.max(diag + np.asarray(absm.sum(axis=1)).ravel() - np.abs(diag)))
+
+
+def default_rank(n: int) -> int:
+    """``min(24, ceil(sqrt(2 n)) + 1)``, capped at ``n`` (Barvinok-Pataki).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> default_rank(800)
+    24
+    """
+    return max(1, min(n, 24, int(np.ceil(np.sqrt(2 * n))) + 1))
+
+
+def solve_sdp(
+    C: Any,
+    *,
+    rank: int | None = None,
+    seed: int = 0,
+    tol: float = 1e-8,
+    max_sweeps: int = 5000,
+    time_limit: float | None = None,
+    callback: Callable[[int, int], None] | None = None,
+    checked: bool = False,
+) -> SDPSolution:
+    """Maximise ``<C, V V^T>`` over unit rows by the mixing method; bound it by the dual.
+
+    Parameters
+    ----------
+    C : sparse matrix
+        Symmetric, zero diagonal.
+    rank : int, optional
+        Columns of ``V`` (default :func:`default_rank`; the bound is valid whatever the rank).
+    seed : int
+        Seed of the random initial ``V``.
+    tol : float
+        Stop when the objective improves by less than ``2 tol sum_ij |C_ij|`` per sweep
+        (checked every 10 sweeps).
+    max_sweeps : int
+    time_limit : float, optional
+        Seconds for the sweeps (the result is feasible and bounded whenever it stops).
+    callback : callable, optional
+        ``callback(done, total)`` every 10 sweeps; a KeyboardInterrupt stops the sweeps and
+        keeps ``V``.
+    checked : bool
+        ``C`` is already a checked CSR matrix (:func:`as_coupling`).
+
+    Returns
+    -------
+    SDPSolution
+        ``value <= SDP optimum <= upper_bound``.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> C = sp.csr_matrix(np.array([[0.0, -0.5], [-0.5, 0.0]]))  # max -X_12: V rows opposite
+    >>> res = solve_sdp(C)
+    >>> round(res.value, 6), res.value <= res.upper_bound + 1e-9
+    (1.0, True)
+    """
+    start = time.perf_counter()
+    M = C if checked else as_coupling(C)
+    n = M.shape[0]
+    if n == 0:
+        raise InputError("the SDP has no variables")
+    p = default_rank(n) if rank is None else check_count(rank, "rank", high=n)
+    seed = check_seed(seed)
+    max_sweeps = check_count(max_sweeps, "max_sweeps", high=10**9)
+    require_memory(8.0 * n * p * 3 + 12.0 * M.nnz, f"the SDP factor for n = {n}, rank {p}")
+    rng = np.random.default_rng(seed)
+    V = rng.standard_normal((n, p))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    neg = (-M).tocsr()  # the sweeps compute -normalize(sum_j (-C)_ij v_j)
+    classes = greedy_colouring(M) if M.nnz else []
+    compiled = n >= COMPILED_N and M.nnz > 0
+    blocks = [] if compiled else [(c, neg[c]) for c in classes]
+    if compiled:
+        from derand.sdp._mixing import mixing_sweeps
+
+        order = np.concatenate(classes).astype(np.int64)
+        indptr, indices = neg.indptr.astype(np.int64), neg.indices.astype(np.int64)
+    prev = sdp_value(M, V)
+    sweeps = 0
+    scale = max(1.0, 2.0 * float(np.sum(np.abs(M.data))))
+    check = 10
+    try:
+        while sweeps < max_sweeps and M.nnz:
+            todo = min(check, max_sweeps - sweeps)
+            if compiled:
+                mixing_sweeps(indptr, indices, neg.data, order, V, todo)
+            else:
+                for _ in range(todo):
+                    for idx, rows in blocks:
+                        g = rows @ V
+                        norms = np.linalg.norm(g, axis=1)
+                        ok = norms > 1e-300  # isolated or balanced variables keep their vector
+                        V[idx[ok]] = g[ok] / -norms[ok, None]
+            sweeps += todo
+            if callback is not None:
+                callback(sweeps, max_sweeps)
+            value = sdp_value(M, V)
+            if value - prev < tol * todo * scale or (
+                time_limit is not None and time.perf_counter() - start > time_limit
+            ):
+                break
+            prev = value
+    except KeyboardInterrupt:
+        interrupted = True
+    else:
+        interrupted = False
+    if not np.all(np.isfinite(V)):
+        raise InputError("the SDP produced non-finite numbers (coefficients out of range?)")
+    value = sdp_value(M, V)
+    bound, lam = dual_bound(M, V)
+    if not (np.isfinite(bound) and np.isfinite(value)):
+        raise InputError("the SDP bound is not finite (coefficients out of range?)")
+    return SDPSolution(
+        V=V,
+        value=value,
+        upper_bound=max(bound, value),
+        lambda_max=lam,
+        sweeps=sweeps,
+        seconds=time.perf_counter() - start,
+        interrupted=interrupted,
+    )
