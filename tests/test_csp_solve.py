@@ -153,3 +153,15 @@ def test_interrupt_keeps_the_best() -> None:
     r = solve_csp(problem, samples=50, callback=stop)
     assert r.interrupted and r.final_value >= r.derandomized_value
     assert r.final_value == problem.evaluate(np.array(r.solution, np.int8))
+
+
+def test_the_proof_beside_the_search_under_a_time_limit() -> None:
+    from derand.csp.proof import Proof
+    from derand.sdp import dual_vector, solve_sdp
+
+    r = solve_csp(random_max2sat(50, 300, seed=1), time_limit=20.0, samples=100)
+    assert r.bound_proven and r.bound >= r.final_value
+    C = objective(beasley_qubo(300, 0.5, seed=1)).homogenized().coupling()
+    sdp = solve_sdp(C, seed=0, max_sweeps=20)
+    late = Proof(C, dual_vector(C, sdp.V), sdp.lambda_max, background=True).wait(0.0)
+    assert not late.proven and "time limit" in late.note

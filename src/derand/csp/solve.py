@@ -22,28 +22,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
-from scipy.special import ndtri
 
 from derand.csp.base import Problem, Sense
 from derand.csp.convert import as_problem, objective, to_value
+from derand.csp.proof import Proof
 from derand.csp.reduction import from_partition, maxcut_graph, to_partition
 from derand.errors import InputError
 from derand.limits import check_count, check_finite, check_seed
 
 __all__ = ["GW_RATIOS", "CSPResult", "solve_csp"]
 
-SDP_SHARE, ROUNDING_SHARE = 0.08, 0.04
+SDP_SHARE, ROUNDING_SHARE = 0.2, 0.15
 """Shares of ``time_limit`` the SDP and the rounding may use at most; the search gets the rest."""
 MAX_SAMPLES = 10**7
 GW_RATIOS = {"max2sat": 0.87856, "dicut": 0.79607}
 """Goemans-Williamson (1995): for nonnegative weights a random hyperplane's expectation is at
 least this fraction of the SDP objective of the vectors (MAX-2-SAT, MAX-DICUT). No ratio holds
 for QUBO / Ising with mixed signs."""
-G0_STARTS = 8
-"""Threshold scales ``g0`` tried at the start: the midpoint quantiles of ``|N(0, 1)|``, then
-:data:`G0_TAIL` (large ``g0`` lean on the truth vector: ``sign(c)`` as ``g0 -> inf``)."""
-G0_TAIL = (2.5, 3.5, 5.0)
+G0_GRID = (3.5, 2.5, 1.73, 1.15, 0.67, 0.32)
+"""Threshold scales ``g0`` tried at the start, in this order: the midpoint quantiles of
+``|N(0, 1)|`` at 11/12 .. 3/12 and two larger ones (large ``g0`` lean on the truth vector:
+``sign(c)`` as ``g0 -> inf``). Under a time limit at most a third of the rounding's share is
+spent on them (at least two are tried)."""
 SA_VISITS = 2e7
 """Default annealing budget without a time limit, in edge visits (``sweeps x (2 m + n)``)."""
 
@@ -116,12 +116,6 @@ class CSPResult:
     trace: list[tuple[float, float]] = field(default_factory=list, repr=False)
 
 
-def _g0_grid(k: int) -> NDArray[np.float64]:
-    q = (np.arange(k) + 0.5) / k
-    out: NDArray[np.float64] = np.concatenate([ndtri(0.5 + 0.5 * q), G0_TAIL])
-    return out
-
-
 def solve_csp(
     problem: Any,
     *,
@@ -192,7 +186,7 @@ def solve_csp(
         gw_expectation,
         threshold_form,
     )
-    from derand.sdp import dual_vector, prove_bound, solve_sdp
+    from derand.sdp import dual_vector, solve_sdp
 
     t0 = time.perf_counter()
     prob: Problem = as_problem(problem, sense=sense)
@@ -238,17 +232,14 @@ def solve_csp(
     V = sdp.V
     f_lanczos = hom.constant + float(sdp.upper_bound)
     f_bound, proven, note = f_lanczos, False, "not attempted (prove=False)"
+    proof: Proof | None = None
     if hom.m == 0:
         f_bound, proven, note = hom.constant, True, "no terms: the objective is constant"
     elif prove:
         try:
-            pb = prove_bound(C, dual_vector(C, V), sdp.lambda_max)
+            proof = Proof(C, dual_vector(C, V), sdp.lambda_max, background=time_limit is not None)
         except KeyboardInterrupt:
             interrupted, note = True, "interrupted before the proof"
-        else:
-            proven, note = bool(pb.proven), str(pb.note)
-            if pb.proven:
-                f_bound = hom.constant + max(float(pb.upper_bound), float(sdp.value))
     t_sdp = time.perf_counter() - t0
 
     def report(f: float) -> None:
@@ -259,9 +250,8 @@ def solve_csp(
     t1 = time.perf_counter()
     gw = float(gw_expectation(hom, V))
     rnd = best_of_random(obj, V, samples if not interrupted else 1, seed=seed + 1, truth=n)
-    g0s = _g0_grid(G0_STARTS)
     starts_expected: list[float] = []
-    g0 = float(g0s[0])
+    g0 = G0_GRID[0]
     f_round, s_round = float(rnd.best_value), np.asarray(rnd.solution, np.int8)
     expected_final: float | None = None
     status, iterations = "not run", 0
@@ -269,13 +259,19 @@ def solve_csp(
         if interrupted:
             raise KeyboardInterrupt
         U, c = threshold_form(V, n)
-        for g in g0s:
-            rounding = HyperplaneRounding(obj, U, thresholds=True, t0=g * c)
-            starts_expected.append(float(rounding.value_and_grad(rounding.start())[0]))
-        g0 = float(g0s[int(np.argmax(starts_expected))])
+        rounding = HyperplaneRounding(obj, U, thresholds=True)
+        budget = share(ROUNDING_SHARE)  # from here: the rounding's own share
+        t_grid = time.perf_counter()
+        for g in G0_GRID:
+            x = np.concatenate([np.zeros(U.shape[1]), g * c])
+            starts_expected.append(float(rounding.value(x)))
+            spent = time.perf_counter() - t_grid
+            if budget is not None and len(starts_expected) >= 2 and spent > budget / 3:
+                break
+        g0 = G0_GRID[int(np.argmax(starts_expected))]
+        left = None if budget is None else max(0.0, budget - (time.perf_counter() - t_grid))
         d = derandomized_rounding(
-            obj, U, thresholds=True, t0=g0 * c, max_iter=max_iter, seed=seed,
-            time_limit=share(ROUNDING_SHARE),
+            obj, U, thresholds=True, t0=g0 * c, max_iter=max_iter, seed=seed, time_limit=left,
         )  # fmt: skip
         status, iterations = str(d.status), int(d.iterations)
         s_round = np.asarray(d.solution, np.int8)
@@ -332,6 +328,14 @@ def solve_csp(
         report(f_final)
     t_ls = time.perf_counter() - t2
 
+    t3 = time.perf_counter()
+    if proof is not None:
+        left = None if time_limit is None else max(0.0, time_limit - (t3 - t0))
+        pb = proof.wait(0.0 if interrupted else left)
+        proven, note = bool(pb.proven), str(pb.note)
+        if pb.proven:
+            f_bound = hom.constant + max(float(pb.upper_bound), float(sdp.value))
+    t_proof = time.perf_counter() - t3
     final = float(prob.evaluate(s_final))
     gap_abs = max(0.0, f_bound - f_final)
     gap = gap_abs / abs(f_bound) if f_bound != 0 else gap_abs
@@ -344,14 +348,15 @@ def solve_csp(
         bound_lanczos=value(f_lanczos), bound_note=note, gap=gap, gap_absolute=gap_abs,
         sdp_value=value(hom.constant + float(sdp.value)), sdp_rank=int(V.shape[1]),
         sdp_sweeps=int(sdp.sweeps), gw_expected=value(gw), gw_ratio=ratio,
-        random_best=float(prob.evaluate(np.asarray(rnd.solution, np.int8))), random_mean=value(float(rnd.mean_value)),
+        random_best=float(prob.evaluate(np.asarray(rnd.solution, np.int8))),
+        random_mean=value(float(rnd.mean_value)),
         random_samples=int(rnd.samples), derandomized_value=float(prob.evaluate(s_round)),
         derandomized_expected=None if expected_final is None else value(expected_final),
         guarantee_holds=bool(holds), g0=g0, g0_expected=[value(e) for e in starts_expected],
         rounding_status=status, iterations=iterations, local_search=local, search=search,
         search_moves=moves, threads=threads, time_limit=time_limit, interrupted=interrupted,
         seconds={"sdp": t_sdp, "rounding": t_round, "local_search": t_ls,
-                 "total": time.perf_counter() - t0},
+                 "proof_wait": t_proof, "total": time.perf_counter() - t0},
         seed=seed, parameters=parameters, versions={**provenance(), "derand": __version__},
         solution=[int(x) for x in s_final], assignment=prob.answer(s_final),
         details=prob.details(s_final), trace=trace,
