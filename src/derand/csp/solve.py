@@ -32,8 +32,11 @@ from derand.limits import check_count, check_finite, check_seed
 
 __all__ = ["GW_RATIOS", "CSPResult", "solve_csp"]
 
-SDP_SHARE, ROUNDING_SHARE = 0.2, 0.15
-"""Shares of ``time_limit`` the SDP and the rounding may use at most; the search gets the rest."""
+SDP_SHARE, ROUNDING_SHARE, BASELINE_SHARE = 0.2, 0.15, 0.05
+"""Shares of ``time_limit`` the SDP, the rounding and the best-of-N baseline may use at most;
+the search gets the rest."""
+BASELINE_CHUNK = 100
+"""Random roundings per call of the baseline; under a time limit it stops between calls."""
 MAX_SAMPLES = 10**7
 GW_RATIOS = {"max2sat": 0.87856, "dicut": 0.79607}
 """Goemans-Williamson (1995): for nonnegative weights a random hyperplane's expectation is at
@@ -249,7 +252,9 @@ def solve_csp(
 
     t1 = time.perf_counter()
     gw = float(gw_expectation(hom, V))
-    rnd = best_of_random(obj, V, samples if not interrupted else 1, seed=seed + 1, truth=n)
+    rnd = _baseline(
+        best_of_random, obj, V, samples if not interrupted else 1, seed, n, share(BASELINE_SHARE)
+    )
     starts_expected: list[float] = []
     g0 = G0_GRID[0]
     f_round, s_round = float(rnd.best_value), np.asarray(rnd.solution, np.int8)
@@ -361,6 +366,35 @@ def solve_csp(
         solution=[int(x) for x in s_final], assignment=prob.answer(s_final),
         details=prob.details(s_final), trace=trace,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    best_value: float
+    mean_value: float
+    solution: Any
+    samples: int
+
+
+def _baseline(
+    best_of_random: Any, obj: Any, V: Any, samples: int, seed: int, truth: int,
+    budget: float | None,
+) -> _Baseline:  # fmt: skip
+    """The best of ``samples`` random roundings, drawn :data:`BASELINE_CHUNK` at a time (chunk
+    ``k`` seeded ``seed + 1 + k``); under a time budget it stops between chunks."""
+    start = time.perf_counter()
+    best: Any = None
+    total, drawn = 0.0, 0
+    for k, lo in enumerate(range(0, samples, BASELINE_CHUNK)):
+        size = min(BASELINE_CHUNK, samples - lo)
+        r = best_of_random(obj, V, size, seed=seed + 1 + k, truth=truth)
+        total += float(r.mean_value) * size
+        drawn += size
+        if best is None or r.best_value > best.best_value:
+            best = r
+        if budget is not None and time.perf_counter() - start > budget:
+            break
+    return _Baseline(float(best.best_value), total / drawn, best.solution, drawn)
 
 
 def _nonnegative(prob: Problem) -> bool:
