@@ -19,7 +19,7 @@ from derand.cli.common import (
 )
 from derand.errors import InputError
 
-SUMMARY = "MAX-2-SAT, MAX-DICUT, QUBO: derandomized rounding with a truth vector (beyond the paper)"
+SUMMARY = "MAX-2-SAT, MAX-DICUT, QUBO: derandomized rounding (beyond the paper)"
 
 DESCRIPTION = """\
 Beyond the paper: the derandomization lemma applied to Boolean objectives on pairs of
