@@ -35,6 +35,9 @@ __all__ = ["GW_RATIOS", "CSPResult", "solve_csp"]
 SDP_SHARE, ROUNDING_SHARE, BASELINE_SHARE = 0.2, 0.15, 0.05
 """Shares of ``time_limit`` the SDP, the rounding and the best-of-N baseline may use at most;
 the search gets the rest."""
+RESTART_MIN = 0.05
+"""Under a time limit, a search that ends with more than this share of the limit left is
+followed by Breakout Local Search from the best partition, until the limit."""
 BASELINE_CHUNK = 100
 """Random roundings per call of the baseline; under a time limit it stops between calls."""
 MAX_SAMPLES = 10**7
@@ -325,7 +328,23 @@ def solve_csp(
         )  # fmt: skip
         interrupted = interrupted or ls.interrupted
         moves = ls.moves
-        s_ls = from_partition(ls.partition)
+        best_p = ls.partition
+        # an anneal ends at its cold end: the rest of a time limit goes to Breakout Local
+        # Search from the best partition (restarts seeded apart), until the limit
+        rounds = 0
+        while time_limit is not None and not interrupted and search_moves is None:
+            left = time_limit - (time.perf_counter() - t0)
+            if left < RESTART_MIN * time_limit:
+                break
+            rounds += 1
+            more = local_search(
+                graph, np.stack([best_p] * max(1, threads)), method="bls", threads=threads,
+                time_limit=left, seed=seed + 7919 * rounds, callback=search_progress,
+            )  # fmt: skip
+            interrupted = interrupted or more.interrupted
+            moves += more.moves
+            best_p = more.partition
+        s_ls = from_partition(best_p)
         f_ls = float(obj.value(s_ls))
         if f_ls > f_final:
             f_final, s_final = f_ls, s_ls
