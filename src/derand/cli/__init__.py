@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "parameter sweeps on a process pool or a Ray cluster",
     "jl": "derandomized Johnson-Lindenstrauss embedding with an exact certificate",
     "maxcut": "Max-Cut: derandomized Goemans-Williamson (Figures 4 and 5)",
+    "csp": "MAX-2-SAT, MAX-DICUT, QUBO: derandomized rounding (beyond the paper)",
 }
 """Command -> one-line help; the command's module is ``derand.cli.<command>``."""
 

@@ -1,0 +1,421 @@
+"""The CSP pipeline: SDP with a truth vector -> proven bound -> derandomized threshold
+rounding -> best-of-N baseline -> compiled local search. Beyond the paper.
+
+The problem's objective ``f`` (maximised) is homogenised with a truth spin ``s_t`` (index
+``n``); the SDP over ``n + 1`` unit vectors bounds ``max f``. Rounding a random hyperplane and
+multiplying by the truth spin's sign is, by rotation, the same as the threshold rounding
+``s_i = sign(u_i . z + g0 c_i)`` with ``u_i = v_i - c_i v_t``, ``c_i = v_i . v_t`` and
+``g0 ~ |N(0, 1)|`` independent of ``z``: the Goemans-Williamson expectation is the average
+over ``g0`` of the threshold rounding's expectation. The engine's derandomized ascent starts
+from the best of a few ``g0`` and keeps the thresholds as free variables (the bias the lemma
+keeps); its deterministic output is checked against the GW expectation on every run
+(``guarantee_holds``). The search is the Max-Cut search on ``n + 1`` nodes
+(:mod:`derand.csp.reduction`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from derand.csp.base import Problem, Sense
+from derand.csp.convert import as_problem, objective, to_value
+from derand.csp.proof import Proof
+from derand.csp.reduction import from_partition, maxcut_graph, to_partition
+from derand.errors import InputError
+from derand.limits import check_count, check_finite, check_seed
+
+__all__ = ["GW_RATIOS", "CSPResult", "solve_csp"]
+
+SDP_SHARE, ROUNDING_SHARE, BASELINE_SHARE = 0.2, 0.15, 0.05
+"""Shares of ``time_limit`` the SDP, the rounding and the best-of-N baseline may use at most;
+the search gets the rest."""
+RESTART_MIN = 0.05
+"""Under a time limit, a search that ends with more than this share of the limit left is
+followed by Breakout Local Search from the best partition, until the limit."""
+BASELINE_CHUNK = 100
+"""Random roundings per call of the baseline; under a time limit it stops between calls."""
+MAX_SAMPLES = 10**7
+GW_RATIOS = {"max2sat": 0.87856, "dicut": 0.79607}
+"""Goemans-Williamson (1995): for nonnegative weights a random hyperplane's expectation is at
+least this fraction of the SDP objective of the vectors (MAX-2-SAT, MAX-DICUT). No ratio holds
+for QUBO / Ising with mixed signs."""
+G0_GRID = (3.5, 2.5, 1.73, 1.15, 0.67, 0.32)
+"""Threshold scales ``g0`` tried at the start, in this order: the midpoint quantiles of
+``|N(0, 1)|`` at 11/12 .. 3/12 and two larger ones (large ``g0`` lean on the truth vector:
+``sign(c)`` as ``g0 -> inf``). Under a time limit at most a third of the rounding's share is
+spent on them (at least two are tried)."""
+SA_VISITS = 2e7
+"""Default annealing budget without a time limit, in edge visits (``sweeps x (2 m + n)``)."""
+
+
+def default_sweeps(m: int, n: int) -> int:
+    """Sweeps of the default anneal: :data:`SA_VISITS` edge visits, between 1000 and 20000
+    (the Max-Cut default aims at 1e9 visits, far more than the problems here need).
+
+    Returns
+    -------
+    int
+    """
+    return int(np.clip(SA_VISITS / (2 * m + n), 1000, 20000))
+
+
+@dataclass(frozen=True)
+class CSPResult:
+    """Everything one run reports; values are in the problem's own terms and sense.
+
+    ``final_value`` is the best assignment's value (recomputed from the problem's data) and
+    ``bound`` a bound on the optimum (``>=`` it for ``max``, ``<=`` for ``min``), proven when
+    ``bound_proven``; ``gap = (bound - value) / |bound|`` (sign-adjusted for ``min``) is the
+    certified optimality gap. ``derandomized_value`` is the rounding's value and
+    ``guarantee_holds`` whether it is at least as good as ``gw_expected``, the expectation of a
+    random hyperplane on the same SDP vectors. ``assignment`` maps the user's labels to bools
+    (MAX-2-SAT: true; MAX-DICUT: in the source side), 0/1 (QUBO) or +-1 (Ising); ``solution``
+    holds the spins in index order. ``trace`` is ``[(seconds, best value)]``.
+    """
+
+    kind: str
+    name: str
+    n: int
+    terms: int
+    sense: str
+    final_value: float
+    bound: float
+    bound_proven: bool
+    bound_lanczos: float
+    bound_note: str
+    gap: float
+    gap_absolute: float
+    sdp_value: float
+    sdp_rank: int
+    sdp_sweeps: int
+    gw_expected: float
+    gw_ratio: float | None
+    random_best: float
+    random_mean: float
+    random_samples: int
+    derandomized_value: float
+    derandomized_expected: float | None
+    guarantee_holds: bool
+    g0: float
+    g0_expected: list[float]
+    rounding_status: str
+    iterations: int
+    local_search: bool
+    search: str
+    search_moves: int
+    threads: int
+    time_limit: float | None
+    interrupted: bool
+    seconds: dict[str, float]
+    seed: int
+    parameters: dict[str, Any]
+    versions: dict[str, str]
+    solution: list[int] = field(repr=False)
+    assignment: dict[Hashable, Any] = field(repr=False)
+    details: dict[str, Any] = field(repr=False)
+    trace: list[tuple[float, float]] = field(default_factory=list, repr=False)
+
+
+def solve_csp(
+    problem: Any,
+    *,
+    sense: Sense | None = None,
+    time_limit: float | None = None,
+    threads: int = 1,
+    seed: int = 0,
+    samples: int = 1000,
+    local: bool = True,
+    prove: bool = True,
+    search: str = "sa",
+    search_moves: int | None = None,
+    rank: int | None = None,
+    max_iter: int = 300,
+    callback: Callable[[str, int, int], None] | None = None,
+    progress: Callable[[float, float, float], None] | None = None,
+) -> CSPResult:
+    """Solve a MAX-2-SAT, MAX-DICUT, QUBO or Ising problem with a certified gap.
+
+    Parameters
+    ----------
+    problem : MaxTwoSat, DiCut, QUBO, Ising, dimod BQM, networkx DiGraph or dict
+        See :func:`derand.csp.convert.as_problem`; a ``{(i, j): q}`` dict needs ``sense``.
+    sense : {"max", "min"}, optional
+        Only for a QUBO dict.
+    time_limit : float, optional
+        Seconds for the whole pipeline (SDP at most 8 %, rounding 4 %, the search the rest).
+        Without it every stage runs its default budget and the result is deterministic for a
+        fixed ``seed`` and ``threads``.
+    threads : int
+        Search runs at once: run 0 starts from the derandomized assignment, run 1 from the
+        best random rounding, further runs from single random roundings.
+    seed : int
+        Seed of the SDP start, the random roundings and the search.
+    samples : int
+        Random hyperplanes of the best-of-N baseline.
+    local : bool
+        Polish with the compiled search (``final_value`` may then beat the rounding).
+    prove : bool
+        Prove the bound by an LDL^T factorisation (else the Lanczos bound, not proven).
+    search : {"sa", "bls", "tabu", "greedy"}
+        The search method (:func:`derand.maxcut.local_search.local_search`).
+    search_moves : int, optional
+        Budget of each search run (sweeps for ``sa``, flips otherwise); default
+        :func:`default_sweeps` for ``sa`` without a time limit, else the Max-Cut default.
+    rank : int, optional
+        SDP rank (default by size).
+    max_iter : int
+        Iterations of the derandomized ascent.
+    callback : callable, optional
+        ``callback(stage, done, total)`` for progress bars.
+    progress : callable, optional
+        ``progress(best_value, bound, seconds)`` when the best value changes. Raising
+        KeyboardInterrupt in either callback (or Ctrl-C) stops the run with the best so far
+        and ``interrupted = True``.
+
+    Returns
+    -------
+    CSPResult
+    """
+    from derand import __version__
+    from derand.maxcut.local_search import METHODS, local_search
+    from derand.results import provenance
+    from derand.rounding import (
+        HyperplaneRounding,
+        best_of_random,
+        derandomized_rounding,
+        gw_expectation,
+        threshold_form,
+    )
+    from derand.sdp import dual_vector, solve_sdp
+
+    t0 = time.perf_counter()
+    prob: Problem = as_problem(problem, sense=sense)
+    if search not in METHODS:
+        raise InputError(f"search must be one of {METHODS}, got {search!r}")
+    threads = check_count(threads, "threads", high=256)
+    seed = check_seed(seed)
+    samples = check_count(samples, "samples", high=MAX_SAMPLES)
+    max_iter = check_count(max_iter, "max_iter", high=10**6)
+    if time_limit is not None:
+        time_limit = check_finite(time_limit, "time_limit", low=0.0, high=1e9)
+    parameters = {
+        "time_limit": time_limit, "threads": threads, "seed": seed, "samples": samples,
+        "local": local, "prove": prove, "search": search, "search_moves": search_moves,
+        "rank": rank, "max_iter": max_iter,
+    }  # fmt: skip
+    obj = objective(prob)
+    n = obj.n
+    hom = obj.homogenized()
+    C = hom.coupling()
+    sgn = 1.0 if prob.sense == "max" else -1.0
+
+    def value(f: float) -> float:
+        return to_value(prob.sense, f)
+
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        if callback is None:
+            return None
+        cb = callback
+        return lambda done, total: cb(name, done, total)
+
+    def share(fraction: float) -> float | None:
+        if time_limit is None:
+            return None
+        return max(0.0, min(fraction * time_limit, time_limit - (time.perf_counter() - t0)))
+
+    trace: list[tuple[float, float]] = []
+    interrupted = False
+    if callback is not None:
+        callback("sdp", 0, 1)
+    sdp = solve_sdp(C, rank=rank, seed=seed, time_limit=share(SDP_SHARE))
+    interrupted = bool(sdp.interrupted)
+    V = sdp.V
+    f_lanczos = hom.constant + float(sdp.upper_bound)
+    f_bound, proven, note = f_lanczos, False, "not attempted (prove=False)"
+    proof: Proof | None = None
+    if hom.m == 0:
+        f_bound, proven, note = hom.constant, True, "no terms: the objective is constant"
+    elif prove:
+        try:
+            proof = Proof(C, dual_vector(C, V), sdp.lambda_max, background=time_limit is not None)
+        except KeyboardInterrupt:
+            interrupted, note = True, "interrupted before the proof"
+    t_sdp = time.perf_counter() - t0
+
+    def report(f: float) -> None:
+        trace.append((time.perf_counter() - t0, value(f)))
+        if progress is not None:
+            progress(value(f), value(f_bound), time.perf_counter() - t0)
+
+    t1 = time.perf_counter()
+    gw = float(gw_expectation(hom, V))
+    rnd = _baseline(
+        best_of_random, obj, V, samples if not interrupted else 1, seed, n, share(BASELINE_SHARE)
+    )
+    starts_expected: list[float] = []
+    g0 = G0_GRID[0]
+    f_round, s_round = float(rnd.best_value), np.asarray(rnd.solution, np.int8)
+    expected_final: float | None = None
+    status, iterations = "not run", 0
+    try:
+        if interrupted:
+            raise KeyboardInterrupt
+        U, c = threshold_form(V, n)
+        rounding = HyperplaneRounding(obj, U, thresholds=True)
+        budget = share(ROUNDING_SHARE)  # from here: the rounding's own share
+        t_grid = time.perf_counter()
+        for g in G0_GRID:
+            x = np.concatenate([np.zeros(U.shape[1]), g * c])
+            starts_expected.append(float(rounding.value(x)))
+            spent = time.perf_counter() - t_grid
+            if budget is not None and len(starts_expected) >= 2 and spent > budget / 3:
+                break
+        g0 = G0_GRID[int(np.argmax(starts_expected))]
+        left = None if budget is None else max(0.0, budget - (time.perf_counter() - t_grid))
+        d = derandomized_rounding(
+            obj, U, thresholds=True, t0=g0 * c, max_iter=max_iter, seed=seed, time_limit=left,
+        )  # fmt: skip
+        status, iterations = str(d.status), int(d.iterations)
+        s_round = np.asarray(d.solution, np.int8)
+        f_round = float(obj.value(s_round))
+        expected_final = float(d.expected) if d.expected is not None else None
+        interrupted = interrupted or d.status == "interrupted"
+    except KeyboardInterrupt:
+        interrupted, status = True, "interrupted"
+    if not (math.isfinite(gw) and math.isfinite(f_round)):
+        raise InputError("the rounding produced non-finite numbers (coefficients out of range?)")
+    holds = status != "interrupted" and f_round >= gw - 1e-9 * max(1.0, abs(gw))
+    report(f_round)
+    t_round = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    f_final, s_final = f_round, s_round
+    if float(rnd.best_value) > f_final:  # the baseline is kept when it is better
+        f_final, s_final = float(rnd.best_value), np.asarray(rnd.solution, np.int8)
+    moves = 0
+    if local and not interrupted and hom.m:
+        graph, shift, scale = maxcut_graph(
+            n, obj.constant, obj.h, obj.u, obj.v, obj.J, name=prob.name
+        )
+        if search_moves is None and search == "sa" and time_limit is None:
+            search_moves = default_sweeps(graph.m, graph.n)
+        starts = [to_partition(s_round), to_partition(np.asarray(rnd.solution, np.int8))]
+        starts += [
+            to_partition(np.asarray(best_of_random(obj, V, 1, seed=seed + 100 + k, truth=n)
+                                    .solution, np.int8))
+            for k in range(2, threads)
+        ]  # fmt: skip
+        left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
+
+        def search_progress(best_cut: float, _seconds: float, fraction: float) -> None:
+            f = best_cut / scale + shift
+            if not trace or sgn * value(f) > sgn * trace[-1][1]:
+                report(f)
+            cb = stage("search")
+            if cb is not None:
+                cb(int(1000 * fraction), 1000)
+
+        ls = local_search(
+            graph, np.stack(starts[: max(1, threads)]), method=search,  # type: ignore[arg-type]
+            threads=threads, max_moves=search_moves, time_limit=left, seed=seed,
+            callback=search_progress,
+        )  # fmt: skip
+        interrupted = interrupted or ls.interrupted
+        moves = ls.moves
+        best_p = ls.partition
+        # an anneal ends at its cold end: the rest of a time limit goes to Breakout Local
+        # Search from the best partition (restarts seeded apart), until the limit
+        rounds = 0
+        while time_limit is not None and not interrupted and search_moves is None:
+            left = time_limit - (time.perf_counter() - t0)
+            if left < RESTART_MIN * time_limit:
+                break
+            rounds += 1
+            more = local_search(
+                graph, np.stack([best_p] * max(1, threads)), method="bls", threads=threads,
+                time_limit=left, seed=seed + 7919 * rounds, callback=search_progress,
+            )  # fmt: skip
+            interrupted = interrupted or more.interrupted
+            moves += more.moves
+            best_p = more.partition
+        s_ls = from_partition(best_p)
+        f_ls = float(obj.value(s_ls))
+        if f_ls > f_final:
+            f_final, s_final = f_ls, s_ls
+    if not trace or sgn * value(f_final) > sgn * trace[-1][1]:
+        report(f_final)
+    t_ls = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    if proof is not None:
+        left = None if time_limit is None else max(0.0, time_limit - (t3 - t0))
+        pb = proof.wait(0.0 if interrupted else left)
+        proven, note = bool(pb.proven), str(pb.note)
+        if pb.proven:
+            f_bound = hom.constant + max(float(pb.upper_bound), float(sdp.value))
+    t_proof = time.perf_counter() - t3
+    final = float(prob.evaluate(s_final))
+    gap_abs = max(0.0, f_bound - f_final)
+    gap = gap_abs / abs(f_bound) if f_bound != 0 else gap_abs
+    ratio = GW_RATIOS.get(prob.kind)
+    if ratio is not None and not _nonnegative(prob):
+        ratio = None
+    return CSPResult(
+        kind=prob.kind, name=prob.name, n=n, terms=prob.terms, sense=prob.sense,
+        final_value=final, bound=value(f_bound), bound_proven=proven,
+        bound_lanczos=value(f_lanczos), bound_note=note, gap=gap, gap_absolute=gap_abs,
+        sdp_value=value(hom.constant + float(sdp.value)), sdp_rank=int(V.shape[1]),
+        sdp_sweeps=int(sdp.sweeps), gw_expected=value(gw), gw_ratio=ratio,
+        random_best=float(prob.evaluate(np.asarray(rnd.solution, np.int8))),
+        random_mean=value(float(rnd.mean_value)),
+        random_samples=int(rnd.samples), derandomized_value=float(prob.evaluate(s_round)),
+        derandomized_expected=None if expected_final is None else value(expected_final),
+        guarantee_holds=bool(holds), g0=g0, g0_expected=[value(e) for e in starts_expected],
+        rounding_status=status, iterations=iterations, local_search=local, search=search,
+        search_moves=moves, threads=threads, time_limit=time_limit, interrupted=interrupted,
+        seconds={"sdp": t_sdp, "rounding": t_round, "local_search": t_ls,
+                 "proof_wait": t_proof, "total": time.perf_counter() - t0},
+        seed=seed, parameters=parameters, versions={**provenance(), "derand": __version__},
+        solution=[int(x) for x in s_final], assignment=prob.answer(s_final),
+        details=prob.details(s_final), trace=trace,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    best_value: float
+    mean_value: float
+    solution: Any
+    samples: int
+
+
+def _baseline(
+    best_of_random: Any, obj: Any, V: Any, samples: int, seed: int, truth: int,
+    budget: float | None,
+) -> _Baseline:  # fmt: skip
+    """The best of ``samples`` random roundings, drawn :data:`BASELINE_CHUNK` at a time (chunk
+    ``k`` seeded ``seed + 1 + k``); under a time budget it stops between chunks."""
+    start = time.perf_counter()
+    best: Any = None
+    total, drawn = 0.0, 0
+    for k, lo in enumerate(range(0, samples, BASELINE_CHUNK)):
+        size = min(BASELINE_CHUNK, samples - lo)
+        r = best_of_random(obj, V, size, seed=seed + 1 + k, truth=truth)
+        total += float(r.mean_value) * size
+        drawn += size
+        if best is None or r.best_value > best.best_value:
+            best = r
+        if budget is not None and time.perf_counter() - start > budget:
+            break
+    return _Baseline(float(best.best_value), total / drawn, best.solution, drawn)
+
+
+def _nonnegative(prob: Problem) -> bool:
+    weights = getattr(prob, "w", None)
+    return weights is not None and bool(np.all(np.asarray(weights) >= 0))
