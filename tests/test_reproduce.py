@@ -34,6 +34,7 @@ TINY = {
     "maxcut": {"n": 60, "score_steps": 200, "gset": ["G11"]},
     "jl": {"authors_data": "uniform:n=40,d=60,seed=42", "authors_k": 10, "digits_n": 80,
            "n_iter": 200},
+    "csp": {"n": 20, "clauses": 60, "samples": 50},
 }  # fmt: skip
 
 
@@ -58,6 +59,7 @@ def test_writes_every_file_and_references_every_figure(
         "fig1_toy_frozen_bias.png",
         "fig2_toy_trainable_bias.png",
         "fig3_nn_trajectories.png",
+        "beyond_csp_max2sat_ascent.png",
     } <= set(pngs)
     report = (out / "report.md").read_text()
     html = (out / "report.html").read_text()
@@ -69,6 +71,7 @@ def test_writes_every_file_and_references_every_figure(
     doc = json.loads((out / "results.json").read_text())
     assert doc["seeds"] == 2 and doc["threads"] == 1 and doc["interrupted"] is False
     assert set(doc["results"]) >= {"toy", "nn_fig3", "nn_multi_index", "maxcut_gset"}
+    assert all(r["guarantee"] for r in doc["results"]["csp_max2sat"])
     assert len(doc["results"]["nn_fig3"]) == 2
     assert "±" in report
     summary = report[report.index("## Summary") : report.index("## Contents")]

@@ -16,7 +16,9 @@ from derand.cli.common import (
     say,
 )
 
-EXPERIMENT_NAMES = ("toy", "nn-fig3", "maxcut", "jl", "nn-multi-index", "jl-digits", "gset")
+EXPERIMENT_NAMES = (
+    "toy", "nn-fig3", "maxcut", "jl", "nn-multi-index", "jl-digits", "gset", "csp",
+)  # fmt: skip
 """The names of ``derand.reproduce.EXPERIMENTS`` (kept here so that --help stays light)."""
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ from derand.reproduce.common import (
     ReproduceResult,
     Tick,
 )
+from derand.reproduce.csp import csp_experiment
 from derand.reproduce.gset import gset_experiment
 from derand.reproduce.jl import jl_digits_experiment, jl_experiment
 from derand.reproduce.maxcut import maxcut_experiment
@@ -34,6 +35,7 @@ EXPERIMENTS: dict[str, Callable[[ReproduceConfig, Tick], tuple[Section, dict[str
     "nn-multi-index": nn_multi_index_experiment,
     "jl-digits": jl_digits_experiment,
     "gset": gset_experiment,
+    "csp": csp_experiment,
 }
 """Paper figures first, then ours; an experiment may return ``None`` (nothing to run)."""
 
