@@ -563,3 +563,25 @@ def test_ctrl_c_in_the_subsample_stage_keeps_its_map(
     assert est.interrupted_ and est.certificate_complete_ and est.n_iter_ == 30
     D, _ = dense_pairwise_distortions(small_digits, est.components_)
     assert est.max_distortion_ == pytest.approx(float(np.abs(D).max()), rel=1e-10)
+
+
+def test_sosp_certificate_of_the_last_round_agrees_with_a_dense_hessian() -> None:
+    from derand.jl import DerandomizedJL
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 30))  # 3 x 30 + 1 = 91 variables: the Lanczos path
+    est = DerandomizedJL(n_components=3, random_state=0, n_iter=200).fit(X)
+    cert = est.sosp_certificate()
+    last = est._last_round
+    x = last.x_end
+    n = x.size
+    H = np.stack([last.hvp(x, e) for e in np.eye(n)])
+    evals = np.linalg.eigvalsh(0.5 * (H + H.T))
+    assert cert.n_params == n and cert.method == "lanczos"
+    assert cert.bound is None  # no lemma bound is claimed for Phi_tau
+    assert cert.lambda_min == pytest.approx(evals[0], rel=1e-4, abs=1e-6)
+    _, grad = last.value_and_grad(x)
+    assert cert.grad_norm == pytest.approx(float(np.linalg.norm(grad)), rel=1e-12)
+    assert last.randomness(x) == pytest.approx(est.history_["sigma"][-1], rel=1e-9)
+    with pytest.raises(InputError):
+        DerandomizedJL(n_components=2).sosp_certificate()

@@ -29,6 +29,7 @@ from sklearn.random_projection import johnson_lindenstrauss_min_dim
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from derand.core import SOSPCertificate
 from derand.errors import InputError
 from derand.jl.distortion import (
     DistortionReport,
@@ -638,6 +639,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             M0 = self._initial(work, k, rng)
             nworkers = workers or available_cpus()
             validation = None if val is None else Validation(train, val, self.objective, nworkers)
+            self._last_round = None
             size = self._subsample_size(n_t)
             if size is not None:
                 M0, stage = self._fit_subsample(train, M0, size, rng, nworkers, callback)
@@ -668,7 +670,35 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             self.sigma_ = self.history_["sigma"][-1] if self.history_["sigma"] else settings.sigma0
             self.interrupted_ = outcome.interrupted
             self.n_iter_ = len(self.history_["iteration"])
+            self._last_round = outcome.last_round
         return self._finish(Xu, M, ratio_range, options, start)
+
+    def sosp_certificate(self, *, max_steps: int = 120) -> SOSPCertificate:
+        """The SOSP certificate of the fit's last smoothed objective at the point it ended.
+
+        The last L-BFGS round minimised ``Phi_tau`` (the closed-form expected smooth maximum of
+        the distortions over its active set, module :mod:`derand.jl.optimise`); this is
+        :func:`derand.core.certify` there: ``grad_norm`` (rho) and ``lambda_min`` in
+        ``[vec(M), sigma]``, by Lanczos on Hessian-vector products (central differences of
+        the exact gradient). The lemma's bound on ``sigma`` is not given: ``Phi_tau`` is the
+        logarithm of a Gaussian expectation, not one, so the lemma's hypothesis does not hold
+        as stated, and no Hessian-Lipschitz constant is known.
+
+        Returns
+        -------
+        SOSPCertificate
+
+        Raises
+        ------
+        InputError
+            Before ``fit``, or when the fit ran no round (e.g. it was interrupted first).
+        """
+        last = getattr(self, "_last_round", None)
+        if last is None:
+            raise InputError("no fitted round to certify: call fit first (and let it run)")
+        from derand.core import certify as certify_sosp
+
+        return certify_sosp(last, last.x_end, max_steps=max_steps, tol=1e-6)
 
     def _finish(
         self,

@@ -54,6 +54,7 @@ from numba import njit
 from numpy.typing import NDArray
 from scipy.optimize import minimize
 
+from derand.core import Rounded
 from derand.errors import InputError
 from derand.jl.pairs import (
     Denominators,
@@ -284,6 +285,7 @@ class FitOutcome:
     seconds: float
     scan_seconds: float
     evaluations: int
+    last_round: RoundProblem | None = None
 
 
 @dataclass(frozen=True)
@@ -504,6 +506,7 @@ def optimise_projection(
             return True
         return False
 
+    last_round: RoundProblem | None = None
     try:
         M = np.array(M0, dtype=np.float64)
         scanned = exact(M)
@@ -540,6 +543,7 @@ def optimise_projection(
                 )
                 evaluations += step.evaluations
                 done = step.done
+                last_round = RoundProblem(step, np.asarray(result.x, dtype=np.float64))
                 M, sigma = step.unpack(result.x)
                 if not np.all(np.isfinite(M)):
                     raise InputError("fit: the optimiser produced a non-finite projection")
@@ -583,7 +587,54 @@ def optimise_projection(
         seconds=time.perf_counter() - start,
         scan_seconds=scan_seconds,
         evaluations=evaluations,
+        last_round=last_round,
     )
+
+
+class RoundProblem:
+    """The last round's smoothed objective ``Phi_tau`` as a :class:`derand.core.Problem`.
+
+    ``x = [vec(M), sigma]`` (``vec(M)`` alone when sigma is not trained), minimised, over the
+    round's active set at its temperature: the objective the L-BFGS round stopped on, at the
+    point it stopped (``x_end``). ``randomness`` is ``sigma`` (the lemma's random part
+    ``sigma G``), ``round`` the deterministic ``M`` with its max distortion over the active set;
+    ``hvp`` is a central difference of the exact gradient (relative step ``1e-6``), so the
+    certificate's ``lambda_min`` is accurate to about ``1e-6`` relative.
+    """
+
+    sense = "min"
+
+    def __init__(self, step: _Step, x_end: Array) -> None:
+        self.step = step
+        self.x_end = x_end
+
+    def start(self) -> Array:
+        """The round's end point."""
+        return self.x_end.copy()
+
+    def value_and_grad(self, x: Array) -> tuple[float, Array]:
+        """``Phi_tau`` and its exact gradient."""
+        return self.step.value_and_grad(x)
+
+    def randomness(self, x: Array) -> float:
+        """``sigma``."""
+        return self.step.unpack(x)[1]
+
+    def round(self, x: Array) -> Rounded:
+        """``M`` and ``max |R_u - 1|`` over the active set."""
+        M, _ = self.step.unpack(x)
+        return Rounded(M, float(np.max(np.abs(self.step.act.ratios(M) - 1.0))))
+
+    def hvp(self, x: Array, v: Array) -> Array:
+        """``hess Phi_tau(x) v`` by a central difference of the exact gradient."""
+        norm = float(np.linalg.norm(v))
+        if norm == 0.0:
+            return np.zeros_like(v)
+        h = 1e-6 * max(1.0, float(np.linalg.norm(x))) / norm
+        plus = self.step.value_and_grad(x + h * v)[1]
+        minus = self.step.value_and_grad(x - h * v)[1]
+        out: Array = (plus - minus) / (2.0 * h)
+        return out
 
 
 def _after_iteration(
