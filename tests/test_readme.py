@@ -67,6 +67,6 @@ def test_every_python_snippet_runs(
 
 def test_the_core_snippet_is_short() -> None:
     """It runs under `make test-slow`: a few seconds, not minutes (6000 steps took 6 min)."""
-    core = next(s for s in SNIPPETS if "sosp_certificate" in s)
+    core = next(s for s in SNIPPETS if "GaussianSmoothedObjective" in s)
     assert "torch.manual_seed" in core and re.search(r"steps=(\d+)", core)
     assert int(re.search(r"steps=(\d+)", core).group(1)) <= 1000  # type: ignore[union-attr]

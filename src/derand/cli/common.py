@@ -172,6 +172,45 @@ def seed_type(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_search_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """The options every SDP -> rounding -> search pipeline takes (``derand maxcut``,
+    ``derand csp``): ``--local-search``, ``--search``, ``--search-moves``, ``--time-limit``,
+    ``--threads``, ``--prove`` and ``--rank``; ``what`` names the rounded object in the help."""
+    parser.add_argument(
+        "--local-search",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=f"polish the rounded {what} (reported separately)",
+    )
+    parser.add_argument(
+        "--search",
+        choices=("sa", "bls", "tabu", "greedy"),
+        default="sa",
+        help="polishing: annealing + Breakout Local Search, BLS, tabu, or 1-flip",
+    )
+    parser.add_argument(
+        "--search-moves",
+        type=positive_int,
+        help="budget of each search run: sweeps for sa, flips otherwise (default: by size)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=positive_float,
+        metavar="SECONDS",
+        help="wall-time budget of the whole run (default: fixed budgets, deterministic)",
+    )
+    parser.add_argument(
+        "--threads", type=positive_int, default=1, help="independent search runs at once"
+    )
+    parser.add_argument(
+        "--prove",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="prove the upper bound by a sparse LDL^T (else the Lanczos bound)",
+    )
+    parser.add_argument("--rank", type=positive_int, help="SDP rank p (default ~sqrt(2n))")
+
+
 def add_common_options(
     parser: argparse.ArgumentParser,
     *,

@@ -10,8 +10,8 @@ from derand.cli.common import (
     EXIT_INTERRUPTED,
     HelpFormatter,
     add_common_options,
+    add_search_options,
     envelope,
-    positive_float,
     positive_int,
     save_outputs,
     say,
@@ -92,39 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=1000,
         help="random roundings of the best-of-N baseline",
     )
-    parser.add_argument(
-        "--local-search",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="polish the rounded assignment (reported separately)",
-    )
-    parser.add_argument(
-        "--search",
-        choices=("sa", "bls", "tabu", "greedy"),
-        default="sa",
-        help="polishing: annealing + Breakout Local Search, BLS, tabu, 1-flip",
-    )
-    parser.add_argument(
-        "--search-moves",
-        type=positive_int,
-        help="budget of each search run: sweeps for sa, flips otherwise",
-    )
-    parser.add_argument(
-        "--time-limit",
-        type=positive_float,
-        metavar="SECONDS",
-        help="wall-time budget of the whole run (default: fixed budgets, deterministic)",
-    )
-    parser.add_argument(
-        "--threads", type=positive_int, default=1, help="independent search runs at once"
-    )
-    parser.add_argument(
-        "--prove",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="prove the bound by a sparse LDL^T (else the Lanczos bound)",
-    )
-    parser.add_argument("--rank", type=positive_int, help="SDP rank (default by size)")
+    add_search_options(parser, "assignment")
     parser.add_argument(
         "--assignment", action="store_true", help="print the assignment (sat: a DIMACS 'v' line)"
     )

@@ -10,8 +10,8 @@ from derand.cli.common import (
     EXIT_INTERRUPTED,
     HelpFormatter,
     add_common_options,
+    add_search_options,
     envelope,
-    positive_float,
     positive_int,
     save_outputs,
     say,
@@ -60,42 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--samples", type=positive_int, default=1000, help="random hyperplanes (best-of-N)"
     )
-    parser.add_argument(
-        "--local-search",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="polish the rounded cut (reported separately as the final cut)",
-    )
-    parser.add_argument(
-        "--search",
-        choices=("sa", "bls", "tabu", "greedy"),
-        default="sa",
-        help="polishing: annealing + Breakout Local Search, BLS, tabu, or 1-flip",
-    )
-    parser.add_argument(
-        "--search-moves",
-        type=positive_int,
-        help="budget of each search run: sweeps for sa, flips otherwise (default: by size)",
-    )
-    parser.add_argument(
-        "--time-limit",
-        type=positive_float,
-        metavar="SECONDS",
-        help="wall-time budget of the whole run (default: fixed budgets, deterministic)",
-    )
-    parser.add_argument(
-        "--threads", type=positive_int, default=1, help="independent search runs at once"
-    )
-    parser.add_argument(
-        "--prove",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="prove the upper bound by a sparse LDL^T (else the Lanczos bound)",
-    )
+    add_search_options(parser, "cut")
     parser.add_argument(
         "--exact", action="store_true", help="exact optimum (at most 26 nodes with edges)"
     )
-    parser.add_argument("--rank", type=positive_int, help="SDP rank p (default ~sqrt(2n))")
     parser.add_argument(
         "--score-steps", type=positive_int, default=5000, help="steps of --rounding score"
     )
