@@ -400,3 +400,14 @@ def test_a_cold_numba_cache_is_compiled_within_the_budget(tmp_path: Path) -> Non
     assert doc["seconds"]["warm_up"] > 0
     assert doc["search_moves"] > 0 and doc["bound_proven"]
     assert wall <= 60 * 1.05 + 1.0
+
+
+def test_ctrl_c_during_the_rounding_stops_the_run() -> None:
+    # the engine keeps the best cut on Ctrl-C; the pipeline must then stop, not search on
+    def interrupt(stage: str, done: int, total: int) -> None:
+        if stage == "rounding":
+            raise KeyboardInterrupt
+
+    r = solve_maxcut(gnp(120, 0.1, seed=2), callback=interrupt)
+    assert r.interrupted and r.search_moves == 0
+    assert r.derandomized_cut >= r.random_best and r.final_cut <= r.upper_bound

@@ -242,7 +242,8 @@ def derandomized_rounding(
 
 @dataclass(frozen=True)
 class ScoreResult:
-    """The authors' score-function (REINFORCE) rounding: final partition and traces."""
+    """The authors' score-function (REINFORCE) rounding: final partition and traces;
+    ``interrupted`` when Ctrl-C stopped it (the partition of the last step is kept)."""
 
     cut: float
     partition: NDArray[np.int8] = field(repr=False)
@@ -250,6 +251,7 @@ class ScoreResult:
     expected_trace: list[float] = field(default_factory=list, repr=False)
     cut_trace: list[float] = field(default_factory=list, repr=False)
     sigma_trace: list[float] = field(default_factory=list, repr=False)
+    interrupted: bool = False
 
 
 def score_function_rounding(
@@ -297,6 +299,7 @@ def score_function_rounding(
     cut_trace: list[float] = []
     sig_trace: list[float] = []
     step = 0
+    interrupted = False
     try:
         for step in range(1, steps + 1):
             eps = rng.standard_normal((p, samples))
@@ -317,7 +320,7 @@ def score_function_rounding(
             if callback is not None and step % 50 == 0:
                 callback(step, steps)
     except KeyboardInterrupt:
-        pass
+        interrupted = True
     s = np.where(V @ m >= 0, 1, -1).astype(np.int8)
     return ScoreResult(
         cut=graph.cut_value(s),
@@ -326,4 +329,5 @@ def score_function_rounding(
         expected_trace=exp_trace,
         cut_trace=cut_trace,
         sigma_trace=sig_trace,
+        interrupted=interrupted,
     )

@@ -623,7 +623,11 @@ def _rounding_stage(
             )  # fmt: skip
             out.traces = (d.history.expected, d.history.rounded, d.history.randomness)
             out.certificate = d.certificate
-            if rnd.best_cut > out.cut and np.any(rnd.direction):
+            if d.status == "interrupted":  # the engine kept the best cut; the run stops here
+                out.interrupted = True
+                if rnd.best_cut > out.cut:
+                    out.cut, out.partition = rnd.best_cut, rnd.partition
+            elif rnd.best_cut > out.cut and np.any(rnd.direction):
                 # the second start: the best random hyperplane at sigma = 1e-3, where E[cut]
                 # is its cut; the monotone ascent from there ends at least as high
                 x0 = rnd.direction * (1e3 / float(np.linalg.norm(rnd.direction)))
@@ -631,6 +635,7 @@ def _rounding_stage(
                     graph, V, seed=seed, time_limit=run.share(ROUNDING_SHARE), x0=x0
                 )
                 out.starts = 2
+                out.interrupted = second.status == "interrupted"
                 if second.value > out.cut:
                     out.cut, out.partition, out.from_random = second.value, second.solution, True
         elif rounding == "score":
@@ -639,6 +644,7 @@ def _rounding_stage(
             )
             out.cut, out.partition, out.iterations = sc.cut, sc.partition, sc.steps
             out.traces = (sc.expected_trace, sc.cut_trace, sc.sigma_trace)
+            out.interrupted = sc.interrupted
         elif rounding == "random":
             one = best_of_random(graph, V, 1, seed=seed + 2)
             out.cut, out.partition = one.best_cut, one.partition
