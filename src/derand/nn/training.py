@@ -51,7 +51,12 @@ from derand.nn.config import (
 )
 from derand.nn.fused import loss_and_gradients
 from derand.nn.metrics import order_parameters, tracked_neurons
-from derand.nn.objective import loss_function, make_run_teacher, regulariser
+from derand.nn.objective import (
+    loss_function,
+    make_run_teacher,
+    regulariser,
+    trained_parameters,
+)
 from derand.nn.outcome import best_constant_loss, classify
 from derand.nn.rates import LayerRates, layer_rates
 from derand.nn.result import STOP_REASONS, TrainResult
@@ -334,7 +339,10 @@ class _Run:
                 try:
                     if certificate is None:
                         certificate = self.certifier.full_certificate(self.model, self.step)
-                    if config.trained - CERTIFIED_GROUPS:  # the theorem's SOSP: all of them
+                    # the theorem's SOSP is over every trained tensor; at depth 1 "hidden"
+                    # names none, and then (W, b) are all of them
+                    others = trained_parameters(self.model, config.trained - CERTIFIED_GROUPS)
+                    if others:
                         self.sosp_all = self.certifier.all_parameters(self.model, self.step)
                     else:
                         self.sosp_all = {
