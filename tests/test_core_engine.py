@@ -321,3 +321,14 @@ def test_as_coupling_refuses_what_is_not_an_sdp_objective() -> None:
         sdp.as_coupling(sp.csr_matrix(np.array([[0.0, 1.0], [0.0, 0.0]])))
     with pytest.raises(InputError, match="diagonal"):
         sdp.as_coupling(sp.csr_matrix(np.eye(2)))
+
+
+def test_the_engine_imports_neither_torch_nor_numba() -> None:
+    import subprocess
+
+    code = (
+        "import sys, derand.core, derand.rounding, derand.sdp, derand.core.gaussian; "
+        "bad = [m for m in ('torch', 'numba') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
