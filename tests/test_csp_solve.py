@@ -156,12 +156,11 @@ def test_interrupt_keeps_the_best() -> None:
 
 
 def test_the_proof_beside_the_search_under_a_time_limit() -> None:
-    from derand.csp.proof import Proof
-    from derand.sdp import dual_vector, solve_sdp
+    from derand.sdp import BackgroundProof, dual_vector, solve_sdp
 
     r = solve_csp(random_max2sat(50, 300, seed=1), time_limit=20.0, samples=100)
     assert r.bound_proven and r.bound >= r.final_value
     C = objective(beasley_qubo(300, 0.5, seed=1)).homogenized().coupling()
     sdp = solve_sdp(C, seed=0, max_sweeps=20)
-    late = Proof(C, dual_vector(C, sdp.V), sdp.lambda_max, background=True).wait(0.0)
+    late = BackgroundProof(C, dual_vector(C, sdp.V), sdp.lambda_max).wait(0.0)
     assert not late.proven and "time limit" in late.note

@@ -25,7 +25,6 @@ import numpy as np
 
 from derand.csp.base import Problem, Sense
 from derand.csp.convert import as_problem, objective, to_value
-from derand.csp.proof import Proof
 from derand.csp.reduction import from_partition, maxcut_graph, to_partition
 from derand.errors import InputError
 from derand.limits import check_count, check_finite, check_seed
@@ -192,7 +191,14 @@ def solve_csp(
         gw_expectation,
         threshold_form,
     )
-    from derand.sdp import dual_vector, solve_sdp
+    from derand.sdp import (
+        BackgroundProof,
+        ProvenBound,
+        dual_vector,
+        prove_bound,
+        solve_sdp,
+        upper_sum,
+    )
 
     t0 = time.perf_counter()
     prob: Problem = as_problem(problem, sense=sense)
@@ -238,12 +244,17 @@ def solve_csp(
     V = sdp.V
     f_lanczos = hom.constant + float(sdp.upper_bound)
     f_bound, proven, note = f_lanczos, False, "not attempted (prove=False)"
-    proof: Proof | None = None
+    inline: ProvenBound | None = None
+    background: BackgroundProof | None = None
     if hom.m == 0:
         f_bound, proven, note = hom.constant, True, "no terms: the objective is constant"
     elif prove:
-        try:
-            proof = Proof(C, dual_vector(C, V), sdp.lambda_max, background=time_limit is not None)
+        try:  # with a time limit beside the search, collected below
+            y = dual_vector(C, V)
+            if time_limit is None:
+                inline = prove_bound(C, y, sdp.lambda_max)
+            else:
+                background = BackgroundProof(C, y, sdp.lambda_max)
         except KeyboardInterrupt:
             interrupted, note = True, "interrupted before the proof"
     t_sdp = time.perf_counter() - t0
@@ -353,12 +364,14 @@ def solve_csp(
     t_ls = time.perf_counter() - t2
 
     t3 = time.perf_counter()
-    if proof is not None:
-        left = None if time_limit is None else max(0.0, time_limit - (t3 - t0))
-        pb = proof.wait(0.0 if interrupted else left)
+    pb = inline
+    if background is not None:
+        left = 0.0 if time_limit is None else max(0.0, time_limit - (t3 - t0))
+        pb = background.wait(0.0 if interrupted else left)
+    if pb is not None:
         proven, note = bool(pb.proven), str(pb.note)
-        if pb.proven:
-            f_bound = hom.constant + max(float(pb.upper_bound), float(sdp.value))
+        if pb.proven:  # the constant added rounding upwards: still a proof
+            f_bound = upper_sum(hom.constant, max(float(pb.upper_bound), float(sdp.value)))
     t_proof = time.perf_counter() - t3
     final = float(prob.evaluate(s_final))
     gap_abs = max(0.0, f_bound - f_final)

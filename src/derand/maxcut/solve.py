@@ -575,12 +575,11 @@ def _finish_background(graph: Graph, sdp: SDPResult, bound: _Bound, wait: float)
     """Wait for the background proof at most ``wait`` seconds; returns whether Ctrl-C came."""
     assert bound.background is not None
     try:
-        pb = bound.background.result(wait)
+        pb = bound.background.wait(wait)
     except KeyboardInterrupt:
         bound.note = "interrupted before the proof"
         return True
-    if pb is not None:
-        bound.accept(graph, pb, sdp.value)
+    bound.accept(graph, pb, sdp.value)
     return False
 
 

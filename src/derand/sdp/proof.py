@@ -314,6 +314,23 @@ class BackgroundProof:
             raise value
         return value  # type: ignore[no-any-return]
 
+    def wait(self, timeout: float) -> ProvenBound:
+        """:meth:`result`, with a proof that has not finished by then reported as not proven
+        (the note says so and that the Lanczos bound stands).
+
+        Returns
+        -------
+        ProvenBound
+        """
+        pb = self.result(timeout)
+        if pb is not None:
+            return pb
+        return ProvenBound(
+            proven=False, upper_bound=math.nan, delta=math.nan, margin=math.nan, attempts=0,
+            note="the LDL^T proof did not finish within the time limit: Lanczos bound, not proven",
+            seconds=time.perf_counter() - self.started,
+        )  # fmt: skip
+
     def close(self) -> None:
         """End the child (if it is still running) and free its resources."""
         if self._proc is not None:
