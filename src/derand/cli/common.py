@@ -255,6 +255,36 @@ def add_common_options(
 
 
 @contextmanager
+def pipeline_bar(
+    args: argparse.Namespace, desc: str, label: str
+) -> Iterator[tuple[Callable[[str, int, int], None], Callable[[float, float, float], None]]]:
+    """``(callback, progress)`` for an SDP -> rounding -> search pipeline (``solve_maxcut``,
+    ``solve_csp``): a tqdm bar on stderr named after the current stage, with the best value
+    (``label``) and the certified gap; after one second, only on a terminal, not with
+    ``--quiet``."""
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=1000, desc=desc, file=sys.stderr, delay=1.0, leave=False, dynamic_ncols=True,
+        disable=args.quiet or not sys.stderr.isatty(),
+        bar_format="{desc}{percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
+    )  # fmt: skip
+
+    def stage(name: str, done: int, total: int) -> None:
+        bar.set_description(name, refresh=False)
+        bar.update(int(1000 * done / max(1, total)) - bar.n)
+
+    def best(value: float, bound: float, _seconds: float) -> None:
+        gap = abs(bound - value) / abs(bound) if bound else abs(bound - value)
+        bar.set_postfix_str(f"{label} {value:g}, gap <= {100 * gap:.3f}%")
+
+    try:
+        yield stage, best
+    finally:
+        bar.close()
+
+
+@contextmanager
 def progress(
     args: argparse.Namespace, total: int, desc: str
 ) -> Iterator[Callable[[int, int], None]]:

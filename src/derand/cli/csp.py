@@ -12,6 +12,7 @@ from derand.cli.common import (
     add_common_options,
     add_search_options,
     envelope,
+    pipeline_bar,
     positive_int,
     save_outputs,
     say,
@@ -110,8 +111,6 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import warnings
 
-    from tqdm import tqdm
-
     from derand.csp.load import load_problem
     from derand.csp.solve import MAX_SAMPLES, solve_csp
 
@@ -127,29 +126,13 @@ def run(args: argparse.Namespace) -> int:
         say(args, f"warning: {w.message}")
     if args.rank is not None and args.rank > problem.n + 1:
         raise InputError(f"--rank must be <= n + 1 = {problem.n + 1}, got {args.rank}")
-    bar = tqdm(
-        total=1000, desc="csp", file=sys.stderr, delay=1.0, leave=False, dynamic_ncols=True,
-        disable=args.quiet or not sys.stderr.isatty(),
-        bar_format="{desc}{percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
-    )  # fmt: skip
-
-    def stage_cb(stage: str, done: int, total: int) -> None:
-        bar.set_description(stage, refresh=False)
-        bar.update(int(1000 * done / max(1, total)) - bar.n)
-
-    def progress_cb(best: float, bound: float, _seconds: float) -> None:
-        gap = abs(bound - best) / abs(bound) if bound else abs(bound - best)
-        bar.set_postfix_str(f"best {best:g}, gap <= {100 * gap:.3f}%")
-
-    try:
+    with pipeline_bar(args, "csp", "best") as (stage_cb, progress_cb):
         result = solve_csp(
             problem, time_limit=args.time_limit, threads=args.threads, seed=args.seed,
             samples=args.samples, local=args.local_search, prove=args.prove, search=args.search,
             search_moves=args.search_moves, rank=args.rank, callback=stage_cb,
             progress=progress_cb,
         )  # fmt: skip
-    finally:
-        bar.close()
     parameters = {
         "kind": args.kind, "input": args.input, "format": args.format, "hard": args.hard,
         "sense": args.sense, "index": args.index, "orient_seed": args.orient_seed,

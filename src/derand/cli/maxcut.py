@@ -12,6 +12,7 @@ from derand.cli.common import (
     add_common_options,
     add_search_options,
     envelope,
+    pipeline_bar,
     positive_int,
     save_outputs,
     say,
@@ -138,7 +139,6 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     started = time.perf_counter()  # --time-limit counts the imports and the parsing too
-    from tqdm import tqdm
 
     from derand.maxcut.readers import load_graph
     from derand.maxcut.solve import MAX_SAMPLES, solve_maxcut
@@ -154,21 +154,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--rank must be <= n = {graph.n}, got {args.rank}")
     if args.optimum is not None:
         check_optimum(args.optimum, float(graph.w[graph.w > 0].sum()), args.graph)
-    bar = tqdm(
-        total=1000, desc="maxcut", file=sys.stderr, delay=1.0, leave=False, dynamic_ncols=True,
-        disable=args.quiet or not sys.stderr.isatty(),
-        bar_format="{desc}{percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
-    )  # fmt: skip
-
-    def stage_cb(stage: str, done: int, total: int) -> None:
-        bar.set_description(stage, refresh=False)
-        bar.update(int(1000 * done / max(1, total)) - bar.n)
-
-    def progress_cb(best: float, bound: float, _seconds: float) -> None:
-        gap = 100.0 * (bound - best) / bound if bound > 0 else 0.0
-        bar.set_postfix_str(f"best cut {best:g}, gap <= {gap:.3f}%")
-
-    try:
+    with pipeline_bar(args, "maxcut", "best cut") as (stage_cb, progress_cb):
         result = solve_maxcut(
             graph, rounding=args.rounding, samples=args.samples, local=args.local_search,
             search=args.search, threads=args.threads, time_limit=_left(args.time_limit, started),
@@ -176,8 +162,6 @@ def run(args: argparse.Namespace) -> int:
             search_moves=args.search_moves, prove=args.prove, callback=stage_cb,
             progress=progress_cb,
         )  # fmt: skip
-    finally:
-        bar.close()
     result = dataclasses.replace(result, time_limit=args.time_limit)  # the user's, not _left's
     parameters = {
         "graph": args.graph,
