@@ -136,3 +136,16 @@ def test_hostile_numpy_files_are_refused(tmp_path: Path) -> None:
     for name, match in cases.items():
         with pytest.raises(InputError, match=match):
             load_data(str(tmp_path / name))
+
+
+def test_an_npz_member_flagged_encrypted_is_one_line(tmp_path: Path) -> None:
+    # found by the fuzz test: zipfile raises RuntimeError ("password required") for it
+    path = tmp_path / "x.npz"
+    np.savez(path, X=np.ones((3, 2)))
+    raw = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = raw.find(signature)
+        raw[at + offset] |= 1  # general-purpose flag bit 0: encrypted
+    path.write_bytes(bytes(raw))
+    with pytest.raises(InputError, match=r"not a valid \.npz"):
+        load_data(str(path))

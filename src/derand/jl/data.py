@@ -245,7 +245,8 @@ def _read_numpy(path: Path) -> Array:
                 arr = loaded[member[:-4]]
     except InputError:
         raise
-    except (zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as exc:
+        # RuntimeError: zipfile's "encrypted, password required" for a member flagged so
         raise InputError(f"{path}: not a valid .npz archive: {exc}") from None
     except (ValueError, EOFError) as exc:
         raise InputError(f"{path}: cannot read as {path.suffix}: {exc}") from None
