@@ -38,7 +38,13 @@ from derand.jl.distortion import (
     norm_distortion,
     pairwise_distortion,
 )
-from derand.jl.optimise import SIGMA_MODES, FitSettings, Validation, optimise_projection
+from derand.jl.optimise import (
+    SIGMA_MODES,
+    FitSettings,
+    NeighbourModel,
+    Validation,
+    optimise_projection,
+)
 from derand.jl.pairs import PairData, power_of_two_scale
 from derand.limits import check_count, check_finite, require_memory
 from derand.threads import available_cpus
@@ -501,6 +507,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         scan_size: int = 3000,
         cap_gain: bool = False,
         stretch_slack: float = 1.0,
+        neighbour_z: float | None = None,
         subsample: int | str | None = "auto",
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
@@ -529,6 +536,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         self.scan_size = scan_size
         self.cap_gain = cap_gain
         self.stretch_slack = stretch_slack
+        self.neighbour_z = neighbour_z
         self.subsample = subsample
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -639,6 +647,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             M0 = self._initial(work, k, rng)
             nworkers = workers or available_cpus()
             validation = None if val is None else Validation(train, val, self.objective, nworkers)
+            self._neighbours = self._neighbour_model(train)
             self._last_round = None
             size = self._subsample_size(n_t)
             if size is not None:
@@ -656,7 +665,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
                 )
             outcome = optimise_projection(
                 train, M0, objective=self.objective, settings=settings, workers=nworkers,
-                callback=callback, validation=validation,
+                callback=callback, validation=validation, neighbours=self._neighbours,
             )  # fmt: skip
             M = outcome.M
             ratio_range = outcome.ratio_range
@@ -756,7 +765,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         settings = self._settings(size * (size - 1) // 2)
         outcome = optimise_projection(
             train[pick], M0, objective=self.objective, settings=settings, workers=workers,
-            callback=callback,
+            callback=callback, neighbours=self._neighbours,
         )  # fmt: skip
         M = outcome.M
         if outcome.ratio_range is not None:
@@ -770,6 +779,18 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             "stopped": history["stopped"],
         }
         return M, (history if outcome.interrupted else None)
+
+    def _neighbour_model(self, train: Array) -> NeighbourModel | None:
+        """The model of new near pairs (``neighbour_z``), or None."""
+        if self.neighbour_z is None:
+            return None
+        z = check_finite(self.neighbour_z, "neighbour_z", low=0.0, high=100.0)
+        points = (
+            train
+            if self.objective == "pairs"
+            else np.vstack([train, np.zeros((1, train.shape[1]))])
+        )
+        return NeighbourModel.from_points(points, z)
 
     def _split(self, Xu: Array, rng: np.random.RandomState) -> tuple[Array, Array | None]:
         """Training and validation points (``early_stopping``), or all points and None."""
