@@ -109,8 +109,9 @@ def _exponents(  # pragma: no cover - numba
     k: int,
     m: Array,
     z: Array,
+    diff: Array,
 ) -> tuple[float, float, float]:
-    """Ratios ``m`` of the active terms and the
+    """Ratios ``m`` of the active terms, their differences ``diff = y_i - y_j`` and the
     exponentials ``z`` (upper, lower interleaved) of the expected exponential terms, shifted
     so that the largest exponent is 0 (negligible ones are 0); returns (largest exponent,
     min m, max m)."""
@@ -130,6 +131,7 @@ def _exponents(  # pragma: no cover - numba
         s = 0.0
         for t in range(kk):
             v = Y[i, t] - Y[j, t]
+            diff[u, t] = v
             s += v * v
         mu = s * inv_den[u]
         m[u] = mu
@@ -146,7 +148,7 @@ def _exponents(  # pragma: no cover - numba
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _backward(  # pragma: no cover - numba
-    Y: Array,
+    diff: Array,
     first: IntArray,
     second: IntArray,
     inv_den: Array,
@@ -159,8 +161,7 @@ def _backward(  # pragma: no cover - numba
     Z: Array,
 ) -> float:
     """Gradient of ``tau * log sum e`` with respect to the rows of ``Y`` (into ``Z``) from
-    the exponentials ``e`` (weights ``e * inv_total``) and the differences of the rows of ``Y``
-    (recomputed: cheaper than storing them); returns
+    the exponentials ``e`` (weights ``e * inv_total``) and the differences ``diff``; returns
     the derivative in ``a``.
     ``first`` must be sorted (the rows of a point are then summed before one write)."""
     kk = Z.shape[1]
@@ -195,7 +196,7 @@ def _backward(  # pragma: no cover - numba
                     acc[t] = 0.0
             current = i
         for t in range(kk):
-            v = coef * (Y[i, t] - Y[j, t])
+            v = coef * diff[u, t]
             acc[t] += v
             Z[j, t] -= v
     if current >= 0:
@@ -769,6 +770,7 @@ class _Step:
         self._Z = np.empty((act.X.shape[0], k))
         self._m = np.empty(act.size)
         self._e = np.empty(2 * act.size)
+        self._diff = np.empty((act.size, k))
         self._last: tuple[float, float, float, float] = (math.nan, 0.0, 1.0, 1.0)
 
     def start(self, M: Array) -> Array:
@@ -798,7 +800,8 @@ class _Step:
         act = self.act
         Y = np.ascontiguousarray(act.X @ M.T)
         zmax, mmin, mmax = _exponents(
-            Y, act.first, act.second, act.inv_den, self.tau, a, self.k, self._m, self._e
+            Y, act.first, act.second, act.inv_den, self.tau, a, self.k, self._m, self._e,
+            self._diff,
         )  # fmt: skip
         total = float(self._e.sum())
         inv_up, inv_lo = 1.0 / (1.0 - a), 1.0 / (1.0 + a)
@@ -828,7 +831,7 @@ class _Step:
         if near is not None:
             lse += math.exp(near[4] - top) + math.exp(near[5] - top)
         dA = _backward(
-            Y, act.first, act.second, act.inv_den, self.tau, a, self.k, self._m,
+            self._diff, act.first, act.second, act.inv_den, self.tau, a, self.k, self._m,
             self._e, shrink / lse, self._Z,
         )  # fmt: skip
         val = self.tau * (top + math.log(lse))
