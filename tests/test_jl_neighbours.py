@@ -111,3 +111,20 @@ def test_neighbour_terms_shrink_the_predicted_spread() -> None:
 def test_bad_neighbour_z_is_an_input_error(bad: object) -> None:
     with pytest.raises(InputError):
         DerandomizedJL(3, neighbour_z=bad).fit(_mixture(30))  # type: ignore[arg-type]
+
+
+def test_norms_objective_models_the_points_own_directions() -> None:
+    """objective="norms": C is the mean of x x^T / ||x||^2; the fit runs and certifies."""
+    rng = np.random.default_rng(4)
+    X = rng.uniform(size=(60, 12))
+    est = DerandomizedJL(4, objective="norms", neighbour_z=2.0, n_iter=200).fit(X)
+    U = X / np.linalg.norm(X, axis=1, keepdims=True)
+    model = NeighbourModel.from_directions(X, 2.0)
+    np.testing.assert_allclose(model.C, U.T @ U / len(U), rtol=1e-12)
+    R = np.einsum("nk,nk->n", X @ est.components_.T, X @ est.components_.T) / (X * X).sum(1)
+    assert est.max_distortion_ == pytest.approx(float(np.max(np.abs(R - 1))), rel=1e-9)
+
+
+def test_bad_neighbour_z_is_refused_before_the_data_even_without_reduction() -> None:
+    with pytest.raises(InputError, match="neighbour_z"):
+        DerandomizedJL(50, neighbour_z=-2.0).fit(_mixture(30))

@@ -341,14 +341,17 @@ class NeighbourModel:
             pick = np.random.default_rng(seed).permutation(pts.shape[0])[:max_points]
             pts = pts[np.sort(pick)]
         _, index = NearestNeighbors(n_neighbors=2).fit(pts).kneighbors(pts)
-        diff = pts - pts[index[:, 1]]
-        norm = np.linalg.norm(diff, axis=1)
+        return cls.from_directions(pts - pts[index[:, 1]], z)
+
+    @classmethod
+    def from_directions(cls, V: Array, z: float) -> NeighbourModel:
+        """``C`` as the mean of ``u u^T`` over the non-zero rows of V, normalised."""
+        norm = np.linalg.norm(V, axis=1)
         keep = norm > 0
-        U = diff[keep] / norm[keep, None]
+        U = V[keep] / norm[keep, None]
         if U.shape[0] == 0:
-            raise InputError("no nearest-neighbour direction: all points are equal")
-        C = U.T @ U / U.shape[0]
-        return cls(C=C, z=float(z))
+            raise InputError("no direction for the neighbour model: all points are equal")
+        return cls(C=U.T @ U / U.shape[0], z=float(z))
 
     def terms(self, M: Array) -> tuple[float, float, Array, Array]:
         """``(mu + z sd, mu - z sd)`` and their gradients in ``M``."""
