@@ -485,6 +485,24 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
     n_features_in_ : int
         Number of input features.
 
+    Notes
+    -----
+    Out of sample (README, held-out suite: 9 rows of shipped and synthetic data, at most 420
+    training points, three 70/30 splits; median ratio of the exact max distortion to PCA's):
+
+    ==================================  ===========  ===========  ===========
+    variant                             train        held-out     cross
+    ==================================  ===========  ===========  ===========
+    default                             0.41-0.43    0.93-1.01    0.96-1.00
+    ``early_stopping, cap_gain x3``     0.83-0.91    0.93-0.98    0.96-0.99
+    ``early_stopping, neighbour_z=2``   0.80-0.85    0.90-0.97    0.97-1.00
+    NuMax-k (:class:`NuMaxJL`)          0.97-1.00    0.96-1.01    1.00-1.03
+    ==================================  ===========  ===========  ===========
+
+    The sharp in-sample optimum equalises its extreme training pairs with d*k parameters
+    fitted to n points; new near pairs (fresh local noise directions) are then distorted
+    nearly as much as by PCA. Fit CPU is 15-18x PCA's (default) and 7-11x (early stopped).
+
     References
     ----------
     Tsikouras et al., "A Derandomization Framework for Structure Discovery", ICLR 2026, §5.2.
