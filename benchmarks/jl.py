@@ -342,8 +342,9 @@ def cpu_fit(est: Any, X: np.ndarray) -> tuple[Any, float]:
     return est, time.process_time() - start
 
 
-def heldout(n_max: int, draws: int, bisections: int) -> None:
-    """Held-out suite: fitted on 70 %, exact train / held-out / cross maxima, CPU seconds."""
+def heldout(n_max: int, draws: int, bisections: int, split_seed: int = 0) -> None:
+    """Held-out suite: fitted on 70 %, exact train / held-out / cross maxima, CPU seconds;
+    then per method the median ratio to PCA and the rows at or below PCA."""
     from derand.jl import NuMaxJL
 
     methods: list[tuple[str, Callable[[int], Any]]] = [
@@ -353,6 +354,10 @@ def heldout(n_max: int, draws: int, bisections: int) -> None:
             lambda k: DerandomizedJL(
                 k, early_stopping=True, cap_gain=True, stretch_slack=3.0, random_state=0
             ),
+        ),
+        (
+            "derand (early stop, neighbour z 2)",
+            lambda k: DerandomizedJL(k, early_stopping=True, neighbour_z=2.0, random_state=0),
         ),
         ("PCA", lambda k: PCAJL(k)),
         (
@@ -366,13 +371,22 @@ def heldout(n_max: int, draws: int, bisections: int) -> None:
         "| stretch bound | fit CPU-s | load |"
     )
     print("|---" * 11 + "|")
+    rows: dict[str, list[tuple[float, float, float, float]]] = {label: [] for label, _ in methods}
     for name, loader, ks in _heldout_sets(n_max):
         X = loader()
-        train, test = split_holdout(X, 0.3, seed=0)
+        train, test = split_holdout(X, 0.3, seed=split_seed)
         for k in ks:
             for label, make in methods:
                 est, cpu = cpu_fit(make(k), train)
                 rep = holdout_distortion(est.components_, train, test)
+                rows[label].append(
+                    (
+                        rep.train.max_distortion,
+                        rep.test.max_distortion,
+                        rep.cross.max_distortion,
+                        cpu,
+                    )
+                )
                 print(
                     f"| {name} | {train.shape[0]} / {test.shape[0]} | {X.shape[1]} | {k} "
                     f"| {label} | {num(rep.train.max_distortion)} | {num(rep.test.max_distortion)} "
@@ -380,6 +394,26 @@ def heldout(n_max: int, draws: int, bisections: int) -> None:
                     f"| {load()} |",
                     flush=True,
                 )
+    _heldout_summary(rows, len(rows["PCA"]))
+
+
+def _heldout_summary(rows: dict[str, list[tuple[float, float, float, float]]], n: int) -> None:
+    """Median ratio to PCA (train, held-out, cross), rows <= PCA, CPU-s against PCA's."""
+    pca = np.array(rows["PCA"])
+    print(
+        f"\n| method | train / PCA | held-out / PCA | cross / PCA | fit CPU-s (median) "
+        f"| CPU / PCA's (sum) | split seed rows: {n} |"
+    )
+    print("|---" * 7 + "|")
+    for label, values in rows.items():
+        v = np.array(values)
+        cells = []
+        for col in range(3):
+            ratio = v[:, col] / pca[:, col]
+            at_most = int(np.sum(v[:, col] <= pca[:, col] * (1 + 1e-12)))
+            cells.append(f"{np.median(ratio):.3f}, {at_most} / {n}")
+        cpu = float(np.sum(v[:, 3]) / max(float(np.sum(pca[:, 3])), 1e-9))
+        print(f"| {label} | {' | '.join(cells)} | {np.median(v[:, 3]):.2f} | {cpu:.1f} | |")
 
 
 def main() -> None:
@@ -393,6 +427,7 @@ def main() -> None:
         "--heldout", action="store_true", help="held-out suite with NuMax (train/held-out/cross)"
     )
     parser.add_argument("--n-max", type=int, default=1000, help="points per held-out data set")
+    parser.add_argument("--split-seed", type=int, default=0, help="seed of the 70/30 split")
     parser.add_argument("--bisections", type=int, default=6, help="NuMax solves per fit")
     parser.add_argument("--draws", type=int, default=100, help="Gaussian draws (best of N)")
     parser.add_argument("--ray-n", type=int, default=50_000, help="points for the Ray check")
@@ -403,7 +438,7 @@ def main() -> None:
     if args.quick or not (args.suite or args.ablation or args.scale or args.heldout):
         quick()
     if args.heldout:
-        heldout(args.n_max, args.draws, args.bisections)
+        heldout(args.n_max, args.draws, args.bisections, args.split_seed)
     if args.suite:
         suite(args.draws)
     if args.ablation:

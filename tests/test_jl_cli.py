@@ -176,3 +176,22 @@ def test_early_stopping_and_stretch_options_reach_the_estimator(tmp_path: Path) 
     assert max(history["active_size"]) <= 500
     assert doc["parameters"]["stretch_slack"] == 2.0 and doc["parameters"]["early_stopping"]
     assert doc["pairs"] == 60 * 59 // 2  # the certificate covers the validation points too
+
+
+def test_neighbour_z_reaches_the_estimator(tmp_path: Path) -> None:
+    out = tmp_path / "nz.json"
+    code = main(
+        ["jl", "gaussian:n=50,d=10,seed=2", "--k", "3", "--neighbour-z", "2.5",
+         "--iters", "200", "--json", str(out), "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert doc["parameters"]["neighbour_z"] == 2.5
+    assert doc["max_distortion"] < 1.0
+
+
+def test_negative_neighbour_z_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["jl", "gaussian:n=20,d=6,seed=0", "--k", "2", "--neighbour-z", "-1"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "neighbour_z" in err and len(err.splitlines()) == 1

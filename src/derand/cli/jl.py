@@ -129,6 +129,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="with --cap-gain: hold ||M||_op^2 - 1 near this many times the max distortion",
     )
     parser.add_argument(
+        "--neighbour-z",
+        type=float,
+        default=None,
+        metavar="Z",
+        help="also bound the predicted extremes (mean +- Z sd) of the ratios of new near pairs "
+        "(a Gaussian model of the nearest-neighbour directions): less overfitting to the "
+        "training pairs",
+    )
+    parser.add_argument(
         "--early-stopping",
         action="store_true",
         help="hold out --validation-fraction of the points and return the round with the "
@@ -186,6 +195,7 @@ def make_estimator(method: str, args: argparse.Namespace, *, rescale: bool = Fal
             "cap_gain": args.cap_gain,
             "active_size": args.active_size,
             "stretch_slack": args.stretch_slack,
+            "neighbour_z": args.neighbour_z,
             "early_stopping": args.early_stopping,
             "validation_fraction": args.validation_fraction,
         }
@@ -312,6 +322,7 @@ def run(args: argparse.Namespace) -> int:
         "cap_gain": args.cap_gain,
         "active_size": args.active_size,
         "stretch_slack": args.stretch_slack,
+        "neighbour_z": args.neighbour_z,
         "early_stopping": args.early_stopping,
         "validation_fraction": args.validation_fraction,
         "draws": args.draws,

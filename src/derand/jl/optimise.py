@@ -311,6 +311,66 @@ class FitSettings:
     n_iter_no_change: int = 3
 
 
+@dataclass(frozen=True)
+class NeighbourModel:
+    """The directions of *new* near pairs, as a Gaussian model, and their predicted extremes.
+
+    The pairs a fitted map distorts most on new points are near pairs (a new point and its
+    nearest neighbours): their directions are fresh local noise, which no training pair
+    pins down. Model them as ``u ~ N(0, C)``, with ``C`` the second moment of the unit
+    nearest-neighbour directions of the training points (trace 1). To first order their
+    ratio ``R = u^T Q u / u^T u`` (``Q = M^T M``) has mean ``mu = tr(Q C)`` and variance
+    ``V = 2 tr(((Q - mu I) C)^2)``; ``mu + z sqrt(V)`` and ``mu - z sqrt(V)`` enter the smooth
+    maximum as one upper and one lower term. They depend on M only through ``M C M^T`` and
+    ``M C``, so they cannot be fitted pair by pair: they penalise the anisotropy of ``Q`` on
+    the local noise, which is what a fit to individual training pairs inflates.
+    """
+
+    C: Array
+    z: float
+
+    @classmethod
+    def from_points(
+        cls, X: Array, z: float, max_points: int = 5000, seed: int = 0
+    ) -> NeighbourModel:
+        """``C`` from the nearest neighbour of every point (of ``max_points`` random ones)."""
+        from sklearn.neighbors import NearestNeighbors
+
+        pts = np.asarray(X, dtype=np.float64)
+        if pts.shape[0] > max_points:
+            pick = np.random.default_rng(seed).permutation(pts.shape[0])[:max_points]
+            pts = pts[np.sort(pick)]
+        _, index = NearestNeighbors(n_neighbors=2).fit(pts).kneighbors(pts)
+        return cls.from_directions(pts - pts[index[:, 1]], z)
+
+    @classmethod
+    def from_directions(cls, V: Array, z: float) -> NeighbourModel:
+        """``C`` as the mean of ``u u^T`` over the non-zero rows of V, normalised."""
+        norm = np.linalg.norm(V, axis=1)
+        keep = norm > 0
+        U = V[keep] / norm[keep, None]
+        if U.shape[0] == 0:
+            raise InputError("no direction for the neighbour model: all points are equal")
+        return cls(C=U.T @ U / U.shape[0], z=float(z))
+
+    def terms(self, M: Array) -> tuple[float, float, Array, Array]:
+        """``(mu + z sd, mu - z sd)`` and their gradients in ``M``."""
+        C = self.C
+        B = M @ C
+        S = B @ M.T
+        mu = float(np.trace(S))
+        t2 = float(np.einsum("ij,ij->", B, B))
+        c2 = float(np.einsum("ij,ij->", C, C))
+        var = 2.0 * (float(np.einsum("ij,ij->", S, S)) - 2.0 * mu * t2 + mu * mu * c2)
+        floor = 1e-24 * max(mu * mu, 1e-300)
+        sd = math.sqrt(max(var, 0.0) + floor)
+        d_mu = 2.0 * B
+        d_var = 8.0 * (S @ B - t2 * B - mu * (B @ C) + mu * c2 * B)
+        d_sd = d_var / (2.0 * sd)
+        z = self.z
+        return mu + z * sd, mu - z * sd, d_mu + z * d_sd, d_mu - z * d_sd
+
+
 class Validation:
     """Validation terms of an early-stopped fit, and their exact ratio range for any M.
 
@@ -407,6 +467,7 @@ def optimise_projection(
     workers: int = 1,
     callback: Callable[[int, int], None] | None = None,
     validation: Validation | None = None,
+    neighbours: NeighbourModel | None = None,
 ) -> FitOutcome:
     """Minimise the closed-form expected smooth max distortion (module doc) from ``M0``.
 
@@ -525,7 +586,7 @@ def optimise_projection(
                 if settings.sigma == "schedule":
                     frac = min(1.0, round_index / rounds_nominal)
                     sigma = settings.sigma0 * (settings.sigma_final / settings.sigma0) ** frac
-                step = _Step(active, k, tau, settings, sigma, history, done)
+                step = _Step(active, k, tau, settings, sigma, history, done, neighbours)
                 budget = min(settings.inner_iter, settings.n_iter - done)
                 x0 = step.start(M)
                 result = minimize(
@@ -688,8 +749,10 @@ class _Step:
         sigma: float,
         history: FitHistory,
         done: int,
+        neighbours: NeighbourModel | None = None,
     ) -> None:
         self.act = act
+        self.neighbours = neighbours
         self.k = k
         self.d = act.X.shape[1]
         self.tau = tau
@@ -744,17 +807,32 @@ class _Step:
             self._diff,
         )  # fmt: skip
         total = float(self._e.sum())
+        inv_up, inv_lo = 1.0 / (1.0 - a), 1.0 / (1.0 + a)
+        up_c = -self.half * math.log1p(-a) - 1.0
+        lo_c = 1.0 - self.half * math.log1p(a)
         # the largest gain of M over all directions, ||M||_op^2, as one more upper term
         gain = None
         top = zmax
         if self.settings.cap_gain:
             U, S, Vt = np.linalg.svd(M, full_matrices=False)
             m_g = float(S[0] ** 2)
-            z_g = (m_g / (1.0 - a) - self.half * math.log1p(-a) - 1.0) / (self.tau * self.slack)
-            top = max(zmax, z_g)
-            gain = (m_g, math.exp(z_g - top), U[:, 0] * S[0], Vt[0])
+            z_g = (m_g * inv_up + up_c) / (self.tau * self.slack)
+            top = max(top, z_g)
+            gain = (m_g, z_g, U[:, 0] * S[0], Vt[0])
+        # the predicted extremes of new near pairs, one upper and one lower term
+        near = None
+        if self.neighbours is not None:
+            m_hi, m_lo, g_hi, g_lo = self.neighbours.terms(M)
+            z_hi = (m_hi * inv_up + up_c) / self.tau
+            z_lo = (lo_c - m_lo * inv_lo) / self.tau
+            top = max(top, z_hi, z_lo)
+            near = (m_hi, m_lo, g_hi, g_lo, z_hi, z_lo)
         shrink = math.exp(zmax - top)
-        lse = shrink * total + (gain[1] if gain is not None else 0.0)
+        lse = shrink * total
+        if gain is not None:
+            lse += math.exp(gain[1] - top)
+        if near is not None:
+            lse += math.exp(near[4] - top) + math.exp(near[5] - top)
         dA = _backward(
             self._diff, act.first, act.second, act.inv_den, self.tau, a, self.k, self._m,
             self._e, shrink / lse, self._Z,
@@ -764,10 +842,17 @@ class _Step:
         val += lam * a * self.half
         grad = self._Z.T @ act.X
         if gain is not None:
-            m_g, g, u_s, v = gain
-            w = g / (lse * self.slack)
-            grad += (2.0 * w / (1.0 - a)) * np.outer(u_s, v)
-            dA += w * (m_g / (1.0 - a) ** 2 + self.half / (1.0 - a))
+            m_g, z_g, u_s, v = gain
+            w = math.exp(z_g - top) / (lse * self.slack)
+            grad += (2.0 * w * inv_up) * np.outer(u_s, v)
+            dA += w * (m_g * inv_up * inv_up + self.half * inv_up)
+        if near is not None:
+            m_hi, m_lo, g_hi, g_lo, z_hi, z_lo = near
+            w_hi = math.exp(z_hi - top) / lse
+            w_lo = math.exp(z_lo - top) / lse
+            grad += (w_hi * inv_up) * g_hi - (w_lo * inv_lo) * g_lo
+            dA += w_hi * (m_hi * inv_up * inv_up + self.half * inv_up)
+            dA += w_lo * (m_lo * inv_lo * inv_lo - self.half * inv_lo)
         grad_M = grad.ravel()
         self.evaluations += 1
         self._last = (val, a, mmin, mmax)
