@@ -1,0 +1,221 @@
+"""The one-flip tabu search with restarts on the objective itself (linear fields, no truth node).
+
+:mod:`derand.csp._tabu` holds the compiled moves; this module drives them under a move budget
+or a time limit, checks the clock and Ctrl-C between chunks, and recomputes the best value
+exactly. Used by :func:`derand.csp.solve_csp` for dense problems (:func:`prefer_scan`), where a
+linear scan for the best move is cheaper than the segment trees of the Max-Cut search.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from derand.errors import InputError
+from derand.limits import require_memory
+
+__all__ = ["TabuResult", "prefer_scan", "tabu_params", "tabu_search"]
+
+CHUNK_SECONDS = 0.05
+"""Target wall time of one chunk under a time limit (the clock is read between chunks)."""
+SCAN_FACTOR = 4.0
+"""A linear scan (O(n) per move) is preferred to segment trees (O(degree log2 n) per move) when
+``n <= SCAN_FACTOR * mean degree * log2 n``."""
+
+
+@dataclass(frozen=True)
+class TabuResult:
+    """The best assignment found (``value >= start value`` always; exact)."""
+
+    value: float
+    solution: NDArray[np.int8] = field(repr=False)
+    moves: int
+    restarts: int
+    seconds: float
+    interrupted: bool = False
+    trace: list[tuple[float, float]] = field(default_factory=list, repr=False)
+
+
+def prefer_scan(n: int, m: int) -> bool:
+    """Whether the linear-scan tabu search suits ``n`` variables and ``m`` pairs (dense).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> prefer_scan(2500, 312_000), prefer_scan(2500, 25_000)
+    (True, False)
+    """
+    if n < 2:
+        return False
+    degree = 2.0 * m / n
+    return n <= SCAN_FACTOR * degree * math.log2(n)
+
+
+def tabu_params(n: int, scale: float) -> NDArray[np.float64]:
+    """``[tol, tenure, tenure_rand, stall, L0, Lmax]``: tenure ``n/100 + rand(1..10)``, a
+    restart after ``max(2000, 2 n)`` moves without a new best, perturbations of ``max(2,
+    0.02 n)`` up to ``max(3, 0.1 n)`` flips; ``tol`` is ``1e-9`` of the largest coefficient.
+
+    Returns
+    -------
+    ndarray
+    """
+    tenure = max(1, min(n // 4, n // 100))
+    l0 = max(2, min(n // 2, round(0.02 * n)))
+    lmax = max(l0 + 1, round(0.1 * n))
+    return np.array([1e-9 * scale, tenure, 10, max(2000, 2 * n), l0, lmax], np.float64)
+
+
+def tabu_search(
+    n: int,
+    h: Any,
+    u: Any,
+    v: Any,
+    J: Any,
+    starts: NDArray[Any],
+    *,
+    evaluate: Callable[[NDArray[np.int8]], float],
+    threads: int = 1,
+    max_moves: int | None = None,
+    time_limit: float | None = None,
+    seed: int = 0,
+    callback: Callable[[float, float, float], None] | None = None,
+) -> TabuResult:
+    """Maximise ``h.s + sum_e J_e s_u s_v`` over ``s`` in ``{-1, 1}^n``: one tabu run per start.
+
+    Parameters
+    ----------
+    n, h, u, v, J
+        The objective (distinct pairs ``u != v``, as a QuadraticObjective holds them).
+    starts : ndarray of +-1, shape (n,) or (runs, n)
+        One independent run each (run ``k`` seeded ``seed + k``), on ``threads`` threads.
+    evaluate : callable
+        The exact value of an assignment (its constant included).
+    threads : int
+    max_moves : int, optional
+        Tabu moves per run; without a time limit it is required, and the result then depends
+        only on ``starts``, ``seed`` and ``max_moves`` (not on ``threads`` or the machine).
+    time_limit : float, optional
+        Seconds; checked between chunks (about :data:`CHUNK_SECONDS` apart).
+    seed : int
+    callback : callable, optional
+        ``callback(best_value, seconds, fraction_done)`` between chunks; raising
+        KeyboardInterrupt there (or pressing Ctrl-C) stops the search with the best so far.
+
+    Returns
+    -------
+    TabuResult
+        ``value`` (exact) is at least the best start's value.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from derand.csp import _tabu
+
+    t0 = time.perf_counter()
+    if max_moves is None and time_limit is None:
+        raise InputError("tabu_search needs max_moves or time_limit")
+    budget = 10**15 if max_moves is None else int(max_moves)
+    X = np.where(np.asarray(starts) >= 0, 1, -1).astype(np.int8)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.ndim != 2 or X.shape[1] != n or X.shape[0] < 1:
+        raise InputError(f"starts must have shape (runs, {n}), got {np.shape(starts)}")
+    runs = X.shape[0]
+    hh = np.asarray(h, np.float64)
+    uu, vv, jj = np.asarray(u, np.int64), np.asarray(v, np.int64), np.asarray(J, np.float64)
+    require_memory(24.0 * 2 * uu.size + runs * 64.0 * n, "tabu search")
+    A = sp.csr_matrix(
+        (np.concatenate([jj, jj]), (np.concatenate([uu, vv]), np.concatenate([vv, uu]))),
+        shape=(n, n),
+    )
+    csr = (A.indptr.astype(np.int64), A.indices.astype(np.int64), A.data.astype(np.float64))
+    scale = float(max(np.max(np.abs(jj), initial=0.0), np.max(np.abs(hh), initial=0.0), 1e-300))
+    params = tabu_params(n, scale)
+    states = []
+    for k in range(runs):
+        x = X[k].copy()
+        F = np.zeros(n)
+        cur = _tabu.fields(*csr, hh, x, F)
+        ist = np.zeros(_tabu.I_SIZE, np.int64)
+        ist[_tabu.I_L] = int(params[_tabu.P_L0])
+        rng = np.random.default_rng([seed, k])
+        states.append({
+            "x": x, "F": F, "best_x": x.copy(), "tabu": np.zeros(n, np.int64), "ist": ist,
+            "fst": np.array([cur, cur]), "rs": np.array([rng.integers(1, 2**63 - 1)], np.uint64),
+            "tracked": cur,
+        })  # fmt: skip
+    values = [float(evaluate(X[k])) for k in range(runs)]
+    best_k = int(np.argmax(values))
+    best_value, best_s = values[best_k], X[best_k].copy()
+    trace: list[tuple[float, float]] = [(0.0, best_value)]
+    interrupted = False
+    size, rate = 200, 0.0
+
+    def step(k: int, size: int) -> int:
+        st = states[k]
+        return int(_tabu.tabu_chunk(
+            *csr, hh, st["x"], st["F"], st["best_x"], st["tabu"], st["ist"], st["fst"],
+            st["rs"], params, size,
+        ))  # fmt: skip
+
+    def collect() -> None:
+        nonlocal best_value, best_s
+        for st in states:
+            if st["fst"][_tabu.F_BEST] > st["tracked"]:
+                st["tracked"] = st["fst"][_tabu.F_BEST]
+                exact = float(evaluate(st["best_x"]))
+                if exact > best_value:
+                    best_value, best_s = exact, st["best_x"].copy()
+                    trace.append((time.perf_counter() - t0, best_value))
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(threads, runs)))
+    try:
+        while int(states[0]["ist"][_tabu.I_IT]) < budget:
+            now = time.perf_counter() - t0
+            if time_limit is not None:
+                left = time_limit - now
+                if left <= 0:
+                    break
+                if rate > 0:
+                    size = int(np.clip(rate * min(CHUNK_SECONDS, left), 20, 10**7))
+            else:
+                size = 20_000
+            size = min(size, budget - int(states[0]["ist"][_tabu.I_IT]))
+            t_chunk = time.perf_counter()
+            if runs == 1:
+                step(0, size)
+            else:
+                for fut in [pool.submit(step, k, size) for k in range(runs)]:
+                    fut.result()
+            now_rate = size / max(1e-9, time.perf_counter() - t_chunk)
+            rate = now_rate if rate <= 0 else 0.5 * rate + 0.5 * now_rate
+            collect()
+            if callback is not None:
+                elapsed = time.perf_counter() - t0
+                frac = (
+                    elapsed / time_limit
+                    if time_limit is not None
+                    else int(states[0]["ist"][_tabu.I_IT]) / max(1, budget)
+                )
+                callback(best_value, elapsed, min(1.0, frac))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        pool.shutdown(wait=True)
+    collect()  # a chunk that ended while we were interrupted
+    return TabuResult(
+        value=best_value, solution=best_s,
+        moves=sum(int(st["ist"][_tabu.I_MOVES]) for st in states),
+        restarts=sum(int(st["ist"][_tabu.I_RESTARTS]) for st in states),
+        seconds=time.perf_counter() - t0, interrupted=interrupted, trace=trace,
+    )  # fmt: skip
