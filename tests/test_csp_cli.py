@@ -94,7 +94,7 @@ def test_ctrl_c_writes_json_and_exits_130(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     import derand.csp.solve
-    import derand.maxcut.local_search  # noqa: F401  (the package's attribute is the function)
+    import derand.maxcut.local_search
 
     if search == "bls":  # the Max-Cut search on n + 1 nodes
         module: object = sys.modules["derand.maxcut.local_search"]

@@ -47,16 +47,23 @@ RESTART_MIN = 0.05
 followed by Breakout Local Search from the best partition, until the limit."""
 BASELINE_CHUNK = 100
 """Random roundings per call of the baseline; under a time limit it stops between calls."""
+BASELINE_FIRST = 10
+"""Under a time limit the first call draws this many (it measures the cost of a rounding), and
+the later calls are sized to the share left."""
 MAX_SAMPLES = 10**7
 GW_RATIOS = {"max2sat": 0.87856, "dicut": 0.79607}
 """Goemans-Williamson (1995): for nonnegative weights a random hyperplane's expectation is at
 least this fraction of the SDP objective of the vectors (MAX-2-SAT, MAX-DICUT). No ratio holds
 for QUBO / Ising with mixed signs."""
+STEP_EVALUATIONS = 2
+"""Under a time limit the ascent is skipped (the start's rounding is the answer) when its share
+has less left than this many evaluations of the expectation (one L-BFGS step with its line
+search): on the largest problems the search makes better use of the time."""
 G0_GRID = (3.5, 2.5, 1.73, 1.15, 0.67, 0.32)
 """Threshold scales ``g0`` tried at the start, in this order: the midpoint quantiles of
 ``|N(0, 1)|`` at 11/12 .. 3/12 and two larger ones (large ``g0`` lean on the truth vector:
-``sign(c)`` as ``g0 -> inf``). Under a time limit at most a third of the rounding's share is
-spent on them (at least two are tried)."""
+``sign(c)`` as ``g0 -> inf``). Under a time limit another one is tried only while it fits in a
+third of the rounding's share (the first one always is)."""
 SA_VISITS = 2e7
 """Default annealing budget without a time limit, in edge visits (``sweeps x (2 m + n)``)."""
 
@@ -203,12 +210,7 @@ def solve_csp(
     from derand.core import MonotoneLBFGS, Stop, derandomize
     from derand.maxcut.local_search import METHODS
     from derand.results import provenance
-    from derand.rounding import (
-        HyperplaneRounding,
-        best_of_random,
-        gw_expectation,
-        threshold_form,
-    )
+    from derand.rounding import HyperplaneRounding, best_of_random, threshold_form
     from derand.sdp import (
         BackgroundProof,
         ProvenBound,
@@ -283,7 +285,7 @@ def solve_csp(
             progress(value(f), value(f_bound), time.perf_counter() - t0)
 
     t1 = time.perf_counter()
-    gw = float(gw_expectation(hom, V))
+    gw = _gw_expectation(hom, V)
     fast_values = _values(obj)
     rnd = _baseline(
         best_of_random, obj, V, samples if not interrupted else 1, seed, n, share(BASELINE_SHARE),
@@ -302,18 +304,25 @@ def solve_csp(
         t_grid = time.perf_counter()
         # one rounding problem for the g0 grid and the ascent (its set-up is O(m p))
         rounding = HyperplaneRounding(obj, U, thresholds=True)
+        t_eval = 0.0
         for g in G0_GRID:
+            t_e = time.perf_counter()
             x = np.concatenate([np.zeros(U.shape[1]), g * c])
             starts_expected.append(float(rounding.value(x)))
+            t_eval = max(t_eval, time.perf_counter() - t_e)
             spent = time.perf_counter() - t_grid
-            if budget is not None and len(starts_expected) >= 2 and spent > budget / 3:
+            # under a limit: another start only if it fits in a third of the share
+            if budget is not None and spent + t_eval > budget / 3:
                 break
         g0 = G0_GRID[int(np.argmax(starts_expected))]
         rounding.t0 = g0 * c  # the ascent starts at (mu, tau) = (0, g0 c)
         left = None if budget is None else max(0.0, budget - (time.perf_counter() - t_grid))
+        steps = max_iter
+        if left is not None and left < STEP_EVALUATIONS * t_eval:
+            steps = 0  # not even one step fits: the start's own rounding
         d = derandomize(
             rounding, MonotoneLBFGS(),
-            stop=Stop(max_iter=max_iter, randomness_tol=1e-3, time_limit=left), seed=seed,
+            stop=Stop(max_iter=steps, randomness_tol=1e-3, time_limit=left), seed=seed,
         )  # fmt: skip
         status, iterations = str(d.status), int(d.iterations)
         s_round = np.asarray(d.solution, np.int8)
@@ -404,6 +413,27 @@ def solve_csp(
         solution=[int(x) for x in s_final], assignment=prob.answer(s_final),
         details=prob.details(s_final), trace=trace, search_engine=engine,
     )  # fmt: skip
+
+
+PAIR_CHUNK = 65536
+"""Pairs per block of :func:`_gw_expectation`."""
+
+
+def _gw_expectation(hom: Any, V: Any) -> float:
+    """The Goemans-Williamson expectation ``c + sum_e J_e (1 - 2 arccos(rho_e) / pi)``, as
+    :func:`derand.rounding.gw_expectation` computes it, in blocks of :data:`PAIR_CHUNK` pairs
+    (one gather of all pairs' rows at once costs seconds on a million pairs).
+
+    Returns
+    -------
+    float
+    """
+    total = 0.0
+    for lo in range(0, hom.m, PAIR_CHUNK):
+        u, v = hom.u[lo : lo + PAIR_CHUNK], hom.v[lo : lo + PAIR_CHUNK]
+        rho = np.clip(np.einsum("ij,ij->i", V[u], V[v]), -1.0, 1.0)
+        total += float(np.sum(hom.J[lo : lo + PAIR_CHUNK] * (1.0 - 2.0 * np.arccos(rho) / np.pi)))
+    return float(hom.constant + total)
 
 
 def _values(obj: Any) -> Callable[[Any], Any]:
@@ -524,13 +554,23 @@ def _baseline(
     budget: float | None, values: Callable[[Any], Any],
 ) -> _Baseline:  # fmt: skip
     """The best of ``samples`` random roundings, drawn :data:`BASELINE_CHUNK` at a time (chunk
-    ``k`` seeded ``seed + 1 + k``); under a time budget it stops between chunks."""
+    ``k`` seeded ``seed + 1 + k``); under a time budget the first chunk has
+    :data:`BASELINE_FIRST`, the others are sized to what is left, and it stops between chunks
+    (at least one chunk is drawn)."""
     start = time.perf_counter()
     best: Any = None
     total, drawn = 0.0, 0
-    for k, lo in enumerate(range(0, samples, BASELINE_CHUNK)):
-        size = min(BASELINE_CHUNK, samples - lo)
+    lo, k = 0, 0
+    while lo < samples:
+        # under a budget the first chunk is small: it measures the cost of one rounding
+        size = BASELINE_CHUNK if budget is None or k else BASELINE_FIRST
+        if budget is not None and k:
+            per = (time.perf_counter() - start) / max(1, drawn)
+            left = budget - (time.perf_counter() - start)
+            size = int(np.clip(left / max(per, 1e-12), 1, BASELINE_CHUNK))
+        size = min(size, samples - lo)
         r = best_of_random(obj, V, size, seed=seed + 1 + k, truth=truth, values=values)
+        lo, k = lo + size, k + 1
         total += float(r.mean_value) * size
         drawn += size
         if best is None or r.best_value > best.best_value:
