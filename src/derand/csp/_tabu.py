@@ -7,12 +7,13 @@ to each neighbour's field -- O(degree) work. The best move is found by a linear 
 reduction adds a truth node of degree ``n``) this is cheaper than keeping the gains in
 segment trees, which costs O(degree log n) per flip. Equal gains go to the lowest index.
 
-The search is the one-flip tabu search of Glover, Kochenberger & Alidaee (tenure
-``n / 100 + rand(1..10)``; a tabu move is allowed when it gives a new best: aspiration) with
-the restarts of iterated tabu search (Palubeckis 2006): after ``stall`` moves without a new
-best, the best assignment is perturbed by ``L`` random flips and the tabu search goes on from
-there; ``L`` grows by one (up to ``0.1 n``) each time a restart ends without a new best and
-falls back to its start value after one that finds one.
+The search is the one-flip tabu search of Glover, Kochenberger & Alidaee (a move stays tabu
+for ``tenure + rand(0 .. tenure_rand)`` moves; a tabu move is allowed when it gives a new best:
+aspiration) with the restarts of iterated tabu search (Palubeckis 2006): after ``stall`` moves
+without a new best, the best assignment -- or, with probability ``1 - from_best``, the current
+one -- is perturbed by ``L`` random flips and the tabu search goes on from there; ``L`` grows
+by one (up to ``Lmax``) each time a restart ends without a new best and falls back to ``L0``
+after one that finds one.
 
 The state is held in arrays, so the search is resumable chunk by chunk (the Python driver
 reads the clock between chunks); a xorshift64* stream in the state makes a run depend only on
@@ -42,7 +43,7 @@ F_CUR = 0
 F_BEST = 1
 F_SIZE = 2
 # parameters
-P_TOL, P_TENURE, P_TENURE_RAND, P_STALL, P_L0, P_LMAX = range(6)
+P_TOL, P_TENURE, P_TENURE_RAND, P_STALL, P_L0, P_LMAX, P_FROM_BEST = range(7)
 
 
 @njit(cache=True, nogil=True)
@@ -58,6 +59,11 @@ def _next(rs: NDArray[np.uint64]) -> Any:
 @njit(cache=True, nogil=True)
 def _randint(rs: NDArray[np.uint64], k: int) -> Any:
     return np.int64((_next(rs) >> np.uint64(11)) % np.uint64(k))
+
+
+@njit(cache=True, nogil=True)
+def _uniform(rs: NDArray[np.uint64]) -> float:
+    return float(_next(rs) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 @njit(cache=True, nogil=True)
@@ -141,14 +147,15 @@ def tabu_chunk(
                 ist[I_L] = l0
             else:
                 ist[I_L] = min(lmax, ist[I_L] + 1)
-            for j in range(n):
-                x[j] = best_x[j]
-            fst[F_CUR] = fields(indptr, indices, data, h, x, F)
+            if _uniform(rs) < params[P_FROM_BEST]:  # else from where the search is
+                for j in range(n):
+                    x[j] = best_x[j]
+                fst[F_CUR] = fields(indptr, indices, data, h, x, F)
             for _ in range(ist[I_L]):
                 j = _randint(rs, n)
                 fst[F_CUR] += -2.0 * x[j] * F[j]
                 _flip(indptr, indices, data, x, F, j)
-                tabu_until[j] = it + tenure + _randint(rs, trand)
+                tabu_until[j] = it + tenure + _randint(rs, trand + 1)
                 ist[I_MOVES] += 1
             ist[I_LAST] = it
             ist[I_IMPROVED] = 0
@@ -166,7 +173,7 @@ def tabu_chunk(
         if cur + top_gain > best + tol or pick < 0:  # aspiration (or everything tabu)
             pick, pick_gain = top, top_gain
         _flip(indptr, indices, data, x, F, pick)
-        tabu_until[pick] = it + 1 + tenure + _randint(rs, trand)
+        tabu_until[pick] = it + 1 + tenure + _randint(rs, trand + 1)
         fst[F_CUR] = cur + pick_gain
         ist[I_IT] = it + 1
         ist[I_MOVES] += 1
