@@ -28,9 +28,12 @@ variables. The problem becomes a quadratic +-1 objective with linear terms; its 
 n + 1 unit vectors (one for "true") gives a bound proven by an LDL^T of the dual certificate;
 the derandomized threshold rounding sign(U z + t) ascends the closed-form expectation to a
 deterministic assignment, checked to be at least the Goemans-Williamson expectation; then
-the compiled Max-Cut search (annealing + Breakout Local Search) polishes it within the time
-budget. Every result carries its certified optimality gap. Ctrl-C keeps the best assignment
-so far with its bound, writes --json and exits 130; bad input exits 2.
+a compiled search polishes it within the time budget: with --search sa (the default) a
+one-flip tabu search with restarts on dense problems (a dense QUBO), otherwise annealing +
+Breakout Local Search on the Max-Cut graph of n + 1 nodes; --search tabu always the former.
+--time-limit counts the whole run, the start-up included. Every result carries its certified
+optimality gap. Ctrl-C keeps the best assignment so far with its bound, writes --json and
+exits 130; bad input exits 2.
 
 KIND and INPUT:
   sat    a DIMACS CNF or WCNF file (p cnf / p wcnf N M [TOP] / the 2022 format with 'h'
