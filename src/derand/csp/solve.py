@@ -55,6 +55,11 @@ GW_RATIOS = {"max2sat": 0.87856, "dicut": 0.79607}
 """Goemans-Williamson (1995): for nonnegative weights a random hyperplane's expectation is at
 least this fraction of the SDP objective of the vectors (MAX-2-SAT, MAX-DICUT). No ratio holds
 for QUBO / Ising with mixed signs."""
+SETUP_PASSES = 5
+"""Under a time limit the rounding problem is not even set up when its share is shorter than
+this many passes over the pairs (timed on the GW expectation's pass): its set-up, the
+quadrature tables and two evaluations. The answer is then ``sign(c)``, the limit of the
+threshold rounding ``t = g0 c`` as ``sigma -> 0``, and ``rounding_status`` says so."""
 STEP_EVALUATIONS = 2
 """Under a time limit the ascent is skipped (the start's rounding is the answer) when its share
 has less left than this many evaluations of the expectation (one L-BFGS step with its line
@@ -285,7 +290,9 @@ def solve_csp(
             progress(value(f), value(f_bound), time.perf_counter() - t0)
 
     t1 = time.perf_counter()
+    t_gw = time.perf_counter()
     gw = _gw_expectation(hom, V)
+    t_gw = time.perf_counter() - t_gw  # one O(m p) pass: about one evaluation of E[f]
     fast_values = _values(obj)
     rnd = _baseline(
         best_of_random, obj, V, samples if not interrupted else 1, seed, n, share(BASELINE_SHARE),
@@ -301,6 +308,12 @@ def solve_csp(
             raise KeyboardInterrupt
         U, c = threshold_form(V, n)
         budget = share(ROUNDING_SHARE)  # from here: the rounding's own share
+        if budget is not None and budget < SETUP_PASSES * t_gw:
+            # not even the set-up and two evaluations fit: the limit of the threshold
+            # rounding t = g0 c, mu = 0, sigma -> 0, i.e. sign(c), is the answer
+            s_round = np.where(c >= 0, 1, -1).astype(np.int8)
+            f_round = float(obj.value(s_round))
+            raise _Skip
         t_grid = time.perf_counter()
         # one rounding problem for the g0 grid and the ascent (its set-up is O(m p))
         rounding = HyperplaneRounding(obj, U, thresholds=True)
@@ -329,6 +342,8 @@ def solve_csp(
         f_round = float(obj.value(s_round))
         expected_final = float(d.expected) if d.expected is not None else None
         interrupted = interrupted or d.status == "interrupted"
+    except _Skip:
+        status = "skipped (time limit)"
     except KeyboardInterrupt:
         interrupted, status = True, "interrupted"
     if not (math.isfinite(gw) and math.isfinite(f_round)):
@@ -578,6 +593,10 @@ def _baseline(
         if budget is not None and time.perf_counter() - start > budget:
             break
     return _Baseline(float(best.best_value), total / drawn, best.solution, drawn)
+
+
+class _Skip(Exception):
+    """The rounding's share is too short for the rounding problem (see :data:`SETUP_PASSES`)."""
 
 
 def _nonnegative(prob: Problem) -> bool:
