@@ -118,3 +118,19 @@ def test_a_time_limit_is_kept_on_a_dense_problem() -> None:
     assert r.search_engine == "tabu-scan" and r.seconds["total"] < 1.5
     assert r.final_value >= r.derandomized_value and r.guarantee_holds
     assert objective(beasley_qubo(300, 0.3, seed=2)).n == r.n
+
+
+def test_compiled_tabu_search_finds_a_planted_optimum() -> None:
+    # ferromagnetic couplings and positive fields: all +1 is the unique optimum (n >= 64: the
+    # compiled path), the start is its opposite
+    n = 90
+    rng = np.random.default_rng(7)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n) if rng.random() < 0.2]
+    obj = QuadraticObjective.from_arrays(
+        n, h=rng.uniform(0.1, 1.0, n), u=np.array([p[0] for p in pairs]),
+        v=np.array([p[1] for p in pairs]), J=rng.uniform(0.5, 2.0, len(pairs)),
+    )  # fmt: skip
+    res = tabu_search(
+        n, obj.h, obj.u, obj.v, obj.J, -np.ones(n, np.int8), evaluate=obj.value, max_moves=500
+    )
+    assert np.all(res.solution == 1) and res.value == pytest.approx(obj.value(np.ones(n)))

@@ -25,6 +25,9 @@ __all__ = ["TabuResult", "prefer_scan", "tabu_params", "tabu_search"]
 
 CHUNK_SECONDS = 0.05
 """Target wall time of one chunk under a time limit (the clock is read between chunks)."""
+SMALL_N = 64
+"""Below this many variables the search runs in numpy (no numba import or kernel loading,
+which costs a fresh process 1-2 s: more than a 1-s budget)."""
 SCAN_FACTOR = 4.0
 """A linear scan (O(n) per move) is preferred to segment trees (O(degree log2 n) per move) when
 ``n <= SCAN_FACTOR * mean degree * log2 n``."""
@@ -124,8 +127,6 @@ def tabu_search(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from derand.csp import _tabu
-
     t0 = time.perf_counter()
     if max_moves is None and time_limit is None:
         raise InputError("tabu_search needs max_moves or time_limit")
@@ -138,6 +139,11 @@ def tabu_search(
     runs = X.shape[0]
     hh = np.asarray(h, np.float64)
     uu, vv, jj = np.asarray(u, np.int64), np.asarray(v, np.int64), np.asarray(J, np.float64)
+    if n < SMALL_N:
+        return _small(n, hh, uu, vv, jj, X, evaluate, budget, time_limit, seed, callback, t0)
+
+    from derand.csp import _tabu
+
     require_memory(24.0 * 2 * uu.size + runs * 64.0 * n, "tabu search")
     A = sp.csr_matrix(
         (np.concatenate([jj, jj]), (np.concatenate([uu, vv]), np.concatenate([vv, uu]))),
@@ -222,5 +228,82 @@ def tabu_search(
         value=best_value, solution=best_s,
         moves=sum(int(st["ist"][_tabu.I_MOVES]) for st in states),
         restarts=sum(int(st["ist"][_tabu.I_RESTARTS]) for st in states),
+        seconds=time.perf_counter() - t0, interrupted=interrupted, trace=trace,
+    )  # fmt: skip
+
+
+def _small(
+    n: int, h: NDArray[np.float64], u: NDArray[np.int64], v: NDArray[np.int64],
+    J: NDArray[np.float64], X: NDArray[np.int8], evaluate: Callable[[NDArray[np.int8]], float],
+    budget: int, time_limit: float | None, seed: int,
+    callback: Callable[[float, float, float], None] | None, t0: float,
+) -> TabuResult:  # fmt: skip
+    """The same tabu search with restarts in numpy, for ``n <`` :data:`SMALL_N` (a dense
+    ``A``; the runs one after another, each with an equal share of a time limit)."""
+    A = np.zeros((n, n))
+    np.add.at(A, (u, v), J)
+    np.add.at(A, (v, u), J)
+    scale = float(max(np.max(np.abs(J), initial=0.0), np.max(np.abs(h), initial=0.0), 1e-300))
+    tol, tenure, spread, stall, l0, lmax, from_best = tabu_params(n, scale).tolist()
+    runs = X.shape[0]
+    values = [float(evaluate(row)) for row in X]
+    k0 = int(np.argmax(values))
+    best_value, best_s = values[k0], X[k0].copy()
+    trace: list[tuple[float, float]] = [(0.0, best_value)]
+    moves = restarts = 0
+    interrupted = False
+    try:
+        for k in range(runs):
+            rng = np.random.default_rng([seed, k])
+            x = X[k].astype(np.float64)
+            F = h + A @ x
+            cur = float(h @ x + 0.5 * x @ (A @ x))
+            best, bx = cur, x.copy()
+            tabu = np.zeros(n, np.int64)
+            size, last, improved = int(l0), 0, False
+            deadline = None if time_limit is None else time_limit * (k + 1) / runs
+            for it in range(budget):
+                if it % 64 == 0:
+                    if deadline is not None and time.perf_counter() - t0 > deadline:
+                        break
+                    if callback is not None and it:
+                        frac = (time.perf_counter() - t0) / time_limit if time_limit else 0.0
+                        callback(best_value, time.perf_counter() - t0, min(1.0, frac))
+                if it - last >= stall:  # restart: perturb the best (or the current) assignment
+                    size = int(l0) if improved else min(int(lmax), size + 1)
+                    if rng.random() < from_best:
+                        x = bx.copy()
+                        F = h + A @ x
+                        cur = best
+                    for j in rng.integers(0, n, size).tolist():
+                        cur += -2.0 * x[j] * F[j]
+                        F -= 2.0 * x[j] * A[:, j]
+                        x[j] = -x[j]
+                        tabu[j] = it + int(tenure) + int(rng.integers(0, int(spread) + 1))
+                    moves += size
+                    restarts += 1
+                    last, improved = it, False
+                gain = -2.0 * x * F
+                allowed = np.where(tabu <= it, gain, -np.inf)
+                top = int(np.argmax(gain))
+                if cur + gain[top] > best + tol or not np.isfinite(allowed.max()):
+                    pick = top  # aspiration (or everything tabu)
+                else:
+                    pick = int(np.argmax(allowed))
+                cur += float(gain[pick])
+                F -= 2.0 * x[pick] * A[:, pick]
+                x[pick] = -x[pick]
+                tabu[pick] = it + 1 + int(tenure) + int(rng.integers(0, int(spread) + 1))
+                moves += 1
+                if cur > best + tol:
+                    best, bx, last, improved = cur, x.copy(), it + 1, True
+            exact = float(evaluate(bx.astype(np.int8)))
+            if exact > best_value:
+                best_value, best_s = exact, bx.astype(np.int8)
+                trace.append((time.perf_counter() - t0, best_value))
+    except KeyboardInterrupt:
+        interrupted = True
+    return TabuResult(
+        value=best_value, solution=best_s, moves=moves, restarts=restarts,
         seconds=time.perf_counter() - t0, interrupted=interrupted, trace=trace,
     )  # fmt: skip
