@@ -88,28 +88,37 @@ def test_bad_input_exits_2_with_one_line(
     assert message in err and "\n" not in err and err.startswith("derand csp: error:")
 
 
+@pytest.mark.parametrize("search", ["bls", "tabu"])
 def test_ctrl_c_writes_json_and_exits_130(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import derand.maxcut.local_search  # noqa: F401  (the package's attribute is the function)
+    search: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    import derand.csp.solve
+    import derand.maxcut.local_search
 
-    ls_mod = sys.modules["derand.maxcut.local_search"]
-    original = ls_mod.local_search
+    if search == "bls":  # the Max-Cut search on n + 1 nodes
+        module: object = sys.modules["derand.maxcut.local_search"]
+        name = "local_search"
+    else:  # the linear-scan tabu search (imported by name into derand.csp.solve)
+        module, name = derand.csp.solve, "tabu_search"
+    original = getattr(module, name)
 
     def interrupted(*args: object, callback: object = None, **kwargs: object) -> object:
         def stop(*cb_args: object) -> None:
             callback(*cb_args)  # type: ignore[operator]
             raise KeyboardInterrupt
 
-        return original(*args, callback=stop, **kwargs)  # type: ignore[arg-type]
+        return original(*args, callback=stop, **kwargs)
 
-    monkeypatch.setattr(ls_mod, "local_search", interrupted)
+    monkeypatch.setattr(module, name, interrupted)
     out = tmp_path / "i.json"
     spec = "digraph:n=90,p=0.1,seed=3"
-    code = main(["csp", "dicut", spec, "--json", str(out), "--search-moves", "999999"])
+    code = main(["csp", "dicut", spec, "--json", str(out), "--search-moves", "999999",
+                 "--search", search])  # fmt: skip
     assert code == 130
     doc = json.loads(out.read_text())
     assert doc["interrupted"] is True and doc["final_value"] <= doc["bound"]
+    assert doc["search_engine"] == ("maxcut-bls" if search == "bls" else "tabu-scan")
     assert "interrupted" in capsys.readouterr().err
 
 

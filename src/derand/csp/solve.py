@@ -26,29 +26,49 @@ import numpy as np
 from derand.csp.base import Problem, Sense
 from derand.csp.convert import as_problem, objective, to_value
 from derand.csp.reduction import from_partition, maxcut_graph, to_partition
+from derand.csp.search import prefer_scan, tabu_search
 from derand.errors import InputError
 from derand.limits import check_count, check_finite, check_seed
 
 __all__ = ["GW_RATIOS", "CSPResult", "solve_csp"]
 
-SDP_SHARE, ROUNDING_SHARE, BASELINE_SHARE = 0.2, 0.15, 0.05
-"""Shares of ``time_limit`` the SDP, the rounding and the best-of-N baseline may use at most;
-the search gets the rest."""
+SDP_SHARE, ROUNDING_SHARE, BASELINE_SHARE = 0.05, 0.12, 0.03
+"""Shares of ``time_limit`` the SDP's sweeps, the rounding and the best-of-N baseline may use
+at most; the search gets the rest. The SDP's share is small because the sweeps' value matters
+little to the final answer (the search decides it) while the dual bound's Lanczos, which runs
+after the sweeps and is not timed, gets slower as the sweeps converge (the top eigenvalues of
+``C - Diag(y)`` cluster at 0)."""
+RESERVE = 0.04
+"""Share of ``time_limit`` (at most 0.3 s) kept after the search for the exact evaluation of
+the answer and the result, so that the whole pipeline ends within the limit (``derand csp``
+also counts its imports and keeps 4 % for writing the output and the interpreter's exit)."""
 RESTART_MIN = 0.05
 """Under a time limit, a search that ends with more than this share of the limit left is
 followed by Breakout Local Search from the best partition, until the limit."""
 BASELINE_CHUNK = 100
 """Random roundings per call of the baseline; under a time limit it stops between calls."""
+BASELINE_FIRST = 10
+"""Under a time limit the first call draws this many (it measures the cost of a rounding), and
+the later calls are sized to the share left."""
 MAX_SAMPLES = 10**7
 GW_RATIOS = {"max2sat": 0.87856, "dicut": 0.79607}
 """Goemans-Williamson (1995): for nonnegative weights a random hyperplane's expectation is at
 least this fraction of the SDP objective of the vectors (MAX-2-SAT, MAX-DICUT). No ratio holds
 for QUBO / Ising with mixed signs."""
+SETUP_PASSES = 5
+"""Under a time limit the rounding problem is not even set up when its share is shorter than
+this many passes over the pairs (timed on the GW expectation's pass): its set-up, the
+quadrature tables and two evaluations. The answer is then ``sign(c)``, the limit of the
+threshold rounding ``t = g0 c`` as ``sigma -> 0``, and ``rounding_status`` says so."""
+STEP_EVALUATIONS = 2
+"""Under a time limit the ascent is skipped (the start's rounding is the answer) when its share
+has less left than this many evaluations of the expectation (one L-BFGS step with its line
+search): on the largest problems the search makes better use of the time."""
 G0_GRID = (3.5, 2.5, 1.73, 1.15, 0.67, 0.32)
 """Threshold scales ``g0`` tried at the start, in this order: the midpoint quantiles of
 ``|N(0, 1)|`` at 11/12 .. 3/12 and two larger ones (large ``g0`` lean on the truth vector:
-``sign(c)`` as ``g0 -> inf``). Under a time limit at most a third of the rounding's share is
-spent on them (at least two are tried)."""
+``sign(c)`` as ``g0 -> inf``). Under a time limit another one is tried only while it fits in a
+third of the rounding's share (the first one always is)."""
 SA_VISITS = 2e7
 """Default annealing budget without a time limit, in edge visits (``sweeps x (2 m + n)``)."""
 
@@ -71,7 +91,10 @@ class CSPResult:
     ``final_value`` is the best assignment's value (recomputed from the problem's data) and
     ``bound`` a bound on the optimum (``>=`` it for ``max``, ``<=`` for ``min``), proven when
     ``bound_proven``; ``gap = (bound - value) / |bound|`` (sign-adjusted for ``min``) is the
-    certified optimality gap. ``derandomized_value`` is the rounding's value and
+    certified optimality gap. ``search_engine`` names the search that ran: ``"tabu-scan"``
+    (the linear-scan tabu search of :mod:`derand.csp.search`, for dense problems),
+    ``"maxcut-sa"`` etc. (the Max-Cut search on ``n + 1`` nodes) or ``"none"``.
+    ``derandomized_value`` is the rounding's value and
     ``guarantee_holds`` whether it is at least as good as ``gw_expected``, the expectation of a
     random hyperplane on the same SDP vectors. ``assignment`` maps the user's labels to bools
     (MAX-2-SAT: true; MAX-DICUT: in the source side), 0/1 (QUBO) or +-1 (Ising); ``solution``
@@ -119,6 +142,7 @@ class CSPResult:
     assignment: dict[Hashable, Any] = field(repr=False)
     details: dict[str, Any] = field(repr=False)
     trace: list[tuple[float, float]] = field(default_factory=list, repr=False)
+    search_engine: str = "none"
 
 
 def solve_csp(
@@ -147,9 +171,10 @@ def solve_csp(
     sense : {"max", "min"}, optional
         Only for a QUBO dict.
     time_limit : float, optional
-        Seconds for the whole pipeline (SDP at most 8 %, rounding 4 %, the search the rest).
-        Without it every stage runs its default budget and the result is deterministic for a
-        fixed ``seed`` and ``threads``.
+        Seconds for the whole pipeline: the SDP's sweeps at most 5 %, the rounding 12 %, the
+        baseline 3 %, the search until 4 % (at most 0.3 s) before the limit, the proof beside
+        them. Without it every stage runs its default budget and the result is deterministic
+        for a fixed ``seed`` and ``threads``.
     threads : int
         Search runs at once: run 0 starts from the derandomized assignment, run 1 from the
         best random rounding, further runs from single random roundings.
@@ -162,10 +187,15 @@ def solve_csp(
     prove : bool
         Prove the bound by an LDL^T factorisation (else the Lanczos bound, not proven).
     search : {"sa", "bls", "tabu", "greedy"}
-        The search method (:func:`derand.maxcut.local_search.local_search`).
+        ``"sa"`` (the default) picks by density: on a dense problem (:func:`~derand.csp.search.
+        prefer_scan`) the linear-scan tabu search with restarts (:mod:`derand.csp.search`),
+        otherwise warm-started annealing then Breakout Local Search on the Max-Cut graph of
+        ``n + 1`` nodes (:func:`derand.maxcut.local_search.local_search`). ``"tabu"`` is always
+        the linear-scan tabu search; ``"bls"`` and ``"greedy"`` the Max-Cut ones.
     search_moves : int, optional
-        Budget of each search run (sweeps for ``sa``, flips otherwise); default
-        :func:`default_sweeps` for ``sa`` without a time limit, else the Max-Cut default.
+        Budget of each search run (sweeps for the anneal, flips otherwise); default
+        :func:`default_sweeps` for the anneal and :func:`default_tabu_moves` for the tabu
+        search without a time limit, else the Max-Cut default.
     rank : int, optional
         SDP rank (default by size).
     max_iter : int
@@ -182,15 +212,10 @@ def solve_csp(
     CSPResult
     """
     from derand import __version__
-    from derand.maxcut.local_search import METHODS, local_search
+    from derand.core import MonotoneLBFGS, Stop, derandomize
+    from derand.maxcut.local_search import METHODS
     from derand.results import provenance
-    from derand.rounding import (
-        HyperplaneRounding,
-        best_of_random,
-        derandomized_rounding,
-        gw_expectation,
-        threshold_form,
-    )
+    from derand.rounding import HyperplaneRounding, best_of_random, threshold_form
     from derand.sdp import (
         BackgroundProof,
         ProvenBound,
@@ -265,10 +290,14 @@ def solve_csp(
             progress(value(f), value(f_bound), time.perf_counter() - t0)
 
     t1 = time.perf_counter()
-    gw = float(gw_expectation(hom, V))
+    t_gw = time.perf_counter()
+    gw = _gw_expectation(hom, V)
+    t_gw = time.perf_counter() - t_gw  # one O(m p) pass: about one evaluation of E[f]
+    fast_values = _values(obj)
     rnd = _baseline(
-        best_of_random, obj, V, samples if not interrupted else 1, seed, n, share(BASELINE_SHARE)
-    )
+        best_of_random, obj, V, samples if not interrupted else 1, seed, n, share(BASELINE_SHARE),
+        fast_values,
+    )  # fmt: skip
     starts_expected: list[float] = []
     g0 = G0_GRID[0]
     f_round, s_round = float(rnd.best_value), np.asarray(rnd.solution, np.int8)
@@ -278,25 +307,43 @@ def solve_csp(
         if interrupted:
             raise KeyboardInterrupt
         U, c = threshold_form(V, n)
-        rounding = HyperplaneRounding(obj, U, thresholds=True)
         budget = share(ROUNDING_SHARE)  # from here: the rounding's own share
+        if budget is not None and budget < SETUP_PASSES * t_gw:
+            # not even the set-up and two evaluations fit: the limit of the threshold
+            # rounding t = g0 c, mu = 0, sigma -> 0, i.e. sign(c), is the answer
+            s_round = np.where(c >= 0, 1, -1).astype(np.int8)
+            f_round = float(obj.value(s_round))
+            raise _Skip
         t_grid = time.perf_counter()
+        # one rounding problem for the g0 grid and the ascent (its set-up is O(m p))
+        rounding = HyperplaneRounding(obj, U, thresholds=True)
+        t_eval = 0.0
         for g in G0_GRID:
+            t_e = time.perf_counter()
             x = np.concatenate([np.zeros(U.shape[1]), g * c])
             starts_expected.append(float(rounding.value(x)))
+            t_eval = max(t_eval, time.perf_counter() - t_e)
             spent = time.perf_counter() - t_grid
-            if budget is not None and len(starts_expected) >= 2 and spent > budget / 3:
+            # under a limit: another start only if it fits in a third of the share
+            if budget is not None and spent + t_eval > budget / 3:
                 break
         g0 = G0_GRID[int(np.argmax(starts_expected))]
+        rounding.t0 = g0 * c  # the ascent starts at (mu, tau) = (0, g0 c)
         left = None if budget is None else max(0.0, budget - (time.perf_counter() - t_grid))
-        d = derandomized_rounding(
-            obj, U, thresholds=True, t0=g0 * c, max_iter=max_iter, seed=seed, time_limit=left,
+        steps = max_iter
+        if left is not None and left < STEP_EVALUATIONS * t_eval:
+            steps = 0  # not even one step fits: the start's own rounding
+        d = derandomize(
+            rounding, MonotoneLBFGS(),
+            stop=Stop(max_iter=steps, randomness_tol=1e-3, time_limit=left), seed=seed,
         )  # fmt: skip
         status, iterations = str(d.status), int(d.iterations)
         s_round = np.asarray(d.solution, np.int8)
         f_round = float(obj.value(s_round))
         expected_final = float(d.expected) if d.expected is not None else None
         interrupted = interrupted or d.status == "interrupted"
+    except _Skip:
+        status = "skipped (time limit)"
     except KeyboardInterrupt:
         interrupted, status = True, "interrupted"
     if not (math.isfinite(gw) and math.isfinite(f_round)):
@@ -310,52 +357,33 @@ def solve_csp(
     if float(rnd.best_value) > f_final:  # the baseline is kept when it is better
         f_final, s_final = float(rnd.best_value), np.asarray(rnd.solution, np.int8)
     moves = 0
+    engine = "none"
     if local and not interrupted and hom.m:
-        graph, shift, scale = maxcut_graph(
-            n, obj.constant, obj.h, obj.u, obj.v, obj.J, name=prob.name
-        )
-        if search_moves is None and search == "sa" and time_limit is None:
-            search_moves = default_sweeps(graph.m, graph.n)
-        starts = [to_partition(s_round), to_partition(np.asarray(rnd.solution, np.int8))]
+        # the search ends RESERVE before the limit: the evaluation and the result follow
+        end = None
+        if time_limit is not None:
+            end = time_limit - min(0.3, RESERVE * time_limit)
+        scan = search == "tabu" or (search == "sa" and prefer_scan(n, obj.m))
+        starts = [s_round, np.asarray(rnd.solution, np.int8)]
         starts += [
-            to_partition(np.asarray(best_of_random(obj, V, 1, seed=seed + 100 + k, truth=n)
-                                    .solution, np.int8))
+            np.asarray(best_of_random(obj, V, 1, seed=seed + 100 + k, truth=n,
+                                      values=fast_values).solution, np.int8)
             for k in range(2, threads)
         ]  # fmt: skip
-        left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
-
-        def search_progress(best_cut: float, _seconds: float, fraction: float) -> None:
-            f = best_cut / scale + shift
-            if not trace or sgn * value(f) > sgn * trace[-1][1]:
-                report(f)
-            cb = stage("search")
-            if cb is not None:
-                cb(int(1000 * fraction), 1000)
-
-        ls = local_search(
-            graph, np.stack(starts[: max(1, threads)]), method=search,  # type: ignore[arg-type]
-            threads=threads, max_moves=search_moves, time_limit=left, seed=seed,
-            callback=search_progress,
-        )  # fmt: skip
-        interrupted = interrupted or ls.interrupted
-        moves = ls.moves
-        best_p = ls.partition
-        # an anneal ends at its cold end: the rest of a time limit goes to Breakout Local
-        # Search from the best partition (restarts seeded apart), until the limit
-        rounds = 0
-        while time_limit is not None and not interrupted and search_moves is None:
-            left = time_limit - (time.perf_counter() - t0)
-            if left < RESTART_MIN * time_limit:
-                break
-            rounds += 1
-            more = local_search(
-                graph, np.stack([best_p] * max(1, threads)), method="bls", threads=threads,
-                time_limit=left, seed=seed + 7919 * rounds, callback=search_progress,
+        starts = starts[: max(1, threads)]
+        if scan:
+            engine = "tabu-scan"
+            s_ls, moves, ls_interrupted = _scan_search(
+                prob, obj, starts, threads, search_moves, end, t0, seed, sgn, value, trace,
+                report, stage("search"),
             )  # fmt: skip
-            interrupted = interrupted or more.interrupted
-            moves += more.moves
-            best_p = more.partition
-        s_ls = from_partition(best_p)
+        else:
+            engine = "maxcut-" + search
+            s_ls, moves, ls_interrupted = _maxcut_search(
+                prob, obj, starts, search, threads, search_moves, end, t0, seed, sgn, value,
+                trace, report, stage("search"),
+            )  # fmt: skip
+        interrupted = interrupted or ls_interrupted
         f_ls = float(obj.value(s_ls))
         if f_ls > f_final:
             f_final, s_final = f_ls, s_ls
@@ -366,7 +394,9 @@ def solve_csp(
     t3 = time.perf_counter()
     pb = inline
     if background is not None:
-        left = 0.0 if time_limit is None else max(0.0, time_limit - (t3 - t0))
+        left = 0.0
+        if time_limit is not None:
+            left = max(0.0, time_limit - min(0.3, RESERVE * time_limit) - (t3 - t0))
         pb = background.wait(0.0 if interrupted else left)
     if pb is not None:
         proven, note = bool(pb.proven), str(pb.note)
@@ -396,8 +426,134 @@ def solve_csp(
                  "proof_wait": t_proof, "total": time.perf_counter() - t0},
         seed=seed, parameters=parameters, versions={**provenance(), "derand": __version__},
         solution=[int(x) for x in s_final], assignment=prob.answer(s_final),
-        details=prob.details(s_final), trace=trace,
+        details=prob.details(s_final), trace=trace, search_engine=engine,
     )  # fmt: skip
+
+
+PAIR_CHUNK = 65536
+"""Pairs per block of :func:`_gw_expectation`."""
+
+
+def _gw_expectation(hom: Any, V: Any) -> float:
+    """The Goemans-Williamson expectation ``c + sum_e J_e (1 - 2 arccos(rho_e) / pi)``, as
+    :func:`derand.rounding.gw_expectation` computes it, in blocks of :data:`PAIR_CHUNK` pairs
+    (one gather of all pairs' rows at once costs seconds on a million pairs).
+
+    Returns
+    -------
+    float
+    """
+    total = 0.0
+    for lo in range(0, hom.m, PAIR_CHUNK):
+        u, v = hom.u[lo : lo + PAIR_CHUNK], hom.v[lo : lo + PAIR_CHUNK]
+        rho = np.clip(np.einsum("ij,ij->i", V[u], V[v]), -1.0, 1.0)
+        total += float(np.sum(hom.J[lo : lo + PAIR_CHUNK] * (1.0 - 2.0 * np.arccos(rho) / np.pi)))
+    return float(hom.constant + total)
+
+
+def _values(obj: Any) -> Callable[[Any], Any]:
+    """The scores of a chunk of random roundings for :func:`best_of_random` with a truth row:
+    ``c + h.s + s.A.s / 2`` by one sparse product (the default indexes every pair once per
+    rounding, ten times slower on a dense QUBO)."""
+    import scipy.sparse as sp
+
+    n = obj.n
+    A = sp.csr_matrix(
+        (np.concatenate([obj.J, obj.J]), (np.concatenate([obj.u, obj.v]),
+                                          np.concatenate([obj.v, obj.u]))),
+        shape=(n, n),
+    )  # fmt: skip
+    h, constant = np.asarray(obj.h, np.float64), float(obj.constant)
+
+    def values(signs: Any) -> Any:
+        S = np.where(signs[:n], 1.0, -1.0)
+        S *= np.where(signs[n], 1.0, -1.0)[None, :]  # relative to the truth row
+        return constant + h @ S + 0.5 * np.einsum("ij,ij->j", S, A @ S)
+
+    return values
+
+
+def _scan_search(
+    prob: Problem, obj: Any, starts: list[Any], threads: int, moves: int | None,
+    end: float | None, t0: float, seed: int, sgn: float, value: Callable[[float], float],
+    trace: list[tuple[float, float]], report: Callable[[float], None],
+    cb: Callable[[int, int], None] | None,
+) -> tuple[Any, int, bool]:  # fmt: skip
+    """The linear-scan tabu search with restarts on the objective (:mod:`derand.csp.search`);
+    returns ``(best spins, moves, interrupted)``."""
+    left = None if end is None else max(0.0, end - (time.perf_counter() - t0))
+    if moves is None and left is None:
+        moves = default_tabu_moves(obj.n)
+
+    def progress(best: float, _seconds: float, fraction: float) -> None:
+        if not trace or sgn * value(best) > sgn * trace[-1][1]:
+            report(best)
+        if cb is not None:
+            cb(int(1000 * fraction), 1000)
+
+    res = tabu_search(
+        obj.n, obj.h, obj.u, obj.v, obj.J, np.stack(starts), evaluate=obj.value,
+        threads=threads, max_moves=moves, time_limit=left, seed=seed, callback=progress,
+    )  # fmt: skip
+    return res.solution, res.moves, res.interrupted
+
+
+def _maxcut_search(
+    prob: Problem, obj: Any, starts: list[Any], search: str, threads: int, moves: int | None,
+    end: float | None, t0: float, seed: int, sgn: float, value: Callable[[float], float],
+    trace: list[tuple[float, float]], report: Callable[[float], None],
+    cb: Callable[[int, int], None] | None,
+) -> tuple[Any, int, bool]:  # fmt: skip
+    """The compiled Max-Cut search on ``n + 1`` nodes (:mod:`derand.csp.reduction`), then,
+    under a time limit, Breakout Local Search from the best partition until ``end``; returns
+    ``(best spins, moves, interrupted)``."""
+    from derand.maxcut.local_search import local_search
+
+    graph, shift, scale = maxcut_graph(
+        obj.n, obj.constant, obj.h, obj.u, obj.v, obj.J, name=prob.name
+    )
+    if moves is None and search == "sa" and end is None:
+        moves = default_sweeps(graph.m, graph.n)
+    left = None if end is None else max(0.0, end - (time.perf_counter() - t0))
+
+    def progress(best_cut: float, _seconds: float, fraction: float) -> None:
+        f = best_cut / scale + shift
+        if not trace or sgn * value(f) > sgn * trace[-1][1]:
+            report(f)
+        if cb is not None:
+            cb(int(1000 * fraction), 1000)
+
+    ls = local_search(
+        graph, np.stack([to_partition(x) for x in starts]), method=search,  # type: ignore[arg-type]
+        threads=threads, max_moves=moves, time_limit=left, seed=seed, callback=progress,
+    )  # fmt: skip
+    interrupted, total, best_p = ls.interrupted, ls.moves, ls.partition
+    # an anneal ends at its cold end: the rest of a time limit goes to Breakout Local Search
+    # from the best partition (restarts seeded apart), until the end
+    rounds = 0
+    while end is not None and not interrupted and moves is None:
+        left = end - (time.perf_counter() - t0)
+        if left < RESTART_MIN * end:
+            break
+        rounds += 1
+        more = local_search(
+            graph, np.stack([best_p] * len(starts)), method="bls", threads=threads,
+            time_limit=left, seed=seed + 7919 * rounds, callback=progress,
+        )  # fmt: skip
+        interrupted = interrupted or more.interrupted
+        total += more.moves
+        best_p = more.partition
+    return from_partition(best_p), total, interrupted
+
+
+def default_tabu_moves(n: int) -> int:
+    """Tabu moves of a run without a time limit: ``2000 n``, between 2e5 and 2e7.
+
+    Returns
+    -------
+    int
+    """
+    return int(min(2e7, max(2e5, 2000 * n)))
 
 
 @dataclass(frozen=True)
@@ -410,16 +566,26 @@ class _Baseline:
 
 def _baseline(
     best_of_random: Any, obj: Any, V: Any, samples: int, seed: int, truth: int,
-    budget: float | None,
+    budget: float | None, values: Callable[[Any], Any],
 ) -> _Baseline:  # fmt: skip
     """The best of ``samples`` random roundings, drawn :data:`BASELINE_CHUNK` at a time (chunk
-    ``k`` seeded ``seed + 1 + k``); under a time budget it stops between chunks."""
+    ``k`` seeded ``seed + 1 + k``); under a time budget the first chunk has
+    :data:`BASELINE_FIRST`, the others are sized to what is left, and it stops between chunks
+    (at least one chunk is drawn)."""
     start = time.perf_counter()
     best: Any = None
     total, drawn = 0.0, 0
-    for k, lo in enumerate(range(0, samples, BASELINE_CHUNK)):
-        size = min(BASELINE_CHUNK, samples - lo)
-        r = best_of_random(obj, V, size, seed=seed + 1 + k, truth=truth)
+    lo, k = 0, 0
+    while lo < samples:
+        # under a budget the first chunk is small: it measures the cost of one rounding
+        size = BASELINE_CHUNK if budget is None or k else BASELINE_FIRST
+        if budget is not None and k:
+            per = (time.perf_counter() - start) / max(1, drawn)
+            left = budget - (time.perf_counter() - start)
+            size = int(np.clip(left / max(per, 1e-12), 1, BASELINE_CHUNK))
+        size = min(size, samples - lo)
+        r = best_of_random(obj, V, size, seed=seed + 1 + k, truth=truth, values=values)
+        lo, k = lo + size, k + 1
         total += float(r.mean_value) * size
         drawn += size
         if best is None or r.best_value > best.best_value:
@@ -427,6 +593,10 @@ def _baseline(
         if budget is not None and time.perf_counter() - start > budget:
             break
     return _Baseline(float(best.best_value), total / drawn, best.solution, drawn)
+
+
+class _Skip(Exception):
+    """The rounding's share is too short for the rounding problem (see :data:`SETUP_PASSES`)."""
 
 
 def _nonnegative(prob: Problem) -> bool:
