@@ -17,27 +17,54 @@ from torch import Tensor
 
 from derand.nn.students import Student
 
-Derivative = Callable[[Tensor, Tensor], Tensor]
-"""``derivative(z, h)``: σ'(z) given the pre-activation z and h = σ(z); may overwrite z."""
+Activation = Callable[[Tensor], tuple[Tensor, Tensor]]
+"""``activation(z) -> (σ(z), σ'(z))``, sharing the transcendental functions of both."""
 
 
-def _derivative(name: str, iota: float) -> Derivative:
+def _activation_and_slope(name: str, iota: float) -> Activation:
+    """The activation and its derivative in one pass, for the training loop.
+
+    ``relu-iota``: with ``s = sigmoid(-ιz)``, softplus_ι(z) = −log(s)/ι and σ'(z) = 1 − s
+    — a sigmoid and a log instead of torch's softplus (a scalar log1p a value) and a second
+    sigmoid, 1.5× faster; the value agrees with ``softplus`` to a few roundings of its
+    magnitude (absolute error ≈ 3e-7 in float32 where |z| ≈ 10, values below the rounding
+    of 1 come out as 0). ``silu`` and ``gelu`` share their sigmoid and normal CDF.
+    """
     if name == "relu-iota":
-        return lambda z, h: torch.sigmoid_(z.mul_(iota))
+
+        def softplus(z: Tensor) -> tuple[Tensor, Tensor]:
+            s = torch.sigmoid(z.mul_(-iota))
+            return torch.log(s).mul_(-1.0 / iota), torch.rsub(s, 1.0)
+
+        return softplus
     if name == "tanh":
-        return lambda z, h: 1.0 - h * h
+
+        def tanh(z: Tensor) -> tuple[Tensor, Tensor]:
+            h = torch.tanh(z)
+            return h, torch.rsub(h * h, 1.0)
+
+        return tanh
     if name == "silu":
 
-        def silu(z: Tensor, h: Tensor) -> Tensor:
+        def silu(z: Tensor) -> tuple[Tensor, Tensor]:
             s = torch.sigmoid(z)
-            return s * (1.0 + z * (1.0 - s))
+            h = z * s
+            return h, s.mul_(torch.rsub(h, z).add_(1.0))  # s (1 + z (1 − s))
 
         return silu
     if name == "gelu":
-        return lambda z, h: (
-            torch.special.ndtr(z) + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-        )
-    return lambda z, h: (z > 0).to(z.dtype)
+
+        def gelu(z: Tensor) -> tuple[Tensor, Tensor]:
+            cdf = torch.special.ndtr(z)
+            h = z * cdf
+            return h, cdf.add_(torch.exp(-0.5 * z * z).mul_(z / math.sqrt(2 * math.pi)))
+
+        return gelu
+
+    def relu(z: Tensor) -> tuple[Tensor, Tensor]:
+        return torch.relu(z), (z > 0).to(z.dtype)
+
+    return relu
 
 
 def _loss_and_slope(loss: str, f: Tensor, y: Tensor, huber_delta: float) -> tuple[Tensor, Tensor]:
@@ -56,7 +83,6 @@ def _loss_and_slope(loss: str, f: Tensor, y: Tensor, huber_delta: float) -> tupl
     return torch.nn.functional.softplus(-margin).mean(), -sign * torch.sigmoid(-margin) / n
 
 
-@torch.no_grad()
 def loss_and_gradients(
     model: Student,
     x: Tensor,
@@ -74,14 +100,40 @@ def loss_and_gradients(
     weight matrices with ``lam_all_layers``); ``grads`` maps each trained parameter to its
     gradient.
     """
-    deriv = _derivative(model.activation_name, model.iota)
+    with torch.no_grad():
+        return _loss_and_gradients(
+            model,
+            x,
+            y,
+            loss=loss,
+            huber_delta=huber_delta,
+            lam=lam,
+            lam_all_layers=lam_all_layers,
+            trained=trained,
+        )
+
+
+def _loss_and_gradients(
+    model: Student,
+    x: Tensor,
+    y: Tensor,
+    *,
+    loss: str,
+    huber_delta: float,
+    lam: float,
+    lam_all_layers: bool,
+    trained: set[str],
+) -> tuple[Tensor, dict[Tensor, Tensor]]:
+    """:func:`loss_and_gradients` for a caller already under ``torch.no_grad()`` (the
+    training loop, which saves the context switch on every step)."""
+    act = _activation_and_slope(model.activation_name, model.iota)
     linears = [model.first, *model.hidden_layers()]
-    zs: list[Tensor] = []
+    slopes: list[Tensor] = []
     hs: list[Tensor] = [x]
     for layer in linears:
-        z = torch.addmm(layer.bias, hs[-1], layer.weight.T)
-        zs.append(z)
-        hs.append(model.act(z))
+        h, slope = act(torch.addmm(layer.bias, hs[-1], layer.weight.T))
+        slopes.append(slope)
+        hs.append(h)
     a = model.output.weight[0]
     f = hs[-1] @ a
     if model.output.bias is not None:
@@ -96,14 +148,26 @@ def loss_and_gradients(
             grads[model.output.bias] = g_f.sum().reshape(1)
         if lam_all_layers:
             regularised.append(model.output.weight)
+    if len(linears) == 1:
+        # One hidden layer: g_z = diag(g_f) σ'(z) diag(a), so the two scalings go on the thin
+        # factors (x and the result) instead of two passes over the n × width matrix σ'(z).
+        slope = slopes[0]
+        if "first-weight" in trained:
+            grads[model.first.weight] = ((x * g_f.unsqueeze(1)).T @ slope).T.mul_(a.unsqueeze(1))
+        if "first-bias" in trained:
+            grads[model.first.bias] = (g_f @ slope).mul_(a)
+        linears = []
     g_h = a.unsqueeze(0)  # broadcast: the rows of g_f ⊗ a are formed in the first product
     for i in range(len(linears) - 1, -1, -1):
         layer = linears[i]
-        g_z = deriv(zs[i], hs[i + 1]).mul_(g_h)
+        g_z = slopes[i].mul_(g_h)
         if i == len(linears) - 1:
             g_z.mul_(g_f.unsqueeze(1))
         is_first = i == 0
-        if (is_first and "first-weight" in trained) or (not is_first and "hidden" in trained):
+        if is_first and "first-weight" in trained:
+            # (xᵀ g_z)ᵀ: the same product as g_zᵀ x, several times faster for a thin x
+            grads[layer.weight] = (hs[0].T @ g_z).T
+        elif not is_first and "hidden" in trained:
             grads[layer.weight] = g_z.T @ hs[i]
         if (is_first and "first-bias" in trained) or (not is_first and "hidden" in trained):
             grads[layer.bias] = g_z.sum(0)
