@@ -180,38 +180,45 @@ def _loss_and_gradients(
     return value, grads
 
 
-def _second_derivative(name: str, iota: float) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
-    """``z -> (σ'(z), σ''(z))`` for the activation ``name``."""
+def _derivatives(name: str, iota: float) -> Callable[[Tensor], tuple[Tensor, Tensor, Tensor]]:
+    """``z -> (σ(z), σ'(z), σ''(z))`` for the activation ``name``, from shared terms
+    (``relu-iota``: one sigmoid and a log, as in :func:`_activation_and_slope`)."""
     if name == "relu-iota":
 
-        def softplus(z: Tensor) -> tuple[Tensor, Tensor]:
-            s = torch.sigmoid(iota * z)
-            return s, iota * s * (1.0 - s)
+        def softplus(z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+            s = torch.sigmoid(-iota * z)  # 1 − σ'(z)
+            d1 = torch.rsub(s, 1.0)
+            return torch.log(s).mul_(-1.0 / iota), d1, (d1 * s).mul_(iota)
 
         return softplus
     if name == "tanh":
 
-        def tanh(z: Tensor) -> tuple[Tensor, Tensor]:
+        def tanh(z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
             h = torch.tanh(z)
             d1 = 1.0 - h * h
-            return d1, -2.0 * h * d1
+            return h, d1, -2.0 * h * d1
 
         return tanh
     if name == "silu":
 
-        def silu(z: Tensor) -> tuple[Tensor, Tensor]:
+        def silu(z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
             s = torch.sigmoid(z)
-            return s * (1.0 + z * (1.0 - s)), s * (1.0 - s) * (2.0 + z * (1.0 - 2.0 * s))
+            return (
+                z * s,
+                s * (1.0 + z * (1.0 - s)),
+                s * (1.0 - s) * (2.0 + z * (1.0 - 2.0 * s)),
+            )
 
         return silu
     if name == "gelu":
 
-        def gelu(z: Tensor) -> tuple[Tensor, Tensor]:
+        def gelu(z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+            cdf = torch.special.ndtr(z)
             phi = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-            return torch.special.ndtr(z) + z * phi, phi * (2.0 - z * z)
+            return z * cdf, cdf + z * phi, phi * (2.0 - z * z)
 
         return gelu
-    return lambda z: ((z > 0).to(z.dtype), torch.zeros_like(z))
+    return lambda z: (torch.relu(z), (z > 0).to(z.dtype), torch.zeros_like(z))
 
 
 class FirstLayerHessian:
@@ -252,21 +259,21 @@ class FirstLayerHessian:
         huber_delta: float,
         lam: float,
         with_bias: bool,
+        buffers: dict[str, Tensor] | None = None,
     ) -> None:
         self.model = model
         self.x = x
         self.lam = lam
         self.with_bias = with_bias
         self.linears = [model.first, *model.hidden_layers()]
-        self.derivs = _second_derivative(model.activation_name, model.iota)
-        self.z: list[Tensor] = []
+        derivs = _derivatives(model.activation_name, model.iota)
         self.d1: list[Tensor] = []
+        self.d2: list[Tensor] = []
         h = x
         for layer in self.linears:
-            z = torch.addmm(layer.bias, h, layer.weight.T)
-            self.z.append(z)
-            self.d1.append(self.derivs(z)[0])
-            h = model.act(z)
+            h, d1, d2 = derivs(torch.addmm(layer.bias, h, layer.weight.T))
+            self.d1.append(d1)
+            self.d2.append(d2)
         self.a = model.output.weight[0]
         f = h @ self.a
         if model.output.bias is not None:
@@ -302,28 +309,50 @@ class FirstLayerHessian:
         self.gradient = torch.cat(parts)
         self.n = int(self.gradient.numel())
         self.evaluations = 0
+        self._buffers: dict[str, Tensor] = {} if buffers is None else buffers
+
+    def _buffer(self, name: str, like: Tensor) -> Tensor:
+        """A preallocated n × width work array: each product reuses the same memory instead
+        of allocating (and, above glibc's mmap threshold, mapping and unmapping) ~32 MB
+        temporaries at the authors' width."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+            buf = self._buffers[name] = torch.empty_like(like)
+        return buf
 
     @torch.no_grad()
     def matvec(self, v: Tensor) -> Tensor:
         """``∇²_{(W,b)} F · v`` for a flat direction ``v`` over (W, b)."""
         if not self.curv:  # constant factors of the R-pass, computed at the first product
-            self.curv = [self.derivs(z)[1] * g for z, g in zip(self.z, self.g_h, strict=True)]
+            self.curv = [d2.mul_(g) for d2, g in zip(self.d2, self.g_h, strict=True)]
             self.last = self.d1[-1] * self.a.unsqueeze(0)
         self.evaluations += 1
         W = self.model.first.weight
         V = v[: W.numel()].reshape(W.shape)
-        rz = self.x @ V.T
+        L = len(self.linears)
+        rz = torch.mm(self.x, V.T, out=self._buffer("rz0", self.d1[0]))
         if self.with_bias:
-            rz = rz + v[W.numel() :]
+            rz.add_(v[W.numel() :])
         rzs = [rz]
-        for i in range(1, len(self.linears)):
-            rz = (self.d1[i - 1] * rz) @ self.linears[i].weight.T
+        tmp = self._buffer("tmp", self.d1[-1])
+        for i in range(1, L):
+            torch.mul(self.d1[i - 1], rz, out=self._buffer(f"tmp{i}", self.d1[i - 1]))
+            rz = torch.mm(
+                self._buffers[f"tmp{i}"],
+                self.linears[i].weight.T,
+                out=self._buffer(f"rz{i}", self.d1[i]),
+            )
             rzs.append(rz)
-        rf = (rz * self.last).sum(1)
-        rg_z = self.curv[-1] * rz + self.last * (self.l2 * rf).unsqueeze(1)
-        for i in range(len(self.linears) - 2, -1, -1):
-            rg_h = rg_z @ self.linears[i + 1].weight
-            rg_z = self.curv[i] * rzs[i] + self.d1[i] * rg_h
+        rf = torch.mul(rz, self.last, out=tmp).sum(1)
+        rg_z = torch.mul(self.curv[-1], rz, out=self._buffer(f"rg{L - 1}", self.d1[-1]))
+        rg_z.addcmul_(self.last, (self.l2 * rf).unsqueeze(1))
+        for i in range(L - 2, -1, -1):
+            rg_h = torch.mm(
+                rg_z, self.linears[i + 1].weight, out=self._buffer(f"rh{i}", self.d1[i])
+            )
+            rg_h.mul_(self.d1[i])
+            rg_z = torch.mul(self.curv[i], rzs[i], out=self._buffer(f"rg{i}", self.d1[i]))
+            rg_z.add_(rg_h)
         out = [((self.x.T @ rg_z).T + 2.0 * self.lam * V).reshape(-1)]
         if self.with_bias:
             out.append(rg_z.sum(0))

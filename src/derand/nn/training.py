@@ -564,9 +564,34 @@ class _Run:
             **order_parameters(W, self.U, self.tracked),
         }
 
+    def adam_decay_rate(self) -> float:
+        """Adam's weight-decay contraction of ‖W‖ per step at the current point.
+
+        The penalty's gradient 2λW passes through Adam's preconditioner, so on entry j it
+        moves W by −η · 2λ w_j / (√v̂_j + ε) a step: a contraction at the rate
+        2λη/(√v̂_j + ε), whose mean weighted by w_j² is the rate of log ‖W‖_F. It plays
+        the part that 2λη plays for SGD in the plateau schedule's window (without it Adam's
+        rates never decayed, and its noise floor ‖W_⊥‖ ∝ η stayed where it started).
+        """
+        W = self.model.first.weight
+        state = self.optimizer.state.get(W, {})
+        if self.lam <= 0 or "exp_avg_sq" not in state:
+            return 0.0
+        group = next(g for g in self.optimizer.param_groups if g["params"][0] is W)
+        beta2, eps = float(group["betas"][1]), float(group["eps"])
+        t = float(state["step"])
+        with torch.no_grad():
+            scale = (state["exp_avg_sq"] / (1.0 - beta2**t)).sqrt_().add_(eps)
+            w2 = W.detach().square()
+            weighted = float((w2 / scale).sum()) / max(float(w2.sum()), 1e-300)
+        return 2.0 * self.lam * float(group["lr"]) * weighted
+
     def record(self, batch_loss: float) -> None:
         """Append the log row of the current step (and the d = 2 snapshot)."""
         start = time.perf_counter()
+        if self.config.optimizer == "adam" and self.log:
+            # Adam's weight-decay contraction since the last row, at the current rate
+            self.wd_integral += self.adam_decay_rate() * (self.step - self.log[-1]["step"])
         self.log.append(self.evaluate(self.x_log, self.y_log, batch_loss))
         if self.config.d == 2:
             self.snapshots.append(self.model.first.weight.detach().double().cpu().tolist())
