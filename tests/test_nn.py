@@ -825,3 +825,37 @@ def test_lowering_lam_at_a_collapsed_point_recovers_the_he4_teacher() -> None:
     assert all(b >= 1.5 * a for a, b in itertools.pairwise(steps))
     assert result.outcome == "structure found" and result.directions_found == 1
     assert result.explained > 0.2 and result.principal_angles_deg[0] <= 10.0
+
+
+@pytest.mark.parametrize("loss", ["mse", "huber", "logistic"])
+def test_the_span_predictor_sees_the_projection_only(loss: str) -> None:
+    from derand.nn.outcome import best_constant_loss
+    from derand.nn.span import fit_on_span
+
+    gen = torch.Generator().manual_seed(3)
+
+    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.randn(n, 4, generator=gen, dtype=torch.float64)
+        return x, torch.tanh(2.0 * x[:, 0]) + 0.5 * x[:, 0] * x[:, 1]
+
+    fit, valid, test = draw(600), draw(300), draw(1000)
+    baseline = best_constant_loss(loss, test[1], 1.0)
+    eye = torch.eye(4, dtype=torch.float64)
+
+    def explained(rows: list[int]) -> float:
+        return fit_on_span(
+            eye[rows], fit, valid, test, loss=loss, huber_delta=1.0, baseline_loss=baseline
+        ).explained
+
+    both, first, other = explained([0, 1]), explained([0]), explained([2, 3])
+    # the teacher's span explains (almost) everything, a part of it less, an orthogonal
+    # span nothing beyond the constant (up to the fit's noise)
+    assert both > 0.8 and first < both - 0.02 and abs(other) < 0.05
+
+
+def test_every_result_has_the_span_fit() -> None:
+    result = train(TrainConfig.from_dict({**SMALL, "steps": 20}))
+    fit = result.span_fit
+    assert fit is not None and fit["method"] == "kernel ridge regression"
+    assert fit["teacher_explained"] >= fit["found_explained"] - 0.05
+    assert json.loads(json.dumps(result.summary()))["span_fit"]["n_fit"] == fit["n_fit"]

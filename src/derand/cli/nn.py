@@ -402,6 +402,14 @@ def print_summary(args: argparse.Namespace, r: Any) -> None:
         f"outcome: {r.outcome_message}; test loss {r.test_loss:.4g} vs "
         f"{r.baseline_loss:.4g} for the best constant predictor",
     )
+    if r.span_fit is not None:
+        fit = r.span_fit
+        say(
+            args,
+            f"  best predictor on the span found (kernel ridge on the projected x): "
+            f"{fit['found_explained']:.1%} explained (on the teacher's span: "
+            f"{fit['teacher_explained']:.1%}); the student: {r.explained:.1%}",
+        )
     if r.collapse_escapes:
         perturbed = sum(1 for e in r.collapse_escapes if e.get("perturbed"))
         say(

@@ -62,6 +62,7 @@ from derand.nn.outcome import best_constant_loss, classify
 from derand.nn.rates import LayerRates, layer_rates
 from derand.nn.result import STOP_REASONS, TrainResult
 from derand.nn.schedule import PlateauSchedule
+from derand.nn.span import SPAN_FIT, SPAN_VALID, fit_on_span
 from derand.nn.students import Student
 
 __all__ = [
@@ -703,6 +704,7 @@ class _Run:
             w_norm_initial=w0,
             w_norm_final=math.hypot(final["par_norm"], final["perp_norm"]),
         )
+        span_fit = self.span_fit() if not interrupted else None
         proven, proven_cert = self.certifier.proven or (None, None)
         certified, why = verdict(
             proven if certificate is not None else None,
@@ -755,11 +757,40 @@ class _Run:
             K_proven_radius=None if proven is None else proven.radius,
             certificate_proven=proven_cert if certificate is not None else None,
             sosp_all=self.sosp_all,
+            span_fit=span_fit,
             snapshots=self.snapshots,
             snapshot_steps=self.snapshot_steps,
             teacher_U=self.teacher.U.tolist(),
             model=self.model,
         )
+
+    def span_fit(self) -> dict[str, Any]:
+        """The best predictor on the span found and on the teacher's (:mod:`derand.nn.span`):
+        kernel ridge regression on the projected inputs, fitted on fresh samples (seed + 8),
+        evaluated on the test set."""
+        config = self.config
+        gen = torch.Generator().manual_seed(config.seed + 8)
+        fit = self.teacher.sample(SPAN_FIT, gen, dtype=torch.float64)
+        valid = self.teacher.sample(SPAN_VALID, gen, dtype=torch.float64)
+        test = (self.x_test.cpu(), self.y_test.cpu())
+        W = self.model.first.weight.detach().cpu().double()
+        found = torch.linalg.svd(W, full_matrices=False).Vh[: config.k]
+        row: dict[str, Any] = {"method": "kernel ridge regression", "n_fit": SPAN_FIT}
+        for name, basis in (("found", found), ("teacher", self.teacher.U)):
+            result = fit_on_span(
+                basis,
+                fit,
+                valid,
+                test,
+                loss=config.loss,
+                huber_delta=config.huber_delta,
+                baseline_loss=self.baseline_test,
+            )
+            row[f"{name}_loss"] = result.loss
+            row[f"{name}_explained"] = result.explained
+            row[f"{name}_lengthscale"] = result.lengthscale
+            row[f"{name}_ridge"] = result.ridge
+        return row
 
 
 def train(
