@@ -859,3 +859,32 @@ def test_every_result_has_the_span_fit() -> None:
     assert fit is not None and fit["method"] == "kernel ridge regression"
     assert fit["teacher_explained"] >= fit["found_explained"] - 0.05
     assert json.loads(json.dumps(result.summary()))["span_fit"]["n_fit"] == fit["n_fit"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("activation", ["relu-iota", "tanh", "gelu", "silu", "relu"])
+def test_the_fused_activation_is_the_model_activation_at_any_scale(
+    activation: str, dtype: torch.dtype
+) -> None:
+    """The training loop's activation-and-slope (and the certificate's) against the model's
+    activation and autograd, out to pre-activations of ±400 (a softplus that overflowed
+    there made a He₃ run diverge)."""
+    from derand.nn.fused import _activation_and_slope, _derivatives
+    from derand.nn.students import activation_function
+
+    z = torch.linspace(-400.0, 400.0, 4001, dtype=dtype)
+    z = torch.cat([z, torch.linspace(-3.0, 3.0, 601, dtype=dtype)])
+    leaf = z.clone().requires_grad_(True)
+    expected = activation_function(activation, 2.0)(leaf)
+    (slope_expected,) = torch.autograd.grad(expected.sum(), leaf)
+    if activation == "relu-iota":  # exactly (torch's softplus is z beyond ιz = 20)
+        expected = torch.logaddexp(torch.zeros_like(z), 2.0 * z) / 2.0
+        slope_expected = torch.sigmoid(2.0 * z)
+    h, slope = _activation_and_slope(activation, 2.0)(z.clone())
+    h2, d1, _ = _derivatives(activation, 2.0)(z.clone())
+    tol = 4e-7 if dtype == torch.float32 else 1e-14
+    scale = 1.0 + z.abs()
+    for value, deriv in ((h, slope), (h2, d1)):
+        assert bool(torch.isfinite(value).all() and torch.isfinite(deriv).all())
+        assert float(((value - expected.detach()).abs() / scale).max()) <= tol
+        assert float((deriv - slope_expected).abs().max()) <= 4 * tol

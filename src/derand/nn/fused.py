@@ -17,6 +17,15 @@ from torch import Tensor
 
 from derand.nn.students import Student
 
+
+def _softplus_threshold(dtype: torch.dtype, iota: float) -> float:
+    """Beyond ιz = 20 (float32) or 40 (float64), softplus_ι(z) = z up to e^{−ιz}/ι, below
+    the dtype's rounding: the sigmoid-and-log form is evaluated at the threshold and
+    continued linearly, so its log never sees an underflowed 0 (which made ιz ≳ 90 an
+    infinity in float32)."""
+    return (40.0 if dtype == torch.float64 else 20.0) / iota
+
+
 Activation = Callable[[Tensor], tuple[Tensor, Tensor]]
 """``activation(z) -> (σ(z), σ'(z))``, sharing the transcendental functions of both."""
 
@@ -33,8 +42,12 @@ def _activation_and_slope(name: str, iota: float) -> Activation:
     if name == "relu-iota":
 
         def softplus(z: Tensor) -> tuple[Tensor, Tensor]:
-            s = torch.sigmoid(z.mul_(-iota))
-            return torch.log(s).mul_(-1.0 / iota), torch.rsub(s, 1.0)
+            threshold = _softplus_threshold(z.dtype, iota)
+            u = torch.clamp_max(z, threshold)  # beyond it softplus(z) = z
+            s = torch.sigmoid(u.mul_(-iota))  # never 0: the log stays finite
+            return torch.log(s).mul_(-1.0 / iota).add_(z.sub_(threshold).clamp_min_(0.0)), (
+                torch.rsub(s, 1.0)
+            )
 
         return softplus
     if name == "tanh":
@@ -186,9 +199,11 @@ def _derivatives(name: str, iota: float) -> Callable[[Tensor], tuple[Tensor, Ten
     if name == "relu-iota":
 
         def softplus(z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-            s = torch.sigmoid(-iota * z)  # 1 − σ'(z)
+            u = torch.clamp_max(z, _softplus_threshold(z.dtype, iota))
+            s = torch.sigmoid(-iota * u)  # 1 − σ'(z), up to e^{−ιz} beyond the threshold
             d1 = torch.rsub(s, 1.0)
-            return torch.log(s).mul_(-1.0 / iota), d1, (d1 * s).mul_(iota)
+            h = torch.log(s).mul_(-1.0 / iota).add_(z - u)
+            return h, d1, (d1 * s).mul_(iota)
 
         return softplus
     if name == "tanh":
