@@ -888,3 +888,18 @@ def test_the_fused_activation_is_the_model_activation_at_any_scale(
         assert bool(torch.isfinite(value).all() and torch.isfinite(deriv).all())
         assert float(((value - expected.detach()).abs() / scale).max()) <= tol
         assert float((deriv - slope_expected).abs().max()) <= 4 * tol
+
+
+def test_adam_rates_decay_on_a_plateau() -> None:
+    """Adam's plateau window reads the weight decay through its preconditioner: its rates
+    decay as SGD's do (before, its window never opened and the rates stayed at the start)."""
+    config = TrainConfig(
+        d=8, k=1, link="tanh", width=32, optimizer="adam", until="plateau", steps=6000,
+        n_test=256, n_cert=256, certificate=False,
+    )  # fmt: skip
+    result = train(config)
+    rows = result.log
+    assert rows[-1]["wd_integral"] > 1.0  # the contraction weight decay alone predicts
+    assert all(b["wd_integral"] >= a["wd_integral"] for a, b in zip(rows, rows[1:]))
+    assert rows[-1]["step"] > config.lr_warmup and rows[-1]["lr_factor"] < 1.0
+    assert train(config).log == rows  # deterministic
