@@ -275,7 +275,7 @@ def skip_dynamo_import() -> bool:
     for name in _OPTIMIZER_METHODS:
         fn = getattr(getattr(torch.optim.Optimizer, name, None), "__wrapped__", None)
         if callable(fn) and getattr(fn, "__dynamo_disable", None) is None:
-            fn.__dynamo_disable = fn  # type: ignore[attr-defined]
+            fn.__dynamo_disable = fn
             applied = True
     return applied
 

@@ -415,7 +415,9 @@ class _Run:
         else:
             self.optimizer.zero_grad()
             loss = self.loss_fn(self.model(x), y)
-            (loss + regulariser(self.model, config, config.trained, self.lam)).backward()
+            torch.autograd.backward(
+                loss + regulariser(self.model, config, config.trained, self.lam)
+            )
             self.optimizer.step()
         if config.optimizer != "adam":
             self.wd_integral += 2.0 * self.lam * self.rates.first_weight * self.multiplier
