@@ -900,6 +900,6 @@ def test_adam_rates_decay_on_a_plateau() -> None:
     result = train(config)
     rows = result.log
     assert rows[-1]["wd_integral"] > 1.0  # the contraction weight decay alone predicts
-    assert all(b["wd_integral"] >= a["wd_integral"] for a, b in zip(rows, rows[1:]))
+    assert all(b["wd_integral"] >= a["wd_integral"] for a, b in itertools.pairwise(rows))
     assert rows[-1]["step"] > config.lr_warmup and rows[-1]["lr_factor"] < 1.0
     assert train(config).log == rows  # deterministic
