@@ -11,6 +11,7 @@ are marked so. "≤ 0.1 at step" is the first log point where ‖W_⊥‖/‖W�
 estimated from the run's steps per second).
 
     python benchmarks/nn_grid.py [--only NAME ...] [--time-limit S] [--threads T]
+        [--optimizer pgd|sgd|adam] [--smooth-only]
 """
 
 from __future__ import annotations
@@ -109,6 +110,14 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="substrings of the settings to run")
     parser.add_argument("--time-limit", type=float, default=120.0, help="cap per setting (s)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument(
+        "--optimizer",
+        choices=["pgd", "sgd", "adam"],
+        help="run every setting with this optimiser and its default rule (rates, λ, schedule)",
+    )
+    parser.add_argument(
+        "--smooth-only", action="store_true", help="skip the settings outside the theorem"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"machine: {machine_summary()}; torch {torch.__version__}, {args.threads} thread(s)")
@@ -123,6 +132,10 @@ def main() -> None:
     for name, values in GRID.items():
         if args.only and not any(s in name for s in args.only):
             continue
+        if args.smooth_only and "outside the theorem" in name:
+            continue
+        if args.optimizer is not None:
+            values = {**values, "optimizer": args.optimizer}
         config = TrainConfig.from_dict({**values, "time_limit": args.time_limit})
         start = time.perf_counter()
         r = train(config)

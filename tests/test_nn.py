@@ -376,8 +376,9 @@ def test_first_layer_hessian_matches_autograd(activation: str, loss: str, depth:
 
     op = HessianOperator(risk, params)
     ours = FirstLayerHessian(model, x, y, loss=loss, huber_delta=0.7, lam=0.3, with_bias=True)
-    v = torch.randn(op.n, generator=gen, dtype=torch.float64)
-    torch.testing.assert_close(ours.matvec(v), op.matvec(v), rtol=1e-10, atol=1e-12)
+    for _ in range(2):  # the second product reuses the first one's work arrays
+        v = torch.randn(op.n, generator=gen, dtype=torch.float64)
+        torch.testing.assert_close(ours.matvec(v), op.matvec(v), rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(ours.gradient, op.grad.detach(), rtol=1e-10, atol=1e-12)
 
 
@@ -824,3 +825,81 @@ def test_lowering_lam_at_a_collapsed_point_recovers_the_he4_teacher() -> None:
     assert all(b >= 1.5 * a for a, b in itertools.pairwise(steps))
     assert result.outcome == "structure found" and result.directions_found == 1
     assert result.explained > 0.2 and result.principal_angles_deg[0] <= 10.0
+
+
+@pytest.mark.parametrize("loss", ["mse", "huber", "logistic"])
+def test_the_span_predictor_sees_the_projection_only(loss: str) -> None:
+    from derand.nn.outcome import best_constant_loss
+    from derand.nn.span import fit_on_span
+
+    gen = torch.Generator().manual_seed(3)
+
+    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.randn(n, 4, generator=gen, dtype=torch.float64)
+        return x, torch.tanh(2.0 * x[:, 0]) + 0.5 * x[:, 0] * x[:, 1]
+
+    fit, valid, test = draw(600), draw(300), draw(1000)
+    baseline = best_constant_loss(loss, test[1], 1.0)
+    eye = torch.eye(4, dtype=torch.float64)
+
+    def explained(rows: list[int]) -> float:
+        return fit_on_span(
+            eye[rows], fit, valid, test, loss=loss, huber_delta=1.0, baseline_loss=baseline
+        ).explained
+
+    both, first, other = explained([0, 1]), explained([0]), explained([2, 3])
+    # the teacher's span explains (almost) everything, a part of it less, an orthogonal
+    # span nothing beyond the constant (up to the fit's noise)
+    assert both > 0.8 and first < both - 0.02 and abs(other) < 0.05
+
+
+def test_every_result_has_the_span_fit() -> None:
+    result = train(TrainConfig.from_dict({**SMALL, "steps": 20}))
+    fit = result.span_fit
+    assert fit is not None and fit["method"] == "kernel ridge regression"
+    assert fit["teacher_explained"] >= fit["found_explained"] - 0.05
+    assert json.loads(json.dumps(result.summary()))["span_fit"]["n_fit"] == fit["n_fit"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("activation", ["relu-iota", "tanh", "gelu", "silu", "relu"])
+def test_the_fused_activation_is_the_model_activation_at_any_scale(
+    activation: str, dtype: torch.dtype
+) -> None:
+    """The training loop's activation-and-slope (and the certificate's) against the model's
+    activation and autograd, out to pre-activations of ±400 (a softplus that overflowed
+    there made a He₃ run diverge)."""
+    from derand.nn.fused import _activation_and_slope, _derivatives
+    from derand.nn.students import activation_function
+
+    z = torch.linspace(-400.0, 400.0, 4001, dtype=dtype)
+    z = torch.cat([z, torch.linspace(-3.0, 3.0, 601, dtype=dtype)])
+    leaf = z.clone().requires_grad_(True)
+    expected = activation_function(activation, 2.0)(leaf)
+    (slope_expected,) = torch.autograd.grad(expected.sum(), leaf)
+    if activation == "relu-iota":  # exactly (torch's softplus is z beyond ιz = 20)
+        expected = torch.logaddexp(torch.zeros_like(z), 2.0 * z) / 2.0
+        slope_expected = torch.sigmoid(2.0 * z)
+    h, slope = _activation_and_slope(activation, 2.0)(z.clone())
+    h2, d1, _ = _derivatives(activation, 2.0)(z.clone())
+    tol = 4e-7 if dtype == torch.float32 else 1e-14
+    scale = 1.0 + z.abs()
+    for value, deriv in ((h, slope), (h2, d1)):
+        assert bool(torch.isfinite(value).all() and torch.isfinite(deriv).all())
+        assert float(((value - expected.detach()).abs() / scale).max()) <= tol
+        assert float((deriv - slope_expected).abs().max()) <= 4 * tol
+
+
+def test_adam_rates_decay_on_a_plateau() -> None:
+    """Adam's plateau window reads the weight decay through its preconditioner: its rates
+    decay as SGD's do (before, its window never opened and the rates stayed at the start)."""
+    config = TrainConfig(
+        d=8, k=1, link="tanh", width=32, optimizer="adam", until="plateau", steps=6000,
+        n_test=256, n_cert=256, certificate=False,
+    )  # fmt: skip
+    result = train(config)
+    rows = result.log
+    assert rows[-1]["wd_integral"] > 1.0  # the contraction weight decay alone predicts
+    assert all(b["wd_integral"] >= a["wd_integral"] for a, b in itertools.pairwise(rows))
+    assert rows[-1]["step"] > config.lr_warmup and rows[-1]["lr_factor"] < 1.0
+    assert train(config).log == rows  # deterministic

@@ -502,3 +502,22 @@ def test_the_certificate_panel_of_the_alignment_figure_shows_the_checks(preset: 
     values = {line.get_label(): float(line.get_ydata()[0]) for line in panel.lines}
     assert values["final $\\rho$"] == pytest.approx(result.certificate.grad_norm)
     assert any("final: ρ" in t.get_text() for t in panel.texts)
+
+
+def test_derand_nn_spares_the_process_the_dynamo_import() -> None:
+    """torch.optim imports torch._dynamo on its first add_param_group (1.5-2 s); derand nn
+    compiles nothing and skips it — and the optimiser still works."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from derand.cli import main\n"
+        "code = main(['nn', '--preset', 'fig3', '--steps', '300', '--n-cert', '256', "
+        "'--n-test', '256', '--quiet'])\n"
+        "print(code, 'torch._dynamo' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "0 False"

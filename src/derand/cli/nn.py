@@ -252,6 +252,34 @@ def check_output_path(path: Path | None, option: str) -> None:
         raise InputError(f"{option} {path}: {ancestor} is not writable")
 
 
+_OPTIMIZER_METHODS = ("add_param_group", "state_dict", "load_state_dict", "zero_grad")
+
+
+def skip_dynamo_import() -> bool:
+    """Spare this process torch's lazy import of ``torch._dynamo`` (1.5-2 s of start-up).
+
+    ``torch.optim.Optimizer`` wraps these methods so that a ``torch.compile`` trace skips
+    them; the wrapper imports the compiler on its first call, whether anything is compiled
+    or not. ``derand nn`` compiles nothing, so the wrappers are told the plain method is
+    their answer (what the wrapper caches after that import; a later compile would trace
+    these methods instead of skipping them). Does nothing when ``torch._dynamo`` is already
+    imported or torch's wrappers look different; returns whether it applied.
+    """
+    import sys
+
+    import torch
+
+    if "torch._dynamo" in sys.modules:
+        return False
+    applied = False
+    for name in _OPTIMIZER_METHODS:
+        fn = getattr(getattr(torch.optim.Optimizer, name, None), "__wrapped__", None)
+        if callable(fn) and getattr(fn, "__dynamo_disable", None) is None:
+            fn.__dynamo_disable = fn
+            applied = True
+    return applied
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, print a summary, write JSON and figures."""
     config = build_config(args)
@@ -273,6 +301,7 @@ def run(args: argparse.Namespace) -> int:
 
     from derand.nn.training import train
 
+    skip_dynamo_import()
     with progress(args, config.step_cap, "nn") as update:
         last = [0]
 
@@ -373,6 +402,14 @@ def print_summary(args: argparse.Namespace, r: Any) -> None:
         f"outcome: {r.outcome_message}; test loss {r.test_loss:.4g} vs "
         f"{r.baseline_loss:.4g} for the best constant predictor",
     )
+    if r.span_fit is not None:
+        fit = r.span_fit
+        say(
+            args,
+            f"  best predictor on the span found (kernel ridge on the projected x): "
+            f"{fit['found_explained']:.1%} explained (on the teacher's span: "
+            f"{fit['teacher_explained']:.1%}); the student: {r.explained:.1%}",
+        )
     if r.collapse_escapes:
         perturbed = sum(1 for e in r.collapse_escapes if e.get("perturbed"))
         say(

@@ -139,6 +139,7 @@ class Certifier:
         self.last_expensive = 0
         self._twin: Student | None = None
         self._data: tuple[Tensor, Tensor] | None = None
+        self._buffers: dict[str, Tensor] = {}  # the Hessian products' work arrays, shared
 
     # State (part of the run's checkpoint) ---------------------------------------------------
 
@@ -196,6 +197,7 @@ class Certifier:
                 huber_delta=self.config.huber_delta,
                 lam=self.lam,
                 with_bias=with_bias,
+                buffers=self._buffers,
             )
         finally:
             if offset is not None:

@@ -104,6 +104,16 @@ class TrainResult:
     sosp_all : dict or None
         ``grad_norm``, ``lambda_min`` (with ``residual``, ``converged``) and ``n_params`` over
         every trained parameter — the theorem's ρ-SOSP — on the same fixed sample.
+    span_fit : dict or None
+        The best predictor that sees only the projection of x onto the span found (the top-k
+        right singular subspace of W), and for reference onto the teacher's span U
+        (:mod:`derand.nn.span`: kernel ridge regression on fresh samples): ``found_loss``,
+        ``found_explained``, ``teacher_loss``, ``teacher_explained`` (explained against the
+        best constant predictor, as ``explained``), the chosen ``*_lengthscale`` and
+        ``*_ridge``, ``method`` and ``n_fit``. ``explained`` far below ``found_explained``:
+        the span holds more than the student fits; ``found_explained`` below
+        ``teacher_explained``: the span misses part of the teacher. ``None`` for an
+        interrupted run.
     """
 
     steps: int
@@ -143,6 +153,7 @@ class TrainResult:
     K_proven_radius: float | None = None
     certificate_proven: SOSPCertificate | None = None
     sosp_all: dict[str, Any] | None = None
+    span_fit: dict[str, Any] | None = None
     snapshots: list[list[list[float]]] = field(default_factory=list, repr=False)
     snapshot_steps: list[int] = field(default_factory=list, repr=False)
     teacher_U: list[list[float]] = field(default_factory=list, repr=False)

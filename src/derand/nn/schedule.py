@@ -69,8 +69,9 @@ class PlateauSchedule:
         """Whether ``perp_norm`` stopped falling at the last row of the log ``rows``.
 
         Each row has ``step``, ``perp_norm`` and ``wd_integral`` (the log-contraction weight
-        decay alone would have produced since the start). Where weight decay predicts
-        nothing (λ = 0, Adam), there is no plateau and the rates stay as they are.
+        decay alone would have produced since the start; for Adam through its preconditioner,
+        see ``_Run.adam_decay_rate``). Where weight decay predicts nothing (λ = 0), there is
+        no plateau and the rates stay as they are.
         """
         last = rows[-1]
         s = int(last["step"])
