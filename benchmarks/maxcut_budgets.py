@@ -156,8 +156,9 @@ def report(files: list[Path], machine: bool = True) -> str:
             ratios = [ok[(n, s)]["cut"] / known[n] for n in names if (n, s) in ok and n in known]
             errors = sum(1 for n in names if (n, s) in at and (n, s) not in ok)
             if ratios:
+                tail = f" ({errors} errors)" if errors else ""
                 parts.append(f"mean % of best known {s} {100 * statistics.fmean(ratios):.3f} "
-                             f"over {len(ratios)}" + (f" ({errors} errors)" if errors else ""))  # fmt: skip
+                             f"over {len(ratios)}{tail}")  # fmt: skip
         for s in solvers:
             over = sorted(ok[(n, s)]["wall"] / budget for n in names if (n, s) in ok)
             if over:
