@@ -92,16 +92,19 @@ def _run(code: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_budget_counts_from_the_start_of_the_process() -> None:
+def test_the_budget_counts_from_the_start_of_the_program_only() -> None:
     done = _run(
         "import time; time.sleep(0.3)\n"
-        "from derand.cli.maxcut import process_age, _left\n"
-        "import time; t = time.perf_counter(); age = process_age()\n"
-        "print(age, _left(10.0, t - age))"
+        "import derand.cli as cli\n"
+        "from derand.cli.maxcut import _left\n"
+        "t = time.perf_counter(); before = cli.clock_start()\n"
+        "cli._as_program = True; age = cli.process_age(); start = cli.clock_start()\n"
+        "print(t - before, age, t - start, _left(10.0, start))"
     )
-    age, left = map(float, done.stdout.split())
+    called, age, program, left = map(float, done.stdout.split())
+    assert abs(called) < 0.1  # main(argv) from a longer-lived process: counted from now
     assert 0.28 <= age < 30.0  # the sleep, the interpreter's start and the imports
-    assert left <= 10.0 - age  # what was spent before run() is not given again
+    assert program >= 0.28 and left <= 10.0 - 0.28  # the program's: counted from its start
 
 
 def test_the_program_exits_at_once_with_its_outputs_written_and_children_ended(

@@ -18,6 +18,7 @@ import gc
 import importlib
 import os
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from types import ModuleType
@@ -124,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     derand toy: error: argument --num: expected an integer in [1, 1000], got 0 (see --help)
     """
     if argv is None:  # the program itself: it exits when main returns
+        global _as_program
+        _as_program = True
         lean = _selected(sys.argv[1:]) in FAST_EXIT
         if lean:
             without_cffi()
@@ -137,6 +140,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             fast_exit(code)
         return code
     return _main(argv)
+
+
+_as_program = False  # set by main() called without argv: the process is the program's
+
+
+def process_age() -> float:
+    """Wall seconds since this process started (Linux ``/proc``, 10 ms resolution; 0.0
+    where it cannot be read).
+
+    Returns
+    -------
+    float
+    """
+    try:
+        with open("/proc/self/stat") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+
+
+def clock_start() -> float:
+    """The ``time.perf_counter()`` time a command's ``--time-limit`` counts from: the start
+    of the process when :func:`main` runs as the program (the interpreter's start and every
+    import count), else now (``main(argv)`` called from a longer-lived process).
+
+    Returns
+    -------
+    float
+    """
+    now = time.perf_counter()
+    return now - process_age() if _as_program else now
 
 
 FAST_EXIT = frozenset({"maxcut"})

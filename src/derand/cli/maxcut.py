@@ -6,6 +6,7 @@ import argparse
 import math
 from typing import TYPE_CHECKING
 
+from derand.cli import clock_start
 from derand.cli.common import (
     EXIT_INTERRUPTED,
     HelpFormatter,
@@ -135,11 +136,10 @@ def run(args: argparse.Namespace) -> int:
     """
     import dataclasses
     import sys
-    import time
     import warnings
 
-    # --time-limit counts the whole process: the interpreter's start, the imports, the parsing
-    started = time.perf_counter() - process_age()
+    # --time-limit counts the whole program: the interpreter's start, the imports, the parsing
+    started = clock_start()
 
     from derand.maxcut.readers import load_graph
     from derand.maxcut.solve import MAX_SAMPLES, solve_maxcut
@@ -249,22 +249,6 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 1
     return 0
-
-
-def process_age() -> float:
-    """Wall seconds since this process started (Linux ``/proc``, 10 ms resolution; 0.0
-    where it cannot be read): what the interpreter's start and the imports before
-    :func:`run` took."""
-    import os
-
-    try:
-        with open("/proc/self/stat") as fh:
-            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
-        with open("/proc/uptime") as fh:
-            uptime = float(fh.read().split()[0])
-        return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError):
-        return 0.0
 
 
 EXIT_RESERVE = (0.03, 0.015, 0.5)
