@@ -135,7 +135,8 @@ def report(files: list[Path], machine: bool = True) -> str:
     for f in files:
         for line in f.read_text().splitlines():
             d = json.loads(line)
-            runs[(d["instance"], d["budget"], d["solver"])] = d
+            name = d["instance"] if d["instance"].startswith("G") else Path(d["instance"]).stem
+            runs[(name, d["budget"], d["solver"])] = d
     lines = []
     for budget in sorted({b for _, b, _ in runs}):
         at = {(n, s): d for (n, b, s), d in runs.items() if b == budget}
