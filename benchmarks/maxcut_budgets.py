@@ -126,8 +126,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def report(files: list[Path], machine: bool = True) -> str:
-    """Tables of the runs in ``files`` (later lines replace earlier ones of the same run)."""
+def report(files: list[Path], wide: bool = False) -> str:
+    """Tables of the runs in ``files`` (later lines replace earlier ones of the same run): per
+    budget a summary line and a table, or with ``wide`` the summary lines and one table with
+    a column per budget and solver (the best cut of each budget in bold)."""
     from derand.maxcut.datasets import gset_best_known
 
     known = {k: float(v["best_known"]) for k, v in gset_best_known().items()}
@@ -176,6 +178,8 @@ def report(files: list[Path], machine: bool = True) -> str:
             parts.append(f"load (1-min, at each start) {min(loads):.1f}-{max(loads):.1f}, "
                          f"median {statistics.median(loads):.1f}")  # fmt: skip
         lines.append("- " + "; ".join(parts))
+        if wide:
+            continue
         head = ["instance", "best known", *solvers]
         lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for n in names:
@@ -188,11 +192,39 @@ def report(files: list[Path], machine: bool = True) -> str:
                 elif "error" in d:
                     cells.append("error")
                 else:
-                    c = f"{d['cut']:.0f}"
+                    c = _cut(d["cut"])
                     cells.append(f"**{c}**" if d["cut"] == best else c)
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    if wide:
+        lines += _wide_table(runs, known)
     return "\n".join(lines)
+
+
+def _cut(x: float) -> str:
+    return f"{x:.0f}" if x == round(x) else f"{x:.2f}"
+
+
+def _wide_table(runs: dict[tuple[str, float, str], dict[str, Any]], known: dict[str, float]
+                ) -> list[str]:  # fmt: skip
+    budgets = sorted({b for _, b, _ in runs})
+    cols = [(b, s) for b in budgets for s in SOLVERS if any(k[1:] == (b, s) for k in runs)]
+    names = sorted({n for n, _, _ in runs}, key=lambda n: (len(n), n))
+    head = ["instance", "best known", *[f"{s} {b:g} s" for b, s in cols]]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for n in names:
+        cells = [n, f"{known[n]:.0f}" if n in known else "-"]
+        for b, s in cols:
+            d = runs.get((n, b, s))
+            if d is None or "error" in d:
+                cells.append("" if d is None else "error")
+                continue
+            best = max(runs[(n, b, t)]["cut"] for t in SOLVERS
+                       if (n, b, t) in runs and "error" not in runs[(n, b, t)])  # fmt: skip
+            c = _cut(d["cut"])
+            cells.append(f"**{c}**" if d["cut"] == best else c)
+        out.append("| " + " | ".join(cells) + " |")
+    return out
 
 
 def main() -> int:
@@ -206,9 +238,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", type=Path, default=Path("budgets.jsonl"))
     parser.add_argument("--report", type=Path, nargs="+", help="print the tables of these files")
+    parser.add_argument("--wide", action="store_true", help="--report: one table, all budgets")
     args = parser.parse_args()
     if args.report:
-        print(report(args.report))
+        print(report(args.report, wide=args.wide))
         return 0
     sys.path.insert(0, str(HERE))
     os.environ.setdefault("PYTHONPATH", str(HERE))
