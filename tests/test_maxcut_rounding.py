@@ -110,3 +110,16 @@ def test_best_of_random_and_score_mode() -> None:
     assert sc.steps == 300 and g.cut_value(sc.partition) == sc.cut
     assert len(sc.sigma_trace) == 30
     assert all(1e-3 <= s <= 1.5 for s in sc.sigma_trace)
+
+
+def test_best_of_random_with_a_time_limit_runs_in_small_chunks() -> None:
+    # one chunk always runs: a tenth of the default keeps a short limit (0 here) short
+    from derand.maxcut.graph import gnp as _gnp
+    from derand.maxcut.rounding import best_of_random as _best
+    from derand.maxcut.sdp import solve_sdp as _sdp
+
+    g = _gnp(2000, 0.01, seed=3)
+    V = _sdp(g, max_sweeps=2).V
+    r = _best(g, V, 1000, seed=1, time_limit=0.0)
+    assert 8 <= r.samples < 100 and r.best_cut == g.cut_value(r.partition)
+    assert _best(g, V, 1000, seed=1).samples == 1000

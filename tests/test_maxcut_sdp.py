@@ -99,3 +99,25 @@ def test_compiled_colouring_equals_the_python_one(
     for c, idx in enumerate(compiled):
         colour[idx] = c
     assert np.all(colour[g.u] != colour[g.v])
+
+
+def test_lanczos_top_eigenvalue_near_zero_is_fast_and_close() -> None:
+    # the SDP's optimality condition puts lambda_max(C - Diag(y)) at 0, where a tolerance
+    # relative to the eigenvalue cannot be met: minus a grid's Laplacian has its top
+    # eigenvalue exactly 0 with a cluster just below it (dense eigvalsh as the reference)
+    import time
+
+    import scipy.sparse as sp
+
+    from derand.maxcut import torus
+    from derand.sdp.mixing import _top_eigenvalue
+
+    g = torus(25, 25)
+    a = abs(g.adjacency())  # nonnegative weights: -L has lambda_max = 0
+    m = (a - sp.diags(np.asarray(a.sum(axis=1)).ravel())).tocsr()
+    exact = float(np.linalg.eigvalsh(m.toarray())[-1])
+    t = time.perf_counter()
+    lam = _top_eigenvalue(m, 1e-4)
+    assert time.perf_counter() - t < 5.0
+    radius = float(abs(m).sum(axis=1).max())
+    assert abs(exact) < 1e-9 and exact - 1e-9 <= lam <= exact + 1e-3 * radius

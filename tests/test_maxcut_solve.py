@@ -322,21 +322,20 @@ def test_warm_up_compiles_every_entry_kernel_once() -> None:
 
 
 def test_the_command_ends_within_its_time_limit() -> None:
-    # the whole process: imports and parsing count (derand.limits.process_seconds)
+    # the program itself (python -m derand): its whole process counts, from the interpreter's
+    # start to its exit (derand.cli.clock_start, derand.cli.fast_exit)
     import subprocess
     import sys
 
-    code = (
-        "import sys; from derand.cli import main; "
-        "sys.exit(main(['maxcut', 'gnp:n=400,p=0.03,seed=1', '--time-limit', '3', '--quiet']))"
-    )
+    command = [sys.executable, "-m", "derand", "maxcut", "gnp:n=400,p=0.03,seed=1",
+               "--time-limit", "3", "--quiet"]  # fmt: skip
     t = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - t
     assert done.returncode == 0, done.stderr
-    # 1.5 s for a loaded test machine (at load 10 on 2 cores the interpreter's exit alone can
-    # take a second); the 5 % are measured by benchmarks/maxcut_peers.py (its wall column)
-    assert wall <= 3.0 * 1.05 + 1.5
+    # 1 s for a loaded test machine (the budget is checked between chunks of work); the 5 %
+    # are measured by benchmarks/maxcut_budgets.py (its wall/budget distribution)
+    assert wall <= 3.0 * 1.05 + 1.0
 
 
 def _peers() -> Any:

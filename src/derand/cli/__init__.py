@@ -18,6 +18,7 @@ import gc
 import importlib
 import os
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from types import ModuleType
@@ -124,13 +125,92 @@ def main(argv: Sequence[str] | None = None) -> int:
     derand toy: error: argument --num: expected an integer in [1, 1000], got 0 (see --help)
     """
     if argv is None:  # the program itself: it exits when main returns
+        global _as_program
+        _as_program = True
+        lean = _selected(sys.argv[1:]) in FAST_EXIT
+        if lean:
+            without_cffi()
         try:
-            return _main(sys.argv[1:])
+            code = _main(sys.argv[1:])
         finally:
             # Spare the exit a full garbage collection over torch's millions of objects
             # (up to 1.5 s): they are freed with the process. Not done when called with argv.
             gc.freeze()
+        if lean:
+            fast_exit(code)
+        return code
     return _main(argv)
+
+
+_as_program = False  # set by main() called without argv: the process is the program's
+
+
+def process_age() -> float:
+    """Wall seconds since this process started (Linux ``/proc``, 10 ms resolution; 0.0
+    where it cannot be read).
+
+    Returns
+    -------
+    float
+    """
+    try:
+        with open("/proc/self/stat") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+
+
+def clock_start() -> float:
+    """The ``time.perf_counter()`` time a command's ``--time-limit`` counts from: the start
+    of the process when :func:`main` runs as the program (the interpreter's start and every
+    import count), else now (``main(argv)`` called from a longer-lived process).
+
+    Returns
+    -------
+    float
+    """
+    now = time.perf_counter()
+    return now - process_age() if _as_program else now
+
+
+FAST_EXIT = frozenset({"maxcut"})
+"""Commands whose process ends by :func:`fast_exit` after a normal return: their outputs are
+written (atomically) and closed by then, and their time limit counts the whole process, which
+the interpreter's own teardown (0.3-1 s with numba loaded, on a busy machine) would overrun."""
+
+
+def without_cffi() -> None:
+    """Make ``import cffi`` fail in this process, unless it was imported already.
+
+    numba loads its cffi support (and with it pycparser) on the first compiled call when cffi
+    is installed -- 0.1-0.3 s on a busy machine, for a feature no derand kernel uses. Only for
+    the program itself (the console script running a :data:`FAST_EXIT` command), whose
+    process nothing else shares; never when :func:`main` is called with ``argv``.
+    """
+    sys.modules.setdefault("cffi", None)  # type: ignore[arg-type]
+
+
+def fast_exit(code: int) -> None:
+    """Flush stdout and stderr, end this process's multiprocessing children, and leave at once
+    with ``code`` (``os._exit``: no atexit handlers, no module teardown).
+
+    Only for the program itself, after every output is written: atexit handlers do not run
+    (derand registers none; multiprocessing's, which ends daemon children, is done here).
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more to say
+            pass
+    mp = sys.modules.get("multiprocessing")
+    if mp is not None:
+        for child in mp.active_children():
+            child.kill()
+            child.join(1.0)
+    os._exit(code)
 
 
 def _main(argv: Sequence[str]) -> int:

@@ -6,6 +6,7 @@ import argparse
 import math
 from typing import TYPE_CHECKING
 
+from derand.cli import clock_start
 from derand.cli.common import (
     EXIT_INTERRUPTED,
     HelpFormatter,
@@ -135,10 +136,10 @@ def run(args: argparse.Namespace) -> int:
     """
     import dataclasses
     import sys
-    import time
     import warnings
 
-    started = time.perf_counter()  # --time-limit counts the imports and the parsing too
+    # --time-limit counts the whole program: the interpreter's start, the imports, the parsing
+    started = clock_start()
 
     from derand.maxcut.readers import load_graph
     from derand.maxcut.solve import MAX_SAMPLES, solve_maxcut
@@ -250,13 +251,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_RESERVE = (0.03, 0.015, 0.5)
+"""What :func:`_left` keeps of ``--time-limit`` for the work after the search (the proof's
+answer, the cut recomputed, the JSON written, the process's fast exit): ``a + b T`` seconds,
+at most ``c``."""
+
+
 def _left(time_limit: float | None, started: float) -> float | None:
-    """What is left of ``--time-limit`` since ``started``, less 4 % (at most 0.6 s) kept for
-    writing the output and the interpreter's exit (tearing numba down alone takes 0.3-0.8 s
-    on a busy machine)."""
+    """What is left of ``--time-limit`` since ``started``, less :data:`EXIT_RESERVE`."""
     import time
 
     if time_limit is None:
         return None
     spent = time.perf_counter() - started
-    return max(0.0, time_limit - spent - min(0.6, 0.04 * time_limit))
+    a, b, c = EXIT_RESERVE
+    return max(0.0, time_limit - spent - min(c, a + b * time_limit))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -159,9 +160,53 @@ def read_rudy(path: str | Path) -> Graph:
     [1.0, -1.0]
     """
     path = Path(path)
-    rows = _numbers(read_text(path))
+    text = read_text(path)
+    fast = _rudy_fast(path, text)
+    if fast is not None:
+        return fast
+    rows = _numbers(text)
     try:
         return _rudy(path, rows)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+_PLAIN = re.compile(r"[0-9+\-.eE \t\r\n]*")
+"""The characters of a plain rudy file (no comments, no words): the fast path's domain."""
+
+
+def _rudy_fast(path: Path, text: str) -> Graph | None:
+    """The common rudy file at numpy speed (Gset's G81: 0.05 s instead of 0.6 s), or ``None``
+    when ``text`` is anything but plain -- ASCII numbers only, no comments, no blank line
+    inside, exactly ``i j w`` on every line after the header ``n m``, integer ids, finite
+    weights. ``None`` hands the text to the strict line-by-line parser, which accepts the same
+    plain files with the same result and names the line of any fault."""
+    if not _PLAIN.fullmatch(text):
+        return None
+    lines = text.rstrip().split("\n")
+    head = lines[0].split()
+    if len(head) != 2:
+        return None
+    n, m = parse_int(head[0]), parse_int(head[1])
+    if n is None or m is None or n < 1 or m < 0 or len(lines) != m + 1 or n > MAX_NODES:
+        return None
+    body = lines[1:]
+    if any(len(line.split()) != 3 for line in body):
+        return None
+    if m == 0:
+        return None
+    toks = text.split()
+    try:  # int() of these characters reads exactly [+-]digits, as the strict parser does
+        u = np.array(list(map(int, toks[2::3])), np.int64)
+        v = np.array(list(map(int, toks[3::3])), np.int64)
+        w = np.array(toks[4::3], dtype=np.float64)
+    except (ValueError, OverflowError):
+        return None
+    if not np.all(np.isfinite(w)) or max(np.abs(u).max(), np.abs(v).max()) > MAX_NODES:
+        return None
+    lines_of = np.arange(2, m + 2, dtype=np.int64)
+    try:
+        return from_edges(n, u - 1, v - 1, w, name=path.stem, lines=lines_of)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
 
@@ -305,9 +350,14 @@ def load_graph(source: str, *, fmt: str = "auto") -> Graph:
         raise InputError(f"{shown}: no such file (nor 'paper' or a generator spec)")
     if folder:
         raise InputError(f"{shown} is a directory")
-    rows = _numbers(read_text(path))  # read once: a pipe cannot be read twice
+    text = read_text(path)  # read once: a pipe cannot be read twice
     if fmt == "auto" and path.suffix.lower() in EDGELIST_SUFFIXES:
         fmt = "edgelist"
+    if fmt != "edgelist":  # a plain rudy file (auto would take it for one too)
+        fast = _rudy_fast(path, text)
+        if fast is not None:
+            return fast
+    rows = _numbers(text)
     if fmt == "auto":
         fmt = "edgelist"
         if rows and len(rows[0][1]) == 2:

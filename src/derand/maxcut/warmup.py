@@ -30,9 +30,10 @@ def is_warm() -> bool:
 def warm_up() -> float:
     """Compile or load every kernel a Max-Cut run uses, once per process.
 
-    A small graph -- above every size threshold of the compiled paths -- goes through the SDP
-    and the rounding once (a 0.2 s limit keeps them short; no proof), then through each
-    search method with a tiny move budget. Thread-safe: a second thread waits for the first.
+    Each compiled entry point is called once with the argument types of a real run and as
+    little work as it allows: the search kernels on a 3-node path, one SDP sweep and one
+    rounding iteration on a small graph above every size threshold of the compiled paths.
+    Thread-safe: a second thread waits for the first.
 
     Returns
     -------
@@ -60,24 +61,23 @@ def warm_up() -> float:
 
 
 def _run() -> float:
-    import numpy as np
-
+    from derand.maxcut import engine
     from derand.maxcut.graph import gnp
-    from derand.maxcut.local_search import METHODS, Method, local_search
-    from derand.maxcut.solve import solve_maxcut
+    from derand.maxcut.local_search import _load_kernels
+    from derand.maxcut.rounding import derandomized_rounding
+    from derand.maxcut.sdp import solve_sdp
     from derand.rounding import COMPILED_M
 
     start = time.perf_counter()
     g = gnp(90, 0.75, seed=0)  # n >= 64 (compiled SDP and search), m > COMPILED_M
     if g.m <= COMPILED_M:  # pragma: no cover - a guard for future thresholds
         raise RuntimeError("the warm-up graph is below the compiled rounding's threshold")
-    # a short time limit keeps every stage to a few steps (each kernel is still called)
-    r = solve_maxcut(g, samples=4, time_limit=0.2, local=False, prove=False)
-    x = np.asarray(r.partition, np.int8)
-    methods: tuple[Method, ...] = ("sa", "bls", "tabu", "greedy")
-    assert set(methods) == set(METHODS)
-    for method in methods:
-        local_search(g, np.stack([x, -x]), method=method, max_moves=200, threads=2)
+    # each compiled entry point once, with the argument types of a real run and as little
+    # work as they allow: the search's moves and anneal (the first load pays numba's own
+    # start-up), the SDP's colouring and sweeps, the rounding's tables and gradient
+    _load_kernels(engine)
+    sdp = solve_sdp(g, max_sweeps=1)
+    derandomized_rounding(g, sdp.V, max_iter=1)
     return time.perf_counter() - start
 
 
