@@ -176,7 +176,7 @@ def clock_start() -> float:
     return now - process_age() if _as_program else now
 
 
-FAST_EXIT = frozenset({"maxcut"})
+FAST_EXIT = frozenset({"maxcut", "csp"})
 """Commands whose process ends by :func:`fast_exit` after a normal return: their outputs are
 written (atomically) and closed by then, and their time limit counts the whole process, which
 the interpreter's own teardown (0.3-1 s with numba loaded, on a busy machine) would overrun."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from derand.cli import clock_start
 from derand.cli.common import (
     EXIT_INTERRUPTED,
     HelpFormatter,
@@ -113,11 +114,10 @@ def run(args: argparse.Namespace) -> int:
     """
     import dataclasses
     import sys
-    import time
     import warnings
 
     # --time-limit counts the interpreter's start, the imports and the parsing too
-    started = time.perf_counter() - _process_age()
+    started = clock_start()
 
     from derand.csp.load import load_problem
     from derand.csp.solve import MAX_SAMPLES, solve_csp
@@ -162,21 +162,6 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 1
     return 0
-
-
-def _process_age() -> float:
-    """Seconds since this process started (Linux ``/proc``; 0.0 where it cannot be read)."""
-    import os
-
-    try:
-        with open("/proc/self/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        with open("/proc/uptime") as fh:
-            uptime = float(fh.read().split()[0])
-        age = uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, AttributeError):
-        return 0.0
-    return min(max(0.0, age), 60.0)
 
 
 def _left(time_limit: float | None, started: float) -> float | None:
