@@ -63,6 +63,12 @@ active pairs in float32 (the final certificate is float64 in any case)."""
 
 LARGE_ROUNDS = 6
 
+HUGE_PAIRS = 1_000_000_000
+HUGE_ROUNDS = 3
+"""Above this many pairs (tens of CPU-seconds a pass) ``max_rounds="auto"`` allows
+:data:`HUGE_ROUNDS` rounds instead: the refinement's gain per pass after the subsample stage
+is a fraction of a percent there, and each pass costs as much as the whole subsample stage."""
+
 SUBSAMPLE_POINTS = 10_000
 """With ``subsample="auto"`` a problem beyond :data:`LARGE_PAIRS` pairs is first fitted in
 full on this many random points (5·10^7 pairs, about a second a pass), and the fit on all
@@ -592,7 +598,9 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         decay = check_finite(self.tau_decay, "tau_decay", low=1e-3, high=0.999)
         large = n_terms > LARGE_PAIRS
         if self.max_rounds == "auto":
-            rounds: int | None = LARGE_ROUNDS if large else None
+            rounds: int | None = None
+            if large:
+                rounds = HUGE_ROUNDS if n_terms > HUGE_PAIRS else LARGE_ROUNDS
         elif self.max_rounds is None:
             rounds = None
         else:

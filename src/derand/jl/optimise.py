@@ -57,6 +57,7 @@ from scipy.optimize import minimize
 from derand.core import Rounded
 from derand.errors import InputError
 from derand.jl.pairs import (
+    DEFAULT_TILE,
     Denominators,
     PairData,
     ScanResult,
@@ -449,8 +450,9 @@ class Terms:
 
 
 def _tile_for(n: int) -> int:
-    """Tile side: 2048, smaller for small n so that the diagonal tiles waste little."""
-    return int(min(2048, max(256, math.ceil(n / 8))))
+    """Tile side: :data:`~derand.jl.pairs.DEFAULT_TILE`, smaller for small n so that the
+    diagonal tiles waste little."""
+    return int(min(DEFAULT_TILE, max(256, math.ceil(n / 8))))
 
 
 def range_distortion(rmin: float, rmax: float) -> float:
