@@ -50,6 +50,7 @@ from derand.limits import check_count, check_finite, require_memory
 from derand.threads import available_cpus
 
 Array = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
 OBJECTIVES = ("pairs", "norms")
 
@@ -73,6 +74,10 @@ SUBSAMPLE_POINTS = 10_000
 """With ``subsample="auto"`` a problem beyond :data:`LARGE_PAIRS` pairs is first fitted in
 full on this many random points (5·10^7 pairs, about a second a pass), and the fit on all
 points starts from that map."""
+
+SEED_REFINEMENT = True
+"""The refinement on all points starts from the subsample stage's last active pairs (mapped
+to all points) besides the extremes of its first pass."""
 
 STAGE_TAU0 = 0.005
 STAGE_SIGMA0 = 1e-3
@@ -684,6 +689,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             self.sigma_ = 0.0
             self.n_iter_ = 0
         else:
+            seed_pairs = None
             data = PairData.from_points(train)
             work = data.centred if self.objective == "pairs" else data.raw
             M0 = self._initial(work, k, rng)
@@ -693,7 +699,9 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             self._last_round = None
             size = self._subsample_size(n_t)
             if size is not None:
-                M0, stage = self._fit_subsample(train, M0, size, rng, nworkers, callback)
+                M0, stage, seed_pairs = self._fit_subsample(
+                    train, M0, size, rng, nworkers, callback
+                )
                 if stage is not None:  # interrupted: the map has no range over all pairs
                     self.history_ = stage
                     self.sigma_, self.n_iter_ = 0.0, len(stage["iteration"])
@@ -708,6 +716,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             outcome = optimise_projection(
                 train, M0, objective=self.objective, settings=settings, workers=nworkers,
                 callback=callback, validation=validation, neighbours=self._neighbours,
+                seed_pairs=seed_pairs if SEED_REFINEMENT else None,
             )  # fmt: skip
             M = outcome.M
             ratio_range = outcome.ratio_range
@@ -800,9 +809,10 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         rng: np.random.RandomState,
         workers: int,
         callback: Callable[[int, int], None] | None,
-    ) -> tuple[Array, dict[str, Any] | None]:
-        """Stage 1: the full fit on ``size`` random points; (its map rescaled, None), or
-        (the map, its history) when it was interrupted."""
+    ) -> tuple[Array, dict[str, Any] | None, IntArray | None]:
+        """Stage 1: the full fit on ``size`` random points; (its map rescaled, None, its last
+        active pairs as rows of ``train``), or (the map, its history, None) when it was
+        interrupted."""
         pick = np.sort(rng.permutation(train.shape[0])[:size])
         settings = self._settings(size * (size - 1) // 2)
         outcome = optimise_projection(
@@ -820,7 +830,10 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             "seconds": outcome.seconds,
             "stopped": history["stopped"],
         }
-        return M, (history if outcome.interrupted else None)
+        if outcome.interrupted:
+            return M, history, None
+        seeds = None if outcome.active_pairs is None else pick[outcome.active_pairs]
+        return M, None, seeds
 
     def _neighbour_model(self, train: Array) -> NeighbourModel | None:
         """The model of new near pairs (``neighbour_z``), or None."""
