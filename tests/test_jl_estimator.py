@@ -547,6 +547,33 @@ def test_large_problem_starts_from_a_subsample_fit(
     assert "subsample" not in one.history_
 
 
+def test_refinement_is_seeded_and_takes_short_rounds(
+    small_digits: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the subsample stage, the fit on all points starts from the stage's active pairs
+    (as rows of all points) and its rounds take at most REFINE_INNER_ITER iterations."""
+    import derand.jl.estimator as estimator
+
+    monkeypatch.setattr(estimator, "LARGE_PAIRS", 1000)
+    monkeypatch.setattr(estimator, "SUBSAMPLE_POINTS", 50)
+    seen: list[np.ndarray | None] = []
+    from derand.jl.optimise import optimise_projection as real
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs.get("seed_pairs"))  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(estimator, "optimise_projection", spy)
+    est = DerandomizedJL(6, random_state=0).fit(small_digits)
+    assert len(seen) == 2 and seen[0] is None  # the stage itself is not seeded
+    seeds = seen[1]
+    assert seeds is not None and seeds.ndim == 2 and seeds.shape[1] == 2 and len(seeds) > 0
+    n = small_digits.shape[0]
+    assert np.all(seeds[:, 0] < seeds[:, 1]) and np.all(seeds >= 0) and np.all(seeds < n)
+    steps = np.diff([0, *est.history_["certified_iteration"]])
+    assert steps.size > 1 and int(steps.max()) <= estimator.REFINE_INNER_ITER
+
+
 def test_ctrl_c_in_the_subsample_stage_keeps_its_map(
     small_digits: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,6 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from derand.errors import InputError
 from derand.jl.pairs import (
+    DEFAULT_TILE,
     EXACT_QUANTILE_LIMIT,
     PairData,
     Projected,
@@ -302,7 +303,7 @@ def pairwise_distortion(
     n_worst : int
         How many worst pairs to return.
     tile : int, optional
-        Rows per tile (default 2048, smaller for small n); memory is O(tile^2 + n (d + k)).
+        Rows per tile (default 512, smaller for small n); memory is O(tile^2 + n (d + k)).
     workers : int, optional
         Threads (local) or CPUs (a Ray instance started here); default: this process's CPUs.
     backend : {"local", "ray"}
@@ -346,7 +347,7 @@ def pairwise_distortion(
 
 
 def _default_tile(n: int) -> int:
-    return int(min(2048, max(256, math.ceil(n / 8))))
+    return int(min(DEFAULT_TILE, max(256, math.ceil(n / 8))))
 
 
 def cross_distortion(

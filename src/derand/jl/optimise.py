@@ -57,6 +57,7 @@ from scipy.optimize import minimize
 from derand.core import Rounded
 from derand.errors import InputError
 from derand.jl.pairs import (
+    DEFAULT_TILE,
     Denominators,
     PairData,
     ScanResult,
@@ -93,6 +94,10 @@ _ROUND_FTOL = 1e-6
 """A round's L-BFGS stops early once an iteration lowers Phi by less than this fraction of
 the certified max distortion (late rounds, where tau has converged, then end in a few
 iterations instead of ``inner_iter``)."""
+
+LARGE_STALL = 2
+"""With ``max_rounds`` (large problems) the fit stops after this many rounds without a
+better certified max."""
 
 _NEGLIGIBLE = 60.0
 """A term whose exponent is this far below the largest has weight < 1e-26: skipped."""
@@ -286,6 +291,7 @@ class FitOutcome:
     scan_seconds: float
     evaluations: int
     last_round: RoundProblem | None = None
+    active_pairs: IntArray | None = None
 
 
 @dataclass(frozen=True)
@@ -449,8 +455,9 @@ class Terms:
 
 
 def _tile_for(n: int) -> int:
-    """Tile side: 2048, smaller for small n so that the diagonal tiles waste little."""
-    return int(min(2048, max(256, math.ceil(n / 8))))
+    """Tile side: :data:`~derand.jl.pairs.DEFAULT_TILE`, smaller for small n so that the
+    diagonal tiles waste little."""
+    return int(min(DEFAULT_TILE, max(256, math.ceil(n / 8))))
 
 
 def range_distortion(rmin: float, rmax: float) -> float:
@@ -468,6 +475,7 @@ def optimise_projection(
     callback: Callable[[int, int], None] | None = None,
     validation: Validation | None = None,
     neighbours: NeighbourModel | None = None,
+    seed_pairs: IntArray | None = None,
 ) -> FitOutcome:
     """Minimise the closed-form expected smooth max distortion (module doc) from ``M0``.
 
@@ -490,6 +498,10 @@ def optimise_projection(
         Early stopping: the M returned is the one with the smallest max over training and
         validation terms (after the best rescaling of their joint range) among the passes,
         and the fit stops after ``settings.n_iter_no_change`` rounds without a better one.
+    seed_pairs : ndarray (m, 2), optional
+        Pairs (i < j, rows of X) added to the first active set, e.g. the active set of a fit
+        on a subsample that produced ``M0``: the first round then keeps what that fit
+        balanced instead of trading it for the extremes of one pass.
 
     Returns
     -------
@@ -568,6 +580,7 @@ def optimise_projection(
         return False
 
     last_round: RoundProblem | None = None
+    active_pairs: IntArray | None = None
     try:
         M = np.array(M0, dtype=np.float64)
         scanned = exact(M)
@@ -577,6 +590,9 @@ def optimise_projection(
         M *= math.sqrt(2.0 / (scanned.rmin + scanned.rmax))
         active = ActiveSet(terms.points, scanned.pairs)
         tau_rel = settings.tau0
+        if seed_pairs is not None and seed_pairs.size and objective == "pairs":
+            seeded = ActiveSet(terms.points, np.asarray(seed_pairs, dtype=np.int64))
+            active = _next_active(terms.points, seeded, scanned.pairs, M, settings, tau_rel)
         with one_blas_thread():
             while done < settings.n_iter:
                 if last_value <= _EXACT:
@@ -616,14 +632,17 @@ def optimise_projection(
                 M = M * math.sqrt(2.0 / (scanned.rmin + scanned.rmax))
                 tau_rel = max(tau_rel * decay, settings.tau_final)
                 active = _next_active(terms.points, active, scanned.pairs, M, settings, tau_rel)
+                active_pairs = active.pairs
                 round_index += 1
                 if validation is not None and val_stall >= settings.n_iter_no_change:
                     history.stopped = (
                         f"no better validation max for {settings.n_iter_no_change} rounds"
                     )
                     break
-                if settings.max_rounds is not None and stall >= min(2, settings.patience):
-                    history.stopped = "no better certified max for 2 rounds (a large problem)"
+                if settings.max_rounds is not None and stall >= min(LARGE_STALL, settings.patience):
+                    history.stopped = (
+                        f"no better certified max for {LARGE_STALL} rounds (a large problem)"
+                    )
                     break
                 if stall >= settings.patience and tau_rel <= settings.tau_final:
                     history.stopped = f"no better certified max for {settings.patience} rounds"
@@ -649,6 +668,7 @@ def optimise_projection(
         scan_seconds=scan_seconds,
         evaluations=evaluations,
         last_round=last_round,
+        active_pairs=active_pairs,
     )
 
 
