@@ -22,11 +22,11 @@ its seed and its move budget.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
+
+from derand.maxcut.engine import _randint, _uniform  # the same xorshift64* stream
 
 __all__ = ["F_BEST", "I_MOVES", "fields", "tabu_chunk"]
 
@@ -44,26 +44,6 @@ F_BEST = 1
 F_SIZE = 2
 # parameters
 P_TOL, P_TENURE, P_TENURE_RAND, P_STALL, P_L0, P_LMAX, P_FROM_BEST = range(7)
-
-
-@njit(cache=True, nogil=True)
-def _next(rs: NDArray[np.uint64]) -> Any:
-    x = rs[0]
-    x ^= x >> np.uint64(12)
-    x ^= x << np.uint64(25)
-    x ^= x >> np.uint64(27)
-    rs[0] = x
-    return x * np.uint64(2685821657736338717)
-
-
-@njit(cache=True, nogil=True)
-def _randint(rs: NDArray[np.uint64], k: int) -> Any:
-    return np.int64((_next(rs) >> np.uint64(11)) % np.uint64(k))
-
-
-@njit(cache=True, nogil=True)
-def _uniform(rs: NDArray[np.uint64]) -> float:
-    return float(_next(rs) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 @njit(cache=True, nogil=True)
