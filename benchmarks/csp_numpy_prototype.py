@@ -22,6 +22,7 @@ of density 0.1) it runs, back to back in one process:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Any
@@ -159,8 +160,7 @@ def main() -> int:
         "qubo": lambda k: f"beasley:n={n},density=0.1,seed={500 + k}",
     }
     solve_csp(parse_spec("max2sat:n=80,m=800,seed=99"), samples=10, search_moves=10)  # warm
-    with open("/proc/loadavg") as fh:
-        print(f"load at start {' '.join(fh.read().split()[:3])}\n")
+    print(f"load at start {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     print("| instance | prototype s | derandomized (prototype) | derand no-search s | "
           "derandomized (derand) | speed-up | derand full s | final (full) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
@@ -180,8 +180,7 @@ def main() -> int:
                   f"{r.derandomized_value:g} | {ratios[-1]:.1f}x | {t_full:.2f} | "
                   f"{full.final_value:g} |", flush=True)  # fmt: skip
         print(f"| **{family}: speed-up {min(ratios):.1f}x to {max(ratios):.1f}x** |||||||| ")
-    with open("/proc/loadavg") as fh:
-        print(f"\nload at the end {' '.join(fh.read().split()[:3])}")
+    print(f"\nload at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 

@@ -37,11 +37,8 @@ GSET = [f"G{k}" for k in [*range(1, 68), 70, 72, 77, 81]]
 
 
 def load_average() -> str:
-    try:
-        with open("/proc/loadavg") as fh:
-            return " ".join(fh.read().split()[:3])
-    except OSError:
-        return "?"
+    """``uptime``-style load averages (1, 5, 15 min)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _derand_cmd() -> list[str]:
