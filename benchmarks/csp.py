@@ -168,11 +168,11 @@ def exact_table(family: str, n: int, count: int, seed: int) -> str:
 
 
 def sa_anneal(spec: str, seconds: float, seed: int) -> dict[str, float]:
-    """One geometric anneal over dwave's default beta range filling ``seconds``, in chunks that
-    continue from the previous chunk's state (as ``maxcut_peers.sa_long_anneal``)."""
+    """:func:`maxcut_peers.anneal` on the problem's Ising form, filling ``seconds`` counted
+    before the instance is generated."""
     import dimod
-    from dwave.samplers import SimulatedAnnealingSampler
-    from dwave.samplers.sa.sampler import default_beta_range
+
+    from maxcut_peers import anneal
 
     start = time.perf_counter()
     problem = parse_spec(spec)
@@ -181,40 +181,12 @@ def sa_anneal(spec: str, seconds: float, seed: int) -> dict[str, float]:
     bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
         model.h, (model.u, model.v, model.J), model.offset, dimod.SPIN
     )
-    hot, cold = default_beta_range(bqm)
-    sampler = SimulatedAnnealingSampler()
-    labels = list(range(model.n))
-    res = sampler.sample(bqm, num_reads=1, num_sweeps=1, beta_range=(hot, hot), seed=seed)
-    state = np.array(res.record.sample[0])
-    best_e = float(res.record.energy[0])
-    beta, done, chunk, c, rate = hot, 1, 10, 0, 0.0
-    while True:
-        left = seconds - (time.perf_counter() - start)
-        if left <= 0:
-            break
-        t0 = time.perf_counter()
-        if c == 0:
-            part = np.full(chunk, hot)
-        else:
-            remaining = max(1, int(rate * left))
-            part = np.geomspace(beta, cold, remaining + 1)[1 : chunk + 1]
-        res = sampler.sample(
-            bqm, num_reads=1, beta_schedule_type="custom", beta_schedule=part,
-            initial_states=(state[None, :], labels), seed=seed + 1 + c,
-        )  # fmt: skip
-        rate = part.size / max(1e-9, time.perf_counter() - t0)
-        chunk = max(10, int(rate * seconds / 40))
-        state = np.array(res.record.sample[0])
-        best_e = min(best_e, float(res.record.energy[0]))
-        done += part.size
-        beta = float(part[-1])
-        c += 1
-        if beta >= cold:
-            break
-    # the best state's value recomputed from the problem's own data
-    value = problem.evaluate(np.asarray(state, np.int8))
-    value = max(value, sign * best_e) if problem.sense == "max" else min(value, sign * best_e)
-    return {"value": float(value), "seconds": time.perf_counter() - start, "sweeps": float(done)}
+    r = anneal(bqm, seconds, seed, start=start)
+    # the final state's value recomputed from the problem's own data
+    value = problem.evaluate(np.asarray(r["state"], np.int8))
+    best = sign * r["energy"]
+    value = max(value, best) if problem.sense == "max" else min(value, best)
+    return {"value": float(value), "seconds": time.perf_counter() - start, "sweeps": r["sweeps"]}
 
 
 def derand_run(spec: str, seconds: float, seed: int) -> dict[str, Any]:

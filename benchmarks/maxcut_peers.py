@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from derand.cli import process_age
 from derand.maxcut.graph import Graph
 
 
@@ -51,26 +52,28 @@ def sa_available() -> bool:
     return True
 
 
-def sa_long_anneal(graph: Graph, seconds: float, seed: int, chunks: int = 40) -> dict[str, Any]:
-    """Best cut of one geometric-schedule anneal that lasts ``seconds`` of wall time.
+def anneal(
+    bqm: Any, seconds: float, seed: int, chunks: int = 40, start: float | None = None
+) -> dict[str, Any]:
+    """One geometric anneal over dwave's default beta range that lasts ``seconds`` of wall
+    time, counted from ``start`` (``time.perf_counter()``; default now): chunks of sweeps,
+    each continuing from the previous chunk's state, sized from the measured sweep rate --
+    SA at its strongest for a fixed budget.
 
-    Max-Cut is the Ising problem ``min sum w_ij s_i s_j`` with ``cut = (W - E) / 2``.
+    Returns the lowest energy seen, the final state, the sweeps and the trace of (seconds,
+    lowest energy so far) at each improvement.
     """
-    import dimod
     from dwave.samplers import SimulatedAnnealingSampler
     from dwave.samplers.sa.sampler import default_beta_range
 
-    start = time.perf_counter()
-    bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
-        np.zeros(graph.n), (graph.u, graph.v, graph.w), 0.0, dimod.SPIN
-    )
+    if start is None:
+        start = time.perf_counter()
     hot, cold = default_beta_range(bqm)
     sampler = SimulatedAnnealingSampler()
-    total_w = graph.total_weight()
-    labels = list(range(graph.n))
+    labels = list(range(bqm.num_variables))
     res = sampler.sample(bqm, num_reads=1, num_sweeps=1, beta_range=(hot, hot), seed=seed)
     state = np.array(res.record.sample[0])
-    best = (total_w - float(res.record.energy[0])) / 2.0
+    best = float(res.record.energy[0])
     trace = [(time.perf_counter() - start, best)]
     beta, done, chunk, c, rate = hot, 1, 10, 0, 0.0
     while True:
@@ -90,33 +93,37 @@ def sa_long_anneal(graph: Graph, seconds: float, seed: int, chunks: int = 40) ->
         rate = part.size / max(1e-9, time.perf_counter() - t0)
         chunk = max(10, int(rate * seconds / chunks))
         state = np.array(res.record.sample[0])
-        cut = (total_w - float(res.record.energy[0])) / 2.0
-        if cut > best:
-            best = cut
+        energy = float(res.record.energy[0])
+        if energy < best:
+            best = energy
             trace.append((time.perf_counter() - start, best))
         done += part.size
         beta = float(part[-1])
         c += 1
         if beta >= cold:
             break
-    return {"cut": best, "seconds": time.perf_counter() - start, "sweeps": float(done),
-            "trace": trace}  # fmt: skip
+    return {"energy": best, "state": state, "sweeps": float(done), "trace": trace}
+
+
+def sa_long_anneal(graph: Graph, seconds: float, seed: int, chunks: int = 40) -> dict[str, Any]:
+    """Best cut of one :func:`anneal` that lasts ``seconds`` of wall time.
+
+    Max-Cut is the Ising problem ``min sum w_ij s_i s_j`` with ``cut = (W - E) / 2``.
+    """
+    import dimod
+
+    start = time.perf_counter()
+    bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
+        np.zeros(graph.n), (graph.u, graph.v, graph.w), 0.0, dimod.SPIN
+    )
+    total_w = graph.total_weight()
+    r = anneal(bqm, seconds, seed, chunks, start)
+    return {"cut": (total_w - r["energy"]) / 2.0, "seconds": time.perf_counter() - start,
+            "sweeps": r["sweeps"],
+            "trace": [(t, (total_w - e) / 2.0) for t, e in r["trace"]]}  # fmt: skip
 
 
 # --- the harness shared by maxcut_gset.py and maxcut_families.py -------------------------------
-
-
-def process_age() -> float:
-    """Wall seconds since this process started (Linux ``/proc``; 0.0 elsewhere): a worker's
-    interpreter start and imports count against its budget."""
-    try:
-        with open("/proc/self/stat") as fh:
-            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
-        with open("/proc/uptime") as fh:
-            uptime = float(fh.read().split()[0])
-        return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError):
-        return 0.0
 
 
 _STARTED = time.perf_counter() - process_age()  # the process's start on the perf_counter clock
