@@ -562,6 +562,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 3,
         max_rounds: int | str | None = "auto",
+        tol: float | None = None,
         n_jobs: int | None = None,
         backend: str = "local",
         address: str | None = None,
@@ -591,6 +592,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.max_rounds = max_rounds
+        self.tol = tol
         self.n_jobs = n_jobs
         self.backend = backend
         self.address = address
@@ -647,6 +649,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             n_iter_no_change=check_count(
                 self.n_iter_no_change, "n_iter_no_change", low=1, high=100_000
             ),
+            tol=None if self.tol is None else check_finite(self.tol, "tol", low=0.0, high=1.0),
         )
 
     def fit(

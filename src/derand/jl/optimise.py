@@ -315,6 +315,7 @@ class FitSettings:
     cap_gain: bool = False
     stretch_slack: float = 1.0
     n_iter_no_change: int = 3
+    tol: float | None = None
 
 
 @dataclass(frozen=True)
@@ -545,6 +546,7 @@ def optimise_projection(
     done = 0
     stall = 0
     val_stall = 0
+    best_trace: list[float] = []  # the best certified max after each round
     interrupted = False
     decay = settings.tau_decay
     if settings.max_rounds is not None and settings.max_rounds > 1:
@@ -628,6 +630,7 @@ def optimise_projection(
                 value = range_distortion(scanned.rmin, scanned.rmax)
                 stall = 0 if value < last_value * (1.0 - 1e-3) else stall + 1
                 last_value = min(last_value, value)
+                best_trace.append(last_value)
                 certified(M, scanned, sigma, tau)
                 M = M * math.sqrt(2.0 / (scanned.rmin + scanned.rmax))
                 tau_rel = max(tau_rel * decay, settings.tau_final)
@@ -646,6 +649,17 @@ def optimise_projection(
                     break
                 if stall >= settings.patience and tau_rel <= settings.tau_final:
                     history.stopped = f"no better certified max for {settings.patience} rounds"
+                    break
+                if (
+                    settings.tol is not None
+                    and tau_rel <= settings.tau_final
+                    and len(best_trace) > settings.patience
+                    and best_trace[-1] >= best_trace[-1 - settings.patience] * (1.0 - settings.tol)
+                ):
+                    history.stopped = (
+                        f"certified max improved by less than tol = {settings.tol:g} "
+                        f"in {settings.patience} rounds"
+                    )
                     break
                 if last_value <= _EXACT:
                     history.stopped = "distortion 0 up to rounding"

@@ -363,7 +363,7 @@ def _inv_den_tile(  # pragma: no cover - numba
             c += 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _scan_tile(  # pragma: no cover - numba
     Gy: Array,
     yy: Array,
@@ -378,9 +378,16 @@ def _scan_tile(  # pragma: no cover - numba
     lo_keys: Array,
     lo_ids: IntArray,
     state: Array,
+    row: Array,
 ) -> None:
     """Extreme ratios of one tile into two heaps (none when they have size 0);
-    ``state`` = [hi size, lo size, min ratio, max ratio, non-finite count]."""
+    ``state`` = [hi size, lo size, min ratio, max ratio, non-finite count].
+
+    As in :func:`_scan_tile_gram`, a row's ratios are formed in a branch-free (vectorisable)
+    loop into ``row`` (scratch of the tile's width), counting the pairs beyond the current
+    heap thresholds or range, the non-finite ones and those marked for their difference
+    (``inv_den < 0``); only rows with such a pair are visited pair by pair, so the heaps, the
+    range and the order of the pushes are those of a pair-by-pair loop."""
     bi, bj = Gy.shape
     diag = i0 == j0
     hs = int(state[0])
@@ -391,20 +398,40 @@ def _scan_tile(  # pragma: no cover - numba
     c = 0
     for p in range(bi):
         i = i0 + p
-        for q in range(p + 1 if diag else 0, bj):
-            j = j0 + q
-            w = inv_den[c]
-            c += 1
-            if w < 0.0:
-                r = _exact_ratio(raw, P, i, j)
-            else:
-                r = (yy[i] + yy[j] - 2.0 * Gy[p, q]) * w
+        q0 = p + 1 if diag else 0
+        if cap > 0:
+            hi_t = hi_keys[0] if hs == cap else -math.inf
+            lo_t = -lo_keys[0] if ls == cap else math.inf
+        else:
+            hi_t = rmax
+            lo_t = rmin
+        yi = yy[i]
+        base = c - q0
+        hits = 0
+        close = 0
+        for q in range(q0, bj):
+            w = inv_den[base + q]
+            r = (yi + yy[j0 + q] - 2.0 * Gy[p, q]) * w
+            row[q] = r
+            close += w < 0.0
+            hits += (r >= hi_t) | (r <= lo_t) | (r != r)
+        c += bj - q0
+        if close > 0:
+            for q in range(q0, bj):
+                if inv_den[base + q] < 0.0:
+                    row[q] = _exact_ratio(raw, P, i, j0 + q)
+            hits = 1
+        if hits == 0:
+            continue
+        for q in range(q0, bj):
+            r = row[q]
             if not math.isfinite(r):
                 state[4] += 1
                 continue
             rmin = min(rmin, r)
             rmax = max(rmax, r)
             if cap > 0:
+                j = j0 + q
                 if hs < cap or r >= hi_keys[0]:
                     hs = _heap_push(hi_keys, hi_ids, hs, r, i * n + j)
                 if ls < cap or -r >= lo_keys[0]:
@@ -820,7 +847,7 @@ def scan_pairs(
 
     gram = not dens.cached
     width = max((t[3] - t[2] for t in tiles), default=0)
-    rows = [np.empty(width if gram else 0) for _ in range(W)]
+    rows = [np.empty(width) for _ in range(W)]
 
     def work(index: int, worker: int) -> None:
         i0, i1, j0, j1 = tiles[index]
@@ -834,7 +861,10 @@ def scan_pairs(
             )  # fmt: skip
             return
         inv_den = dens.get(index)
-        _scan_tile(Gy, proj.sq_norms, inv_den, data.raw, proj.P, i0, j0, n, hk, hid, lk, lid, state)
+        _scan_tile(
+            Gy, proj.sq_norms, inv_den, data.raw, proj.P, i0, j0, n, hk, hid, lk, lid, state,
+            rows[worker],
+        )  # fmt: skip
 
     _parallel(range(len(tiles)), work, W)
     bad = sum(int(h[4][4]) for h in heaps)
@@ -868,6 +898,8 @@ def ratio_ranges(dens: Denominators, projections: Sequence[Array], *, workers: i
     W = max(1, workers)
     states = [[_heaps(0)[4] for _ in range(B)] for _ in range(W)]
     empty_f, empty_i = np.empty(0), np.empty(0, dtype=np.int64)
+    width = max((t[3] - t[2] for t in dens.tiles), default=0)
+    rows = [np.empty(width) for _ in range(W)]
 
     def work(index: int, worker: int) -> None:
         i0, i1, j0, j1 = dens.tiles[index]
@@ -876,7 +908,7 @@ def ratio_ranges(dens: Denominators, projections: Sequence[Array], *, workers: i
             Gy = proj.Y[i0:i1] @ proj.Y[j0:j1].T
             _scan_tile(
                 Gy, proj.sq_norms, inv_den, data.raw, proj.P, i0, j0, data.n,
-                empty_f, empty_i, empty_f, empty_i, states[worker][b],
+                empty_f, empty_i, empty_f, empty_i, states[worker][b], rows[worker],
             )  # fmt: skip
 
     _parallel(range(len(dens.tiles)), work, W)
