@@ -195,3 +195,24 @@ def test_negative_neighbour_z_is_one_line_and_exit_2(capsys: pytest.CaptureFixtu
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert "neighbour_z" in err and len(err.splitlines()) == 1
+
+
+def test_fast_settings_reach_the_estimator(tmp_path: Path) -> None:
+    out = tmp_path / "fast.json"
+    code = main(
+        ["jl", "gaussian:n=80,d=12,seed=3", "--k", "4", "--fast", "--active-size", "700",
+         "--json", str(out), "--quiet"]
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert doc["parameters"]["fast"] and max(doc["history"]["active_size"]) <= 700
+    assert max(doc["history"]["active_size"]) > 0
+    assert doc["max_distortion"] < 1.0
+
+
+@pytest.mark.parametrize("value", ["-0.5", "2", "nan"])
+def test_bad_tol_is_one_line_and_exit_2(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["jl", "gaussian:n=20,d=6,seed=0", "--k", "2", "--tol", value])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "--tol" in err and len(err.splitlines()) == 1

@@ -12,6 +12,7 @@ from sklearn.utils.estimator_checks import check_estimator
 
 from derand.errors import InputError
 from derand.jl import (
+    FAST_FIT,
     PCAJL,
     BestOfGaussianJL,
     DerandomizedJL,
@@ -100,6 +101,45 @@ def test_deterministic(small_digits: np.ndarray) -> None:
     a = DerandomizedJL(5, n_iter=30, random_state=3).fit(small_digits[:60])
     b = DerandomizedJL(5, n_iter=30, random_state=3).fit(small_digits[:60])
     assert np.array_equal(a.components_, b.components_)
+
+
+def test_fast_fit_is_certified_deterministic_and_cheaper(
+    fitted: DerandomizedJL, small_digits: np.ndarray
+) -> None:
+    """FAST_FIT: the certificate is still the brute-force max over all pairs, a fixed seed
+    gives the same map, and it runs fewer iterations than the default and beats PCA."""
+    a = DerandomizedJL(10, random_state=0, **FAST_FIT).fit(small_digits)
+    b = DerandomizedJL(10, random_state=0, **FAST_FIT).fit(small_digits)
+    assert np.array_equal(a.components_, b.components_)
+    D, _ = dense_pairwise_distortions(small_digits, a.components_)
+    assert a.max_distortion_ == pytest.approx(np.abs(D).max(), rel=1e-10)
+    assert a.mean_distortion_ == pytest.approx(np.abs(D).mean(), rel=1e-10)
+    assert max(a.history_["active_size"]) <= FAST_FIT["active_size"]
+    assert a.n_iter_ < fitted.n_iter_
+    assert a.max_distortion_ < PCAJL(10).fit(small_digits).max_distortion_
+
+
+def test_tol_stops_once_the_certified_max_stalls(small_digits: np.ndarray) -> None:
+    """With tol, the fit ends at the first round (tau final) whose best certified max is
+    within tol of the best ``patience`` rounds earlier; the returned map is that best."""
+    tol, patience = 0.05, 2
+    est = DerandomizedJL(
+        5, tol=tol, patience=patience, tau_final=0.01, inner_iter=10, random_state=0
+    ).fit(small_digits[:80])
+    assert "tol" in est.history_["stopped"]
+    best = np.minimum.accumulate(est.history_["certified_max_distortion"])[1:]  # per round
+    assert best[-1] >= best[-1 - patience] * (1.0 - tol)
+    assert est.max_distortion_ == pytest.approx(best[-1], rel=1e-9)
+    plain = DerandomizedJL(
+        5, patience=patience, tau_final=0.01, inner_iter=10, random_state=0
+    ).fit(small_digits[:80])
+    assert "tol" not in plain.history_["stopped"] and plain.n_iter_ >= est.n_iter_
+
+
+@pytest.mark.parametrize("tol", [-0.1, 1.5, float("nan"), "x"])
+def test_bad_tol_is_an_input_error(tol: object, small_digits: np.ndarray) -> None:
+    with pytest.raises(InputError, match="tol"):
+        DerandomizedJL(3, tol=tol).fit(small_digits[:20])
 
 
 def test_authors_norms_setting_reaches_their_target() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from derand.jl.pairs import Denominators, PairData, scan_pairs
+from derand.jl.pairs import Denominators, PairData, ratio_ranges, scan_pairs
 
 
 def _brute(X: np.ndarray, P: np.ndarray) -> np.ndarray:
@@ -45,3 +45,34 @@ def test_unstored_scan_in_float32_is_close() -> None:
     r = _brute(X, P)
     assert got.rmin == pytest.approx(float(r.min()), rel=1e-3)
     assert got.rmax == pytest.approx(float(r.max()), rel=1e-3)
+
+
+@pytest.mark.parametrize(("tile", "workers"), [(16, 1), (37, 2)])
+def test_ratio_ranges_are_the_brute_force_ranges(tile: int, workers: int) -> None:
+    """The range-only pass (no heaps: only rows beyond the current range are visited pair
+    by pair) finds the exact range of several maps at once, a cancelling pair included."""
+    rng = np.random.default_rng(tile)
+    X = rng.normal(size=(120, 9)) * np.linspace(0.3, 3.0, 9)
+    X[7] = X[3] + 1e-9  # recomputed from its difference
+    maps = [rng.normal(size=(4, 9)) / 2.0 for _ in range(3)]
+    got = ratio_ranges(Denominators(PairData.from_points(X), tile), maps, workers=workers)
+    for (lo, hi), P in zip(got, maps, strict=True):
+        r = _brute(X, P)
+        assert lo == pytest.approx(float(r.min()), rel=1e-9)
+        assert hi == pytest.approx(float(r.max()), rel=1e-9)
+
+
+def test_scan_heaps_hold_the_brute_force_extremes() -> None:
+    """The m most extreme pairs each way are those of a sort of all ratios (ties aside)."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(150, 6))
+    P = rng.normal(size=(2, 6))
+    m = 25
+    got = scan_pairs(Denominators(PairData.from_points(X), 32), P, m)
+    r = _brute(X, P)
+    i, j = np.triu_indices(X.shape[0], 1)
+    order = np.argsort(r)
+    top = {(int(a), int(b)) for a, b in zip(i[order[-m:]], j[order[-m:]], strict=True)}
+    bottom = {(int(a), int(b)) for a, b in zip(i[order[:m]], j[order[:m]], strict=True)}
+    assert {tuple(p) for p in got.pairs[:m].tolist()} == top
+    assert {tuple(p) for p in got.pairs[m:].tolist()} == bottom

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
         norm_distortion,
         pairwise_distortion,
     )
-    from derand.jl.estimator import DerandomizedJL
+    from derand.jl.estimator import FAST_FIT, DerandomizedJL
     from derand.jl.holdout import HoldoutReport, holdout_distortion, split_holdout
 
 _HOME = {
@@ -48,6 +48,7 @@ _HOME = {
     "norm_distortion": "distortion",
     "pairwise_distortion": "distortion",
     "DerandomizedJL": "estimator",
+    "FAST_FIT": "estimator",
     "HoldoutReport": "holdout",
     "holdout_distortion": "holdout",
     "split_holdout": "holdout",
@@ -68,6 +69,7 @@ __all__ = [
     "Dataset",
     "DerandomizedJL",
     "DistortionReport",
+    "FAST_FIT",
     "GaussianJL",
     "HoldoutReport",
     "NuMaxJL",

@@ -85,6 +85,22 @@ SEED_REFINEMENT = True
 """The refinement on all points starts from the subsample stage's last active pairs (mapped
 to all points) besides the extremes of its first pass."""
 
+FAST_FIT: dict[str, Any] = {
+    "inner_iter": 10,
+    "tau_final": 0.003,
+    "scan_size": 500,
+    "active_size": 4000,
+    "patience": 3,
+    "tol": 0.01,
+}
+"""Settings for a fit about 5x cheaper than the default, ``DerandomizedJL(k, **FAST_FIT)``
+(``derand jl --fast``): rounds of at most 10 L-BFGS iterations (longer rounds overfit their
+active set between exact passes), 500 extreme pairs each way from a pass into an active set
+of at most 4000, and a stop once tau is final and the certified max gained less than 1 %
+in 3 rounds. Measured in the README (JL, *Fit cost*): on the n <= 2000 data sets 4-6x PCA's
+CPU time instead of 22-32x, in-sample max 0-9 % above the default's (better on the low-rank
+matrix), held-out maxima at or below the default's; the certificate is exact either way."""
+
 STAGE_TAU0 = 0.005
 STAGE_SIGMA0 = 1e-3
 """Temperature (relative) and sigma the fit on all points starts from after the subsample
@@ -445,6 +461,10 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         then on all points from that map. ``"auto"``: 10^4 points beyond 5·10^7 pairs (the
         few exact passes over all pairs then start from a map that already beats PCA).
         ``None``: one stage. Only for ``objective="pairs"``.
+    tol : float or None
+        Also stop once tau is final and the best certified max improved by less than this
+        fraction over the last ``patience`` rounds (None: only the ``patience`` rule, which
+        asks for ``patience`` rounds that each gain less than 0.1 %). See :data:`FAST_FIT`.
     max_rounds : int, "auto" or None
         Most rounds (each ends with an exact pass over all pairs). ``"auto"``: no limit up to
         5·10^7 pairs; above, 6 rounds (tau then falls faster) with the passes that select the
