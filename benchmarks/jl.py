@@ -9,6 +9,7 @@ one after the other, so machine load hits them alike (the load average is printe
     python benchmarks/jl.py --scale        # n = 10^5 fit + certificate, Ray vs local, 10^6 estimate
     python benchmarks/jl.py --quick        # digits k = 20 and the authors' setting only
     python benchmarks/jl.py --heldout      # held-out suite: derand, PCA, Gaussian, NuMax-k
+    python benchmarks/jl.py --cost         # fit CPU against PCA's at n <= 2000: default, FAST_FIT
 
 Suite columns: ours (certified max distortion on all points), PCA with the best scalar
 rescaling, the best of 100 Gaussian projections after the best rescaling, one sparse random
@@ -32,6 +33,7 @@ import numpy as np
 
 from derand import __version__
 from derand.jl import (
+    FAST_FIT,
     PCAJL,
     BestOfGaussianJL,
     DerandomizedJL,
@@ -349,6 +351,7 @@ def heldout(n_max: int, draws: int, bisections: int, split_seed: int = 0) -> Non
 
     methods: list[tuple[str, Callable[[int], Any]]] = [
         ("derand", lambda k: DerandomizedJL(k)),
+        ("derand (FAST_FIT)", lambda k: DerandomizedJL(k, **FAST_FIT)),
         (
             "derand (early stop, cap x3)",
             lambda k: DerandomizedJL(
@@ -416,6 +419,82 @@ def _heldout_summary(rows: dict[str, list[tuple[float, float, float, float]]], n
         print(f"| {label} | {' | '.join(cells)} | {np.median(v[:, 3]):.2f} | {cpu:.1f} | |")
 
 
+def cost(split_seeds: tuple[int, ...] = (0, 1)) -> None:
+    """Fit CPU seconds against PCA's (its two exact passes included) on the n <= 2000 data
+    sets of the suite, for the previous default (fixed 60-iteration rounds over 30000
+    pairs), the default and :data:`~derand.jl.FAST_FIT`: in sample on all points, then
+    fitted on 70 % (each split seed) with the held-out and cross maxima."""
+    previous = {"active_size": 30000, "scan_size": 3000, "tol": None, "min_inner_iter": None}
+    variants: list[tuple[str, dict[str, Any]]] = [
+        ("previous default", previous),
+        ("default", {}),
+        ("FAST_FIT", FAST_FIT),
+    ]
+    small = [(n, v) for n, v in _datasets().items() if not n.startswith("gaussian 10^4")]
+    print(
+        "| data | n | k | PCA max | PCA CPU-s | "
+        + " | ".join(f"{v}: max / PCA, CPU-s, CPU / PCA" for v, _ in variants)
+        + " | load |"
+    )
+    print("|---" * (6 + len(variants)) + "|")
+    ratios: dict[str, list[tuple[float, float]]] = {v: [] for v, _ in variants}
+    for name, (loader, ks) in small:
+        X = loader()
+        for k in ks:
+            cpu_fit(PCAJL(k), X)  # warm caches so that PCA is not charged for them
+            pca, t_p = cpu_fit(PCAJL(k), X)
+            cells = []
+            for label, options in variants:
+                est, t = cpu_fit(DerandomizedJL(k, **options), X)
+                q = est.max_distortion_ / pca.max_distortion_
+                ratios[label].append((q, t / t_p))
+                cells.append(f"{q:.3f}, {t:.2f}, {t / t_p:.1f}x")
+            print(
+                f"| {name} | {X.shape[0]} | {k} | {num(pca.max_distortion_)} | {t_p:.3f} "
+                f"| {' | '.join(cells)} | {load()} |",
+                flush=True,
+            )
+    print("\n| variant | in-sample max / PCA (median, max) | CPU / PCA (median, range) |")
+    print("|---|---|---|")
+    for label, values in ratios.items():
+        v = np.array(values)
+        print(
+            f"| {label} | {np.median(v[:, 0]):.3f}, {v[:, 0].max():.3f} "
+            f"| {np.median(v[:, 1]):.1f}x, {v[:, 1].min():.1f}-{v[:, 1].max():.1f}x |"
+        )
+    print("\nfitted on 70 %: train / held-out / cross max, each over PCA's (medians over rows)\n")
+    held: dict[str, list[tuple[float, float, float]]] = {v: [] for v, _ in variants}
+    for _name, (loader, ks) in small:
+        X = loader()
+        for seed in split_seeds:
+            train, test = split_holdout(X, 0.3, seed=seed)
+            for k in ks:
+                pca, _ = cpu_fit(PCAJL(k), train)
+                base = holdout_distortion(pca.components_, train, test)
+                for label, options in variants:
+                    est, _ = cpu_fit(DerandomizedJL(k, **options), train)
+                    rep = holdout_distortion(est.components_, train, test)
+                    held[label].append(
+                        (
+                            rep.train.max_distortion / base.train.max_distortion,
+                            rep.test.max_distortion / base.test.max_distortion,
+                            rep.cross.max_distortion / base.cross.max_distortion,
+                        )
+                    )
+    rows = len(next(iter(held.values())))
+    print(
+        f"| variant | train / PCA | held-out / PCA | cross / PCA | held-out <= PCA ({rows} rows) |"
+    )
+    print("|---|---|---|---|---|")
+    for label, values in held.items():
+        v = np.array(values)
+        print(
+            f"| {label} | {np.median(v[:, 0]):.3f} | {np.median(v[:, 1]):.3f} "
+            f"| {np.median(v[:, 2]):.3f} | {int(np.sum(v[:, 1] <= 1.0 + 1e-12))} |"
+        )
+    print(f"\nload at end {load()}")
+
+
 def main() -> None:
     """Run the chosen parts."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -426,6 +505,9 @@ def main() -> None:
     parser.add_argument(
         "--heldout", action="store_true", help="held-out suite with NuMax (train/held-out/cross)"
     )
+    parser.add_argument(
+        "--cost", action="store_true", help="fit CPU against PCA's at n <= 2000 (FAST_FIT)"
+    )
     parser.add_argument("--n-max", type=int, default=1000, help="points per held-out data set")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the 70/30 split")
     parser.add_argument("--bisections", type=int, default=6, help="NuMax solves per fit")
@@ -435,8 +517,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {machine()}; load average at start {load()}\n")
     warm_up()
-    if args.quick or not (args.suite or args.ablation or args.scale or args.heldout):
+    if args.quick or not (args.suite or args.ablation or args.scale or args.heldout or args.cost):
         quick()
+    if args.cost:
+        cost()
     if args.heldout:
         heldout(args.n_max, args.draws, args.bisections, args.split_seed)
     if args.suite:

@@ -57,10 +57,11 @@ def test_check_estimator_baselines(est: object) -> None:
 
 
 def test_sigma_falls_by_itself_in_objective_mode(small_digits: np.ndarray) -> None:
-    """Fixed temperature, no schedule and no cap: sigma is trained and goes to 0."""
+    """Fixed temperature, no schedule and no cap: sigma is trained and goes to 0 (over
+    fixed 60-iteration rounds)."""
     est = DerandomizedJL(
         5, sigma="objective", sigma0=0.05, tau0=0.05, tau_final=0.05, sigma_penalty=0.0,
-        n_iter=400, patience=100, random_state=0,
+        n_iter=400, patience=100, min_inner_iter=None, tol=None, random_state=0,
     ).fit(small_digits[:60])  # fmt: skip
     sigma = est.history_["sigma"]
     rounds = est.history_["certified_sigma"]
@@ -131,9 +132,44 @@ def test_tol_stops_once_the_certified_max_stalls(small_digits: np.ndarray) -> No
     assert best[-1] >= best[-1 - patience] * (1.0 - tol)
     assert est.max_distortion_ == pytest.approx(best[-1], rel=1e-9)
     plain = DerandomizedJL(
-        5, patience=patience, tau_final=0.01, inner_iter=10, random_state=0
+        5, tol=None, patience=patience, tau_final=0.01, inner_iter=10, random_state=0
     ).fit(small_digits[:80])
     assert "tol" not in plain.history_["stopped"] and plain.n_iter_ >= est.n_iter_
+
+
+def test_adaptive_rounds_follow_the_certificate(small_digits: np.ndarray) -> None:
+    """min_inner_iter: round budgets double after a round that certified a better max and
+    halve after one that did not; each round runs at most its budget."""
+    low, high = 5, 40
+    est = DerandomizedJL(
+        8, min_inner_iter=low, inner_iter=high, tol=None, patience=3, random_state=0
+    ).fit(small_digits)
+    h = est.history_
+    cert, at = h["certified_max_distortion"], h["certified_iteration"]
+    budget, best = low, cert[0]
+    used = np.diff(at)
+    for r, iters in enumerate(used):
+        assert iters <= budget
+        improved = cert[r + 1] < best
+        best = min(best, cert[r + 1])
+        budget = min(2 * budget, high) if improved else max(budget // 2, low)
+    assert used.max() > low  # the budget grew
+
+
+def test_auto_settings_follow_the_problem_size() -> None:
+    est = DerandomizedJL(5)
+    small, large = est._settings(10**6), est._settings(10**9)
+    assert (small.active_size, small.scan_size, small.min_inner_iter, small.tol) == (
+        8000, 1000, 10, 0.01,
+    )  # fmt: skip
+    assert (large.active_size, large.scan_size, large.min_inner_iter, large.tol) == (
+        30000, 3000, None, None,
+    )  # fmt: skip
+    # the subsample stage of a large problem keeps the large problem's values
+    stage = est._settings(10**6, auto_terms=10**9)
+    assert (stage.active_size, stage.min_inner_iter, stage.tol) == (30000, None, None)
+    with pytest.raises(InputError, match="active_size"):
+        DerandomizedJL(5, active_size="big")._settings()
 
 
 @pytest.mark.parametrize("tol", [-0.1, 1.5, float("nan"), "x"])

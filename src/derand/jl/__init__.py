@@ -64,12 +64,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "FAST_FIT",
     "PCAJL",
     "BestOfGaussianJL",
     "Dataset",
     "DerandomizedJL",
     "DistortionReport",
-    "FAST_FIT",
     "GaussianJL",
     "HoldoutReport",
     "NuMaxJL",

@@ -85,6 +85,19 @@ SEED_REFINEMENT = True
 """The refinement on all points starts from the subsample stage's last active pairs (mapped
 to all points) besides the extremes of its first pass."""
 
+SMALL_ACTIVE = 8000
+SMALL_SCAN = 1000
+SMALL_MIN_INNER = 10
+SMALL_TOL = 0.01
+LARGE_ACTIVE = 30000
+LARGE_SCAN = 3000
+"""What ``"auto"`` means for ``active_size``, ``scan_size``, ``min_inner_iter`` and ``tol``:
+up to :data:`LARGE_PAIRS` pairs the first four (adaptive rounds of 10-60 iterations, active
+sets of at most 8000 pairs, a stop once the certified max stalls: about 3x less CPU than the
+fixed 60-iteration rounds over 30000 pairs, the same certified maxima within a few percent
+on the suite, README *Fit cost*); beyond, the last two, no adaptive rounds and no ``tol``
+(the subsample stage and the refinement of large problems are tuned for them)."""
+
 FAST_FIT: dict[str, Any] = {
     "inner_iter": 10,
     "tau_final": 0.003,
@@ -92,6 +105,7 @@ FAST_FIT: dict[str, Any] = {
     "active_size": 4000,
     "patience": 3,
     "tol": 0.01,
+    "min_inner_iter": None,
 }
 """Settings for a fit about 5x cheaper than the default, ``DerandomizedJL(k, **FAST_FIT)``
 (``derand jl --fast``): rounds of at most 10 L-BFGS iterations (longer rounds overfit their
@@ -403,6 +417,13 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         Most L-BFGS iterations per round (between exact passes over all pairs); a round ends
         earlier once an iteration lowers the objective by less than 10^-6 of the certified
         max distortion.
+    min_inner_iter : int, "auto" or None
+        Adaptive rounds: the first round runs this many iterations, and the budget doubles
+        (up to ``inner_iter``) after a round whose exact pass certified a better max and
+        halves (down to this) after one that did not -- a trust region on the length of a
+        round, which overfits its active set when run too long on some data (digits) and
+        is needed long on others (breast_cancer k = 20). None: every round has
+        ``inner_iter``. ``"auto"``: 10 up to 5·10^7 pairs, None beyond.
     patience : int
         Stop after this many rounds without a better certified max (once tau is final).
     tau0, tau_final, tau_decay : float
@@ -415,11 +436,13 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         lambda in ``+ lambda sigma^2`` (``"objective"`` mode).
     init : {"pca", "gaussian"}
         Initial M: the top principal directions, or one Gaussian draw (``G / sqrt(k)``).
-    active_size : int
-        Most terms kept in the active set.
-    scan_size : int
+    active_size : int or "auto"
+        Most terms kept in the active set. ``"auto"``: 8000 up to 5·10^7 pairs, 30000 beyond
+        (:data:`SMALL_ACTIVE`).
+    scan_size : int or "auto"
         Most extreme terms (each way) taken from every exact pass (at most
         ``active_size // 2``, so that the active set never exceeds ``active_size``).
+        ``"auto"``: 1000 up to 5·10^7 pairs, 3000 beyond.
     cap_gain : bool
         Also put the largest gain of M over *all* directions, ``||M||_op^2``, into the
         maximum. Then ``stretch_bound_`` (which bounds ``D`` for every pair, seen or not)
@@ -461,10 +484,11 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         then on all points from that map. ``"auto"``: 10^4 points beyond 5·10^7 pairs (the
         few exact passes over all pairs then start from a map that already beats PCA).
         ``None``: one stage. Only for ``objective="pairs"``.
-    tol : float or None
+    tol : float, "auto" or None
         Also stop once tau is final and the best certified max improved by less than this
         fraction over the last ``patience`` rounds (None: only the ``patience`` rule, which
-        asks for ``patience`` rounds that each gain less than 0.1 %). See :data:`FAST_FIT`.
+        asks for ``patience`` rounds that each gain less than 0.1 %). ``"auto"``: 0.01 up
+        to 5·10^7 pairs, None beyond. See also :data:`FAST_FIT`.
     max_rounds : int, "auto" or None
         Most rounds (each ends with an exact pass over all pairs). ``"auto"``: no limit up to
         5·10^7 pairs; above, 6 rounds (tau then falls faster) with the passes that select the
@@ -572,8 +596,8 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         sigma_final: float = 1e-6,
         sigma_penalty: float = 0.01,
         init: str = "pca",
-        active_size: int = 30000,
-        scan_size: int = 3000,
+        active_size: int | str = "auto",
+        scan_size: int | str = "auto",
         cap_gain: bool = False,
         stretch_slack: float = 1.0,
         neighbour_z: float | None = None,
@@ -582,7 +606,8 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 3,
         max_rounds: int | str | None = "auto",
-        tol: float | None = None,
+        tol: float | str | None = "auto",
+        min_inner_iter: int | str | None = "auto",
         n_jobs: int | None = None,
         backend: str = "local",
         address: str | None = None,
@@ -613,13 +638,16 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         self.n_iter_no_change = n_iter_no_change
         self.max_rounds = max_rounds
         self.tol = tol
+        self.min_inner_iter = min_inner_iter
         self.n_jobs = n_jobs
         self.backend = backend
         self.address = address
         self.random_state = random_state
 
-    def _settings(self, n_terms: int = 0) -> FitSettings:
-        """Validated optimiser settings for a fit over ``n_terms`` terms."""
+    def _settings(self, n_terms: int = 0, auto_terms: int | None = None) -> FitSettings:
+        """Validated optimiser settings for a fit over ``n_terms`` terms; the ``"auto"``
+        values follow ``auto_terms`` (default ``n_terms``: the subsample stage of a large
+        problem takes the large problem's)."""
         if self.sigma not in SIGMA_MODES:
             raise InputError(f"sigma must be one of {', '.join(SIGMA_MODES)}, got {self.sigma!r}")
         if self.init not in ("pca", "gaussian"):
@@ -630,6 +658,11 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             raise InputError(f"tau_final = {tau_final} must not exceed tau0 = {tau0}")
         decay = check_finite(self.tau_decay, "tau_decay", low=1e-3, high=0.999)
         large = n_terms > LARGE_PAIRS
+        small = (n_terms if auto_terms is None else auto_terms) <= LARGE_PAIRS
+        active_size = self._auto("active_size", SMALL_ACTIVE if small else LARGE_ACTIVE)
+        scan_size = self._auto("scan_size", SMALL_SCAN if small else LARGE_SCAN)
+        tol = self._auto("tol", SMALL_TOL if small else None)
+        min_inner = self._auto("min_inner_iter", SMALL_MIN_INNER if small else None)
         if self.max_rounds == "auto":
             rounds: int | None = None
             if large:
@@ -660,8 +693,8 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             sigma0=sigma0,
             sigma_final=sigma_final,
             sigma_penalty=check_finite(self.sigma_penalty, "sigma_penalty", low=0.0, high=1e6),
-            active_size=check_count(self.active_size, "active_size", low=2, high=50_000_000),
-            scan_size=check_count(self.scan_size, "scan_size", low=1, high=50_000_000),
+            active_size=check_count(active_size, "active_size", low=2, high=50_000_000),
+            scan_size=check_count(scan_size, "scan_size", low=1, high=50_000_000),
             max_rounds=rounds,
             scan_dtype="float32" if large else "float64",
             cap_gain=bool(self.cap_gain),
@@ -669,8 +702,20 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             n_iter_no_change=check_count(
                 self.n_iter_no_change, "n_iter_no_change", low=1, high=100_000
             ),
-            tol=None if self.tol is None else check_finite(self.tol, "tol", low=0.0, high=1.0),
+            tol=None if tol is None else check_finite(tol, "tol", low=0.0, high=1.0),
+            min_inner_iter=None
+            if min_inner is None
+            else check_count(min_inner, "min_inner_iter", low=1, high=100_000),
         )
+
+    def _auto(self, name: str, value: Any) -> Any:
+        """The parameter ``name``, with ``"auto"`` replaced by ``value``."""
+        given = getattr(self, name)
+        if isinstance(given, str):
+            if given != "auto":
+                raise InputError(f"{name} must be a number, 'auto' or None, got {given!r}")
+            return value
+        return given
 
     def fit(
         self,
@@ -844,7 +889,8 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         active pairs as rows of ``train``), or (the map, its history, None) when it was
         interrupted."""
         pick = np.sort(rng.permutation(train.shape[0])[:size])
-        settings = self._settings(size * (size - 1) // 2)
+        n_t = train.shape[0]
+        settings = self._settings(size * (size - 1) // 2, auto_terms=n_t * (n_t - 1) // 2)
         outcome = optimise_projection(
             train[pick], M0, objective=self.objective, settings=settings, workers=workers,
             callback=callback, neighbours=self._neighbours,

@@ -316,6 +316,7 @@ class FitSettings:
     stretch_slack: float = 1.0
     n_iter_no_change: int = 3
     tol: float | None = None
+    min_inner_iter: int | None = None
 
 
 @dataclass(frozen=True)
@@ -547,6 +548,11 @@ def optimise_projection(
     stall = 0
     val_stall = 0
     best_trace: list[float] = []  # the best certified max after each round
+    # iterations of the next round: fixed, or (min_inner_iter) doubled after a round that
+    # certified a better max and halved after one that did not
+    inner = settings.inner_iter
+    if settings.min_inner_iter is not None:
+        inner = min(settings.min_inner_iter, settings.inner_iter)
     interrupted = False
     decay = settings.tau_decay
     if settings.max_rounds is not None and settings.max_rounds > 1:
@@ -605,7 +611,7 @@ def optimise_projection(
                     frac = min(1.0, round_index / rounds_nominal)
                     sigma = settings.sigma0 * (settings.sigma_final / settings.sigma0) ** frac
                 step = _Step(active, k, tau, settings, sigma, history, done, neighbours)
-                budget = min(settings.inner_iter, settings.n_iter - done)
+                budget = min(inner, settings.n_iter - done)
                 x0 = step.start(M)
                 result = minimize(
                     step.value_and_grad,
@@ -631,7 +637,12 @@ def optimise_projection(
                 stall = 0 if value < last_value * (1.0 - 1e-3) else stall + 1
                 last_value = min(last_value, value)
                 best_trace.append(last_value)
-                certified(M, scanned, sigma, tau)
+                improved = certified(M, scanned, sigma, tau)
+                if settings.min_inner_iter is not None:
+                    low = min(settings.min_inner_iter, settings.inner_iter)
+                    inner = (
+                        min(2 * inner, settings.inner_iter) if improved else max(inner // 2, low)
+                    )
                 M = M * math.sqrt(2.0 / (scanned.rmin + scanned.rmax))
                 tau_rel = max(tau_rel * decay, settings.tau_final)
                 active = _next_active(terms.points, active, scanned.pairs, M, settings, tau_rel)
