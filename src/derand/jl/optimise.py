@@ -30,7 +30,11 @@ leave the set. tau falls geometrically; the loop stops after ``patience`` rounds
 better certified M, or when the iteration budget is spent. With ``max_rounds`` (large
 problems, where one pass over 10^9 pairs takes minutes) tau falls fast enough to reach its
 final value in that many rounds and two rounds without progress end the fit; the passes may
-then select pairs in float32. The best M certified at a pass is returned, so an interrupted
+then select pairs in float32. With ``min_inner_iter`` a round's iteration budget adapts to
+the certificate (doubled, up to ``inner_iter``, after a round whose pass certified a better
+M; halved, down to ``min_inner_iter``, after one that did not), and with ``tol`` the fit
+also stops once tau is final and the best certified max gained less than ``tol`` in
+``patience`` rounds. The best M certified at a pass is returned, so an interrupted
 run still returns a certified matrix. With ``cap_gain`` the largest gain of M over all
 directions, ``||M||_op^2``, is one more upper term of the maximum.
 
