@@ -486,8 +486,8 @@ def cost(split_seeds: tuple[int, ...] = (0, 1)) -> None:
         f"| variant | train / PCA | held-out / PCA | cross / PCA | held-out <= PCA ({rows} rows) |"
     )
     print("|---|---|---|---|---|")
-    for label, values in held.items():
-        v = np.array(values)
+    for label, triples in held.items():
+        v = np.array(triples)
         print(
             f"| {label} | {np.median(v[:, 0]):.3f} | {np.median(v[:, 1]):.3f} "
             f"| {np.median(v[:, 2]):.3f} | {int(np.sum(v[:, 1] <= 1.0 + 1e-12))} |"
