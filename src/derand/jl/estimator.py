@@ -114,7 +114,7 @@ and the certified max gained less than 1 % in 3 rounds. Measured (README, JL *Fi
 12 rows of the suite with n <= 2000): 4.2-5.0x PCA's CPU time at n = 1797-2000 (the default
 8-15x), in-sample max / PCA median 0.670 against the default's 0.654: 0-11 % above the
 default's on 11 rows, 38 % on breast_cancer k = 20 (which needs long rounds); the
-certificate is exact either way."""
+certificate is exact either way. Measured only up to n = 2000 (it also applies beyond)."""
 
 STAGE_TAU0 = 0.005
 STAGE_SIGMA0 = 1e-3
