@@ -208,6 +208,20 @@ def test_fast_settings_reach_the_estimator(tmp_path: Path) -> None:
     assert doc["parameters"]["fast"] and max(doc["history"]["active_size"]) <= 700
     assert max(doc["history"]["active_size"]) > 0
     assert doc["max_distortion"] < 1.0
+    # the settings used are recorded resolved: the preset's, with the explicit override
+    used = doc["parameters"]["fit_settings"]
+    assert used["active_size"] == 700 and used["inner_iter"] == 10 and used["tol"] == 0.01
+
+
+def test_auto_settings_are_recorded_resolved(tmp_path: Path) -> None:
+    out = tmp_path / "auto.json"
+    code = main(["jl", "gaussian:n=40,d=8,seed=1", "--k", "3", "--json", str(out), "--quiet"])
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert doc["parameters"]["active_size"] is None  # not given on the command line
+    used = doc["parameters"]["fit_settings"]
+    assert isinstance(used["active_size"], int) and isinstance(used["scan_size"], int)
+    assert used["tol"] is not None and used["tau_final"] > 0
 
 
 @pytest.mark.parametrize("value", ["-0.5", "2", "nan"])

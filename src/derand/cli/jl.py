@@ -354,6 +354,8 @@ def run(args: argparse.Namespace) -> int:
         "backend": args.backend,
         "workers": args.workers,
     }
+    if hasattr(est, "fit_settings_"):
+        parameters["fit_settings"] = est.fit_settings_
     document = envelope("jl", args, parameters, result)
 
     def figures() -> dict[str, object]:

@@ -523,6 +523,9 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         ``D_ij`` above it (a bound on stretching only).
     distortion_ : DistortionReport
         The full certificate report.
+    fit_settings_ : dict
+        The optimiser settings the fit used, with every ``"auto"`` resolved (for the
+        refinement of a subsampled problem, the refinement's settings).
     history_ : dict
         Per L-BFGS iteration: ``iteration``, ``objective``, ``max_distortion`` (active set, a
         lower bound), ``sigma``, ``active_size``; per round: ``certified_iteration``,
@@ -758,6 +761,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         train, val = self._split(Xu, rng)
         n_t = train.shape[0]
         settings = self._settings(n_t * (n_t - 1) // 2 if self.objective == "pairs" else n_t)
+        self.fit_settings_ = dataclasses.asdict(settings)
         self.interrupted_ = False
         self.optimise_seconds_ = 0.0
         self.n_validation_ = 0 if val is None else int(val.shape[0])
@@ -793,6 +797,7 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
                     sigma0=min(settings.sigma0, STAGE_SIGMA0) if settings.sigma0 > 0 else 0.0,
                     inner_iter=min(settings.inner_iter, REFINE_INNER_ITER),
                 )
+                self.fit_settings_ = dataclasses.asdict(settings)
             outcome = optimise_projection(
                 train, M0, objective=self.objective, settings=settings, workers=nworkers,
                 callback=callback, validation=validation, neighbours=self._neighbours,
