@@ -75,7 +75,8 @@ HELP: dict[str, str] = {
     "n_train": "fixed training set size",
     "n_test": "test set size",
     "optimizer": "pgd (perturbed GD), sgd (no perturbations) or adam",
-    "backend": "fused: hand-written backward pass (fast); autograd: PyTorch's",
+    "backend": "fused: hand-written backward pass, compiled on the CPU where it applies "
+    "(fast); fused-torch: the same in torch; autograd: PyTorch's",
     "lr": "base learning rate eta",
     "lr_scaling": "mup: per-layer rates from the width; none: every group --lr",
     "lr_first_weight": "learning rate of the first layer's W (overrides the rule)",
