@@ -320,7 +320,7 @@ class _Run:
                         break
                     loss = self.take_step()
                     if self.step in self.log_steps:
-                        self.record(float(loss))
+                        self.record(float(loss.detach() if isinstance(loss, Tensor) else loss))
                         if checks and self.step >= max(config.lr_warmup, 1):
                             self.check()
                         if self.stop_reason is None:
@@ -755,6 +755,9 @@ class _Run:
             lam=self.lam,
             seconds_logging=self.seconds_logging,
             seconds_checks=self.certifier.seconds,
+            step_kernel="compiled"
+            if self.compiled is not None
+            else ("autograd" if self.config.backend == "autograd" else "torch"),
             checkpoint=None if self.checkpoint is None else str(self.checkpoint),
             reproducible=interrupted or self.stop_reason != "time-limit",
             par_norm_initial=float(first["par_norm"]),
