@@ -29,18 +29,16 @@ __all__ = ["ACTIVATION_CODES", "activation_rows", "exp_neg", "log1p_unit", "trai
 ACTIVATION_CODES = {"relu-iota": 0, "tanh": 1, "relu": 2}
 """The activations the kernel computes (the others run the torch step)."""
 
-_OPTIONS: dict[str, object] = {
-    "cache": True,
-    "nogil": True,
-    # reassociation lets the row sums vectorise; nothing is assumed about NaN or infinities
-    "fastmath": {"reassoc", "contract", "nsz"},
-    # numpy's division semantics: no zero-division check, which would keep loops scalar
-    "error_model": "numpy",
-}
+FASTMATH = {"reassoc", "contract", "nsz"}
+"""Reassociation lets the row sums vectorise; nothing is assumed about NaN or infinities.
+Every kernel also takes numpy's division semantics (``error_model="numpy"``: no zero-division
+check, which would keep its loops scalar)."""
 
 
-@njit(**_OPTIONS)
-def _exp_neg64(t: NDArray[np.float64], out: NDArray[np.float64], work: NDArray[np.float64]) -> None:  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _exp_neg64(
+    t: NDArray[np.floating], out: NDArray[np.floating], work: NDArray[np.floating]
+) -> None:  # pragma: no cover - compiled
     bits = work.view(np.int64)
     for j in range(t.shape[0]):
         tj = min(t[j], 700.0)
@@ -67,8 +65,10 @@ def _exp_neg64(t: NDArray[np.float64], out: NDArray[np.float64], work: NDArray[n
         out[j] *= work[j]
 
 
-@njit(**_OPTIONS)
-def _exp_neg32(t: NDArray[np.float32], out: NDArray[np.float32], work: NDArray[np.float32]) -> None:  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _exp_neg32(
+    t: NDArray[np.floating], out: NDArray[np.floating], work: NDArray[np.floating]
+) -> None:  # pragma: no cover - compiled
     bits = work.view(np.int32)
     for j in range(t.shape[0]):
         tj = min(t[j], np.float32(85.0))
@@ -89,8 +89,10 @@ def _exp_neg32(t: NDArray[np.float32], out: NDArray[np.float32], work: NDArray[n
         out[j] *= work[j]
 
 
-@njit(**_OPTIONS)
-def exp_neg(t: NDArray[np.floating], out: NDArray[np.floating], work: NDArray[np.floating]) -> None:  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def exp_neg(
+    t: NDArray[np.floating], out: NDArray[np.floating], work: NDArray[np.floating]
+) -> None:  # pragma: no cover - compiled
     """``out = e^{-t}`` entrywise for t ≥ 0 (t clamped to 85 in float32, 700 in float64,
     where e^{-t} is below the dtype's smallest normal number); ``work`` is scratch of the
     same shape and dtype."""
@@ -100,8 +102,10 @@ def exp_neg(t: NDArray[np.floating], out: NDArray[np.floating], work: NDArray[np
         _exp_neg64(t, out, work)
 
 
-@njit(**_OPTIONS)
-def log1p_unit(e: NDArray[np.floating], out: NDArray[np.floating]) -> None:  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def log1p_unit(
+    e: NDArray[np.floating], out: NDArray[np.floating]
+) -> None:  # pragma: no cover - compiled
     """``out = log(1 + e)`` entrywise for e in [0, 1]: 2 atanh(u), u = e / (2 + e) ≤ 1/3,
     by the odd series Σ u^{2i+1} / (2i + 1) (remainder below 9^{-(K+1)} / (2K + 3) relative
     with K = 7 terms in float32, 15 in float64)."""
@@ -120,28 +124,28 @@ def log1p_unit(e: NDArray[np.floating], out: NDArray[np.floating]) -> None:  # p
             out[j] = np.float32(2.0) * u * s
     else:
         for j in range(e.shape[0]):
-            u = e[j] / (2.0 + e[j])
-            w = u * u
-            s = 1.0 / 31.0
-            s = s * w + 1.0 / 29.0
-            s = s * w + 1.0 / 27.0
-            s = s * w + 1.0 / 25.0
-            s = s * w + 1.0 / 23.0
-            s = s * w + 1.0 / 21.0
-            s = s * w + 1.0 / 19.0
-            s = s * w + 1.0 / 17.0
-            s = s * w + 1.0 / 15.0
-            s = s * w + 1.0 / 13.0
-            s = s * w + 1.0 / 11.0
-            s = s * w + 1.0 / 9.0
-            s = s * w + 1.0 / 7.0
-            s = s * w + 1.0 / 5.0
-            s = s * w + 1.0 / 3.0
-            s = s * w + 1.0
-            out[j] = 2.0 * u * s
+            v = e[j] / (2.0 + e[j])
+            w64 = v * v
+            q = 1.0 / 31.0
+            q = q * w64 + 1.0 / 29.0
+            q = q * w64 + 1.0 / 27.0
+            q = q * w64 + 1.0 / 25.0
+            q = q * w64 + 1.0 / 23.0
+            q = q * w64 + 1.0 / 21.0
+            q = q * w64 + 1.0 / 19.0
+            q = q * w64 + 1.0 / 17.0
+            q = q * w64 + 1.0 / 15.0
+            q = q * w64 + 1.0 / 13.0
+            q = q * w64 + 1.0 / 11.0
+            q = q * w64 + 1.0 / 9.0
+            q = q * w64 + 1.0 / 7.0
+            q = q * w64 + 1.0 / 5.0
+            q = q * w64 + 1.0 / 3.0
+            q = q * w64 + 1.0
+            out[j] = 2.0 * v * q
 
 
-@njit(**_OPTIONS)
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def activation_rows(
     z: NDArray[np.floating],
     code: int,
@@ -156,7 +160,7 @@ def activation_rows(
     scratch of its shape and dtype; ``iota``, ``inv_iota``: ι and 1/ι in its dtype).
 
     ``relu-iota``: softplus_ι(z) = (max(v, 0) + log1p(e^{-|v|})) / ι with v = ιz, slope
-    sigmoid(v); ``tanh``: sign(z) (1 − e) / (1 + e) with e = e^{-2|z|}, slope 1 − tanh²;
+    sigmoid(v); ``tanh``: sign(z) (1 − e) / (1 + e) with e = e^{-2|z|}, slope 4e / (1 + e)²;
     ``relu``: max(z, 0), slope 1 where z > 0.
     """
     n = z.shape[0]
@@ -177,11 +181,12 @@ def activation_rows(
         for j in range(n):
             slope[j] = two * abs(z[j])
         exp_neg(slope, e, work)
+        four = z.dtype.type(4.0)
         for j in range(n):
-            t = (one - e[j]) / (one + e[j])
-            t = t if z[j] >= zero else -t
-            h[j] = t
-            slope[j] = one - t * t
+            r = one / (one + e[j])
+            t = (one - e[j]) * r
+            h[j] = t if z[j] >= zero else -t
+            slope[j] = four * e[j] * r * r  # 1 − tanh², without its cancellation
     else:
         for j in range(n):
             v = z[j]
@@ -189,7 +194,7 @@ def activation_rows(
             slope[j] = one if v > zero else zero
 
 
-@njit(**_OPTIONS)
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def train_step(
     x: NDArray[np.floating],
     y: NDArray[np.floating],

@@ -12,6 +12,7 @@ the tests compare the compiled step with. numba is imported only when the compil
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
 from torch import Tensor
