@@ -12,7 +12,7 @@ Three tables, each measured in this one run (one torch thread everywhere):
    certificate) against ``benchmarks/nn_authors_fig3.py``, a reconstruction of the authors'
    Figure 3 script from the paper's description, on the same 20,000 steps.
 
-    python benchmarks/nn.py [--steps 2000] [--repeats 3] [--skip-fig3]
+    python benchmarks/nn.py [--steps 2000] [--repeats 3] [--skip-fig3] [--skip-loops]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import argparse
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -100,8 +101,9 @@ def wall(cmd: list[str]) -> tuple[float, float, str]:
 
 
 def fig3_table(repeats: int) -> None:
-    """Whole processes, round robin (each repeat runs every command once, so a change of
-    the load hits all of them alike), best of ``repeats``."""
+    """Whole processes, round robin (each repeat runs every command once, back to back, so a
+    change of the load hits all of them alike); medians (and best) of ``repeats``, with the
+    1-minute load average before each repeat."""
     derand = [sys.executable, "-m", "derand", "nn", "--preset", "fig3"]
     authors = [sys.executable, str(HERE / "nn_authors_fig3.py")]
     same_rule = ["--perturbation", "ball", "--t-thres", "100", "--gate", "all"]
@@ -113,28 +115,39 @@ def fig3_table(repeats: int) -> None:
         ],
         "derand nn --preset fig3 (with the certificate)": derand,
         "derand nn --preset fig3 --no-certificate": [*derand, "--no-certificate"],
+        "derand nn --preset fig3 --backend fused-torch (the torch step)": [
+            *derand,
+            "--backend",
+            "fused-torch",
+        ],
     }
     runs: dict[str, list[tuple[float, float, str]]] = {name: [] for name in commands}
+    loads: list[float] = []
     for _ in range(repeats):
+        loads.append(os.getloadavg()[0])
         for name, cmd in commands.items():
             runs[name].append(wall(cmd))
+    print(f"load average (1 min) before each repeat: {', '.join(f'{x:.2f}' for x in loads)}")
     print(
-        "| process | whole process, wall (s), best of the repeats "
-        "| CPU time (s), best | ‖W_⊥‖/‖W‖ |"
+        "| process | wall (s), median | wall, best | CPU time (s), median | CPU, best | ‖W_⊥‖/‖W‖ |"
     )
-    print("|---|---:|---:|---:|")
-    wall_best = {name: min(r[0] for r in rs) for name, rs in runs.items()}
-    cpu_best = {name: min(r[1] for r in rs) for name, rs in runs.items()}
+    print("|---|---:|---:|---:|---:|---:|")
+    wall_med = {name: statistics.median(r[0] for r in rs) for name, rs in runs.items()}
+    cpu_med = {name: statistics.median(r[1] for r in rs) for name, rs in runs.items()}
     for name, rs in runs.items():
-        print(f"| {name} | {wall_best[name]:.2f} | {cpu_best[name]:.2f} | {rs[0][2]} |")
-    names = list(commands)
-    for label, best in (("wall", wall_best), ("CPU time", cpu_best)):
-        reference = best[names[1]]
         print(
-            f"\n{label}: derand with its certificate is {reference / best[names[2]]:.2f}x the "
-            f"speed of the reconstruction with the same rule "
-            f"({best[names[0]] / best[names[2]]:.2f}x the one with the authors' noise); "
-            f"without the certificate {reference / best[names[3]]:.2f}x.",
+            f"| {name} | {wall_med[name]:.2f} | {min(r[0] for r in rs):.2f} "
+            f"| {cpu_med[name]:.2f} | {min(r[1] for r in rs):.2f} | {rs[0][2]} |"
+        )
+    names = list(commands)
+    for label, med in (("wall", wall_med), ("CPU time", cpu_med)):
+        reference = med[names[1]]
+        print(
+            f"\n{label} (medians): derand with its certificate is {reference / med[names[2]]:.2f}x "
+            f"the speed of the reconstruction with the same rule "
+            f"({med[names[0]] / med[names[2]]:.2f}x the one with the authors' noise); "
+            f"without the certificate {reference / med[names[3]]:.2f}x; "
+            f"with the torch step {reference / med[names[4]]:.2f}x.",
             flush=True,
         )
 
@@ -144,13 +157,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000, help="steps per timed run")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     parser.add_argument("--skip-fig3", action="store_true", help="skip the end-to-end table")
+    parser.add_argument("--skip-loops", action="store_true", help="skip the loop table")
     parser.add_argument("--profile", action="store_true", help="profile the large setting")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"machine: {machine_summary()}; torch {torch.__version__}, 1 thread")
     print(f"load average before: {os.getloadavg()[0]:.2f} (absolute times measured under load)")
     print()
-    loop_table(args.steps, args.repeats)
+    if not args.skip_loops:
+        loop_table(args.steps, args.repeats)
     if args.profile:
         print()
         profile_large()

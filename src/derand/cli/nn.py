@@ -75,7 +75,8 @@ HELP: dict[str, str] = {
     "n_train": "fixed training set size",
     "n_test": "test set size",
     "optimizer": "pgd (perturbed GD), sgd (no perturbations) or adam",
-    "backend": "fused: hand-written backward pass (fast); autograd: PyTorch's",
+    "backend": "fused: hand-written backward pass, compiled on the CPU where it applies "
+    "(fast); fused-torch: the same in torch; autograd: PyTorch's",
     "lr": "base learning rate eta",
     "lr_scaling": "mup: per-layer rates from the width; none: every group --lr",
     "lr_first_weight": "learning rate of the first layer's W (overrides the rule)",
@@ -360,8 +361,8 @@ def print_summary(args: argparse.Namespace, r: Any) -> None:
     say(
         args,
         f"steps: {r.steps} in {r.seconds:.1f} s (logging {r.seconds_logging:.1f} s, checks "
-        f"{r.seconds_checks:.1f} s); stop: {r.stop_reason} ({STOP_WORDS[r.stop_reason]}); "
-        f"{r.n_perturbations} perturbations",
+        f"{r.seconds_checks:.1f} s; {r.step_kernel} step); stop: {r.stop_reason} "
+        f"({STOP_WORDS[r.stop_reason]}); {r.n_perturbations} perturbations",
     )
     rates = r.rates
     factor = r.log[-1]["lr_factor"] if r.log else 1.0

@@ -21,7 +21,7 @@ Activation = Literal["relu-iota", "tanh", "gelu", "silu", "relu"]
 Init = Literal["authors", "standard"]
 Loss = Literal["mse", "huber", "logistic"]
 Optimizer = Literal["pgd", "sgd", "adam"]
-Backend = Literal["fused", "autograd"]
+Backend = Literal["fused", "fused-torch", "autograd"]
 DType = Literal["float32", "float64"]
 InputDist = Literal["gaussian", "uniform", "rademacher"]
 LrScaling = Literal["auto", "mup", "none"]
@@ -150,7 +150,11 @@ class TrainConfig:
         ``batch`` fresh samples per step (``n_train``: minibatches from a fixed training set
         instead), ``n_test``.
     Optimiser
-        ``optimizer``, ``backend``, ``lr`` (the base rate η; default 0.05 for PGD/SGD, 0.005
+        ``optimizer``, ``backend`` (``fused``: the hand-written step, compiled with numba on
+        the CPU where it applies — one hidden layer, relu-iota / tanh / relu, MSE, PGD or
+        SGD, see :mod:`derand.nn.compiled` — and in torch elsewhere; ``fused-torch``: always
+        the torch step, the reference; ``autograd``: PyTorch's backward), ``lr`` (the base
+        rate η; default 0.05 for PGD/SGD, 0.005
         for Adam), ``lr_scaling`` (``mup``: per-layer rates from the width, see
         :func:`derand.nn.rates.layer_rates`; ``none``: every group uses ``lr``; ``auto``:
         ``mup`` with the authors' initialisation, ``none`` with PyTorch's), absolute per-group

@@ -65,6 +65,10 @@ class TrainResult:
         The weight decay λ used.
     seconds_logging, seconds_checks : float
         Parts of ``seconds`` spent on the log and on the certificate checks.
+    step_kernel : str
+        Which implementation took the training steps: ``"compiled"`` (the numba kernel of
+        :mod:`derand.nn.compiled`), ``"torch"`` (the hand-written torch step) or
+        ``"autograd"``.
     checkpoint : str or None
         Where the last checkpoint was written (at the end, or at the interruption: resume
         from it with ``resume=True``); ``None`` when no checkpoint path was given.
@@ -137,6 +141,7 @@ class TrainResult:
     lam: float
     seconds_logging: float = 0.0
     seconds_checks: float = 0.0
+    step_kernel: str = "torch"
     checkpoint: str | None = None
     reproducible: bool = True
     par_norm_initial: float = 0.0

@@ -41,6 +41,7 @@ from derand.nn.certification import (
     verdict,
 )
 from derand.nn.checkpoint import check_state, load_checkpoint, save_checkpoint
+from derand.nn.compiled import CompiledStep, compiled_unavailable
 from derand.nn.compression import Compression, compress_first_layer
 from derand.nn.config import (
     BACKENDS,
@@ -242,6 +243,14 @@ class _Run:
         self.raw_step: Callable[[torch.optim.Optimizer], Any] = inspect.unwrap(
             type(self.optimizer).step
         )
+        # The compiled step where it computes what the torch step computes (CPU, one hidden
+        # layer, ...): the same update, without torch's per-operation overhead.
+        self.compiled = (
+            CompiledStep(self.model, self.optimizer, config)
+            if isinstance(self.optimizer, PerturbedGD)
+            and compiled_unavailable(config, self.device) is None
+            else None
+        )
         self.loss_fn = loss_function(config)
         self.U = self.teacher.U.to(device=self.device)
         self.tracked = tracked_neurons(config.width, config.order_neurons)
@@ -311,7 +320,7 @@ class _Run:
                         break
                     loss = self.take_step()
                     if self.step in self.log_steps:
-                        self.record(float(loss.detach()))
+                        self.record(float(loss.detach() if isinstance(loss, Tensor) else loss))
                         if checks and self.step >= max(config.lr_warmup, 1):
                             self.check()
                         if self.stop_reason is None:
@@ -390,12 +399,15 @@ class _Run:
             or last["test_loss"] < (1.0 - IMPROVING_LOSS) * ref["test_loss"]
         )
 
-    def take_step(self) -> Tensor:
+    def take_step(self) -> Tensor | float:
         """One step: the rates of the schedule, a batch, the gradients, the update."""
         config = self.config
         self.set_rates(self.schedule.multiplier(self.step))
         x, y = self.batch()
-        if config.backend == "fused":
+        loss: Tensor | float
+        if self.compiled is not None:
+            loss = self.compiled(x, y, self.lam)
+        elif config.backend != "autograd":
             with torch.no_grad():
                 loss, grads = _loss_and_gradients(
                     self.model,
@@ -743,6 +755,9 @@ class _Run:
             lam=self.lam,
             seconds_logging=self.seconds_logging,
             seconds_checks=self.certifier.seconds,
+            step_kernel="compiled"
+            if self.compiled is not None
+            else ("autograd" if self.config.backend == "autograd" else "torch"),
             checkpoint=None if self.checkpoint is None else str(self.checkpoint),
             reproducible=interrupted or self.stop_reason != "time-limit",
             par_norm_initial=float(first["par_norm"]),
