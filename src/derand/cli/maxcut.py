@@ -202,19 +202,27 @@ def run(args: argparse.Namespace) -> int:
     r = result
     say(args, f"graph {r.name}: n = {r.n}, m = {r.m}")
     kind = "proven bound" if r.bound_proven else "Lanczos bound (not proven)"
-    say(
-        args,
-        f"SDP value {_num(r.sdp_value, 4)} <= SDP <= {kind} {_num(r.upper_bound, 4)} "
-        f"(rank {r.sdp_rank}, {r.sdp_sweeps} sweeps)",
-    )
+    if r.skipped:  # a time limit too short for the SDP: the search ran alone
+        say(args, f"skipped {' and '.join(r.skipped)}: the time limit could not afford them")
+        say(args, f"proven bound {_num(r.upper_bound, 4)}: {r.bound_note}")
+    else:
+        say(
+            args,
+            f"SDP value {_num(r.sdp_value, 4)} <= SDP <= {kind} {_num(r.upper_bound, 4)} "
+            f"(rank {r.sdp_rank}, {r.sdp_sweeps} sweeps)",
+        )
     if not r.bound_proven:
         say(args, f"bound: {r.bound_note}")
-    gw_line = f"GW expectation {_num(r.gw_expected, 2)}"
-    if r.gw_ratio_bound is not None:  # the 0.878 ratio needs nonnegative weights
-        gw_line += f" (>= 0.878 x SDP = {_num(r.gw_ratio_bound, 2)})"
-    say(args, gw_line + f"; best of {r.random_samples} random hyperplanes {r.random_best:g}")
     broken = r.rounding == "derandomized" and not r.guarantee_holds and not r.interrupted
-    if r.rounding == "derandomized":
+    broken = broken and not r.skipped  # no rounding ran, no guarantee to break
+    if not r.skipped:
+        gw_line = f"GW expectation {_num(r.gw_expected, 2)}"
+        if r.gw_ratio_bound is not None:  # the 0.878 ratio needs nonnegative weights
+            gw_line += f" (>= 0.878 x SDP = {_num(r.gw_ratio_bound, 2)})"
+        say(args, gw_line + f"; best of {r.random_samples} random hyperplanes {r.random_best:g}")
+    if r.skipped:
+        pass
+    elif r.rounding == "derandomized":
         check = "holds" if r.guarantee_holds else "VIOLATED"
         say(args, f"derandomized cut {r.derandomized_cut:g} (>= GW expectation: {check})")
     else:
