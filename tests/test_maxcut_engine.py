@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from derand.maxcut import engine
+from derand.maxcut import engine, kernels
 from derand.maxcut.exact import exact_maxcut
 from derand.maxcut.graph import Graph, from_edges, gnp, random_regular, torus
 from derand.maxcut.local_search import METHODS, local_search
@@ -223,6 +223,7 @@ def test_timed_anneal_follows_a_slow_clock(monkeypatch: pytest.MonkeyPatch) -> N
         return int(real(*args))  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine, "anneal_sweeps", slow)
+    monkeypatch.setattr(kernels, "aot_module", lambda: None)  # the JIT, patched above
     g = torus(20, 20, seed=13)
     res = ls.local_search(g, _random_x(g, 14), method="sa", time_limit=1.0)
     assert res.seconds >= 0.9
