@@ -20,8 +20,6 @@ import hashlib
 import importlib
 import importlib.machinery
 import os
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -157,6 +155,9 @@ def build_aot(directory: Path | None = None) -> Path:
         Whatever ``numba.pycc`` raises when it cannot compile (no C compiler, a numba without
         ``pycc``).
     """
+    import shutil
+    import tempfile
+
     target = _HERE if directory is None else Path(directory)
     so, stamp = _paths(target)
     with warnings.catch_warnings():

@@ -19,9 +19,18 @@ kernels (:func:`derand.maxcut.warmup.warm_up`), is not charged for them again.
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
-__all__ = ["FULL_SHARE", "SKIPPED", "pending_startup", "sdp_seconds", "search_only"]
+__all__ = [
+    "FULL_SHARE",
+    "SKIPPED",
+    "cache_is_cold",
+    "pending_startup",
+    "sdp_seconds",
+    "search_only",
+]
 
 FULL_SHARE = 0.4
 """The SDP and rounding run only when their estimated fixed cost is at most this share of the
@@ -39,8 +48,45 @@ SDP_FLOOR, SDP_PER_EDGE = 0.1, 1.5e-5
 colouring, per edge."""
 
 
+COMPILE_SECONDS = 15.0
+"""Compiling the SDP and rounding kernels when numba's cache holds none (first run after an
+install that did not warm it; 10-20 s on this machine)."""
+_KERNEL_SOURCES = ("sdp/_mixing.py", "rounding/_kernel.py")
+
+
+def cache_is_cold() -> bool:
+    """Whether numba's cache next to the SDP and rounding kernels lacks an index newer than
+    their source (then the SDP path would compile them, :data:`COMPILE_SECONDS`).
+
+    Only the default cache location is looked at: with ``NUMBA_CACHE_DIR`` set, or a package
+    directory numba cannot write (its cache is then elsewhere), the cache counts as warm.
+
+    Returns
+    -------
+    bool
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return False
+    root = Path(__file__).resolve().parent.parent
+    for name in _KERNEL_SOURCES:
+        source = root / name
+        cache = source.parent / "__pycache__"
+        if not os.access(source.parent, os.W_OK):
+            return False
+        try:
+            newest = max(
+                (p.stat().st_mtime for p in cache.glob(f"{source.stem}.*.nbi")), default=None
+            )
+            if newest is None or newest < source.stat().st_mtime:
+                return True
+        except OSError:
+            return False
+    return False
+
+
 def pending_startup() -> float:
-    """Seconds of imports and kernel loading the SDP path would still pay in this process.
+    """Seconds of imports and kernel loading (or compiling, :func:`cache_is_cold`) the SDP
+    path would still pay in this process.
 
     Returns
     -------
@@ -49,7 +95,7 @@ def pending_startup() -> float:
     seconds = sum(t for name, t in IMPORT_SECONDS.items() if name not in sys.modules)
     warmup = sys.modules.get("derand.maxcut.warmup")
     if warmup is None or not warmup.is_warm():
-        seconds += WARM_SECONDS
+        seconds += COMPILE_SECONDS if cache_is_cold() else WARM_SECONDS
     return seconds
 
 
