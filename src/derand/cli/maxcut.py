@@ -155,10 +155,14 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--rank must be <= n = {graph.n}, got {args.rank}")
     if args.optimum is not None:
         check_optimum(args.optimum, float(graph.w[graph.w > 0].sum()), args.graph)
+    from derand.results import provenance
+
+    provenance()  # its metadata look-ups (cached) happen before the budget is shared out
     with pipeline_bar(args, "maxcut", "best cut") as (stage_cb, progress_cb):
         result = solve_maxcut(
             graph, rounding=args.rounding, samples=args.samples, local=args.local_search,
-            search=args.search, threads=args.threads, time_limit=_left(args.time_limit, started),
+            search=args.search, threads=args.threads,
+            time_limit=_left(args.time_limit, started, graph.n),
             exact=args.exact, seed=args.seed, rank=args.rank, score_steps=args.score_steps,
             search_moves=args.search_moves, prove=args.prove, callback=stage_cb,
             progress=progress_cb,
@@ -259,18 +263,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-EXIT_RESERVE = (0.03, 0.015, 0.5)
+EXIT_RESERVE = (0.03, 0.015, 0.5, 4e-6)
 """What :func:`_left` keeps of ``--time-limit`` for the work after the search (the proof's
-answer, the cut recomputed, the JSON written, the process's fast exit): ``a + b T`` seconds,
-at most ``c``."""
+answer, the cut recomputed, the JSON written, the process's fast exit): ``a + b T + d n``
+seconds for ``n`` nodes (the partition goes into the JSON), at most ``c + d n``."""
 
 
-def _left(time_limit: float | None, started: float) -> float | None:
+def _left(time_limit: float | None, started: float, n: int = 0) -> float | None:
     """What is left of ``--time-limit`` since ``started``, less :data:`EXIT_RESERVE`."""
     import time
 
     if time_limit is None:
         return None
     spent = time.perf_counter() - started
-    a, b, c = EXIT_RESERVE
-    return max(0.0, time_limit - spent - min(c, a + b * time_limit))
+    a, b, c, d = EXIT_RESERVE
+    return max(0.0, time_limit - spent - min(c, a + b * time_limit) - d * n)
