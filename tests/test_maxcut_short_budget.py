@@ -141,12 +141,13 @@ def test_the_command_at_one_second_searches_and_proves_the_trivial_bound(
 ) -> None:
     out = tmp_path / "r.json"
     command = [sys.executable, "-m", "derand", "maxcut", "gnp:n=600,p=0.02,seed=2",
-               "--time-limit", "1", "--json", str(out)]  # fmt: skip
+               "--time-limit", "1", "--json", str(out), "--plot", str(tmp_path)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     r = json.loads(out.read_text())
     if r["skipped"]:  # a fresh process pays imports: at 1 s the plan skips the SDP
         assert r["skipped"] == ["sdp", "rounding"] and r["sdp_value"] is None
         assert "skipped sdp and rounding" in done.stdout and "VIOLATED" not in done.stdout
+        assert not list(tmp_path.glob("*.png"))  # the figures show the rounding: none ran
     assert r["bound_proven"] and r["final_cut"] <= r["upper_bound"]
     assert r["search_moves"] > 0

@@ -193,8 +193,8 @@ def run(args: argparse.Namespace) -> int:
     problem = None if args.optimum is None else optimum_problem(args.optimum, result)
 
     def plots() -> dict[str, object]:
-        if result.interrupted or problem is not None:
-            return {}
+        if result.interrupted or problem is not None or result.skipped:
+            return {}  # the figures show the rounding: none ran when it was skipped
         from derand.figures.maxcut import plot_maxcut  # matplotlib only when plotting
 
         return dict(plot_maxcut(result, optimum))

@@ -16,13 +16,16 @@ the compiled local search (:mod:`derand.maxcut.local_search`).
 
 from typing import TYPE_CHECKING, Any
 
+# Imported at once (numpy only): ``local_search`` is also the name of its module, which
+# importing the module would otherwise bind here in the function's place.
+from derand.maxcut.local_search import LocalSearchResult, local_search
+
 if TYPE_CHECKING:
     from derand.maxcut.convert import as_graph, from_edge_list, from_networkx, from_scipy
     from derand.maxcut.datasets import GSET_NAMES, gset_best_known, load_gset, paper_graph
     from derand.maxcut.exact import ExactResult, exact_maxcut
     from derand.maxcut.generators import gnp, random_regular, torus
     from derand.maxcut.graph import Graph, from_edges
-    from derand.maxcut.local_search import LocalSearchResult, local_search
     from derand.maxcut.readers import load_graph, read_edgelist, read_rudy, write_rudy
     from derand.maxcut.sdp import solve_sdp
     from derand.maxcut.solve import MaxCutResult, resolve_seed, solve_maxcut
@@ -43,8 +46,6 @@ _WHERE = {
     "torus": "derand.maxcut.generators",
     "Graph": "derand.maxcut.graph",
     "from_edges": "derand.maxcut.graph",
-    "LocalSearchResult": "derand.maxcut.local_search",
-    "local_search": "derand.maxcut.local_search",
     "load_graph": "derand.maxcut.readers",
     "read_edgelist": "derand.maxcut.readers",
     "read_rudy": "derand.maxcut.readers",

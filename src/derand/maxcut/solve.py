@@ -299,7 +299,10 @@ def solve_maxcut(
         Seconds for the whole pipeline: the SDP sweeps use at most 8 %, the random
         hyperplanes 2 %, the derandomized rounding 4 %,
         the search the rest. Without it each stage runs to its default budget, and the result
-        is deterministic for a fixed ``seed`` and ``threads``.
+        is deterministic for a fixed ``seed`` and ``threads``. A limit too short for the
+        SDP's fixed costs (imports, kernel loading, its Lanczos bound; estimated by
+        :func:`derand.maxcut.plan.search_only`) runs the search alone, from random
+        partitions, with the proven positive-weight bound (:attr:`MaxCutResult.skipped`).
     exact : bool
         Also compute the exact optimum (at most 26 nodes with edges).
     seed : int, None, numpy Generator, RandomState or random.Random
