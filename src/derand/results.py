@@ -194,15 +194,19 @@ def provenance() -> dict[str, str]:
 
     from derand import __version__
 
+    if "platform" not in _PLATFORM:  # once per process: platform() reads the interpreter
+        _PLATFORM.update(platform=platform.platform(), machine=platform.machine())
     return {
         "derand": __version__,
         "python": sys.version.split()[0],
         "numpy": _version("numpy"),
         "scipy": _version("scipy"),
         "torch": _version("torch"),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
+        **_PLATFORM,
     }
+
+
+_PLATFORM: dict[str, str] = {}
 
 
 def machine_summary() -> str:

@@ -72,6 +72,15 @@ class Kernels:
     F_BEST: ClassVar[int] = layout.F_BEST
     build_state: ClassVar[Callable[..., dict[str, Any]]] = staticmethod(layout.build_state)
 
+    def __getattr__(self, name: str) -> Any:
+        """Anything else of :mod:`derand.maxcut.engine` (a kernel not compiled ahead of time,
+        a constant of its layout) comes from the JIT module."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from derand.maxcut import engine
+
+        return getattr(engine, name)
+
 
 def _paths(directory: Path) -> tuple[Path, Path]:
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
