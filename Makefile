@@ -17,7 +17,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m derand.maxcut.warmup
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The search kernels compiled ahead of time (derand.maxcut.kernels), rebuilt when their source
+# changes; a run whose module is missing or stale uses numba's JIT (the same code). A failed
+# build (no C compiler) is reported and ignored.
+AOT := src/derand/maxcut/_engine_aot.stamp
+$(AOT): src/derand/maxcut/engine.py src/derand/maxcut/layout.py | $(STAMP)
+	-$(BIN)/python -m derand.maxcut.kernels
+
+install: $(STAMP) $(AOT)
 
 demo: $(STAMP)
 	$(BIN)/derand reproduce --quick --out results
@@ -27,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+test: lint $(AOT)
 	$(BIN)/python -m pytest
 
 test-slow: $(STAMP)

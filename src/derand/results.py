@@ -137,6 +137,8 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
+        if all(type(v) is int for v in obj):  # a partition: nothing to convert (fast path)
+            return list(obj)
         return [jsonable(v) for v in obj]
     if np is not None and isinstance(obj, np.ndarray):
         return jsonable(obj.tolist())
@@ -154,16 +156,22 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
+_VERSIONS: dict[str, str] = {}
+"""Versions read from installed metadata, once per process (0.03 s each)."""
+
+
 def _version(package: str) -> str:
     module = sys.modules.get(package)
     if module is not None and hasattr(module, "__version__"):
         return str(module.__version__)
-    from importlib import metadata
+    if package not in _VERSIONS:
+        from importlib import metadata
 
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
+        try:
+            _VERSIONS[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            _VERSIONS[package] = "not installed"
+    return _VERSIONS[package]
 
 
 def provenance() -> dict[str, str]:
@@ -186,15 +194,19 @@ def provenance() -> dict[str, str]:
 
     from derand import __version__
 
+    if "platform" not in _PLATFORM:  # once per process: platform() reads the interpreter
+        _PLATFORM.update(platform=platform.platform(), machine=platform.machine())
     return {
         "derand": __version__,
         "python": sys.version.split()[0],
         "numpy": _version("numpy"),
         "scipy": _version("scipy"),
         "torch": _version("torch"),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
+        **_PLATFORM,
     }
+
+
+_PLATFORM: dict[str, str] = {}
 
 
 def machine_summary() -> str:

@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from derand.errors import InputError
 from derand.maxcut.graph import Graph, from_edges
@@ -35,6 +35,8 @@ def from_scipy(matrix: Any, *, name: str = "sparse") -> Graph:
     >>> from_scipy(np.array([[0, 2.0], [2.0, 0]])).w.tolist()
     [2.0]
     """
+    import scipy.sparse as sp
+
     try:
         a = sp.csr_matrix(matrix, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -194,7 +196,8 @@ def as_graph(obj: Any, *, weight: str | None = "weight") -> tuple[Graph, list[An
         labels = list(obj.nodes())
         graph = from_networkx(obj, weight=weight, name=str(getattr(obj, "name", "") or "networkx"))
         return graph, labels
-    if sp.issparse(obj) or isinstance(obj, np.ndarray):
+    sparse = sys.modules.get("scipy.sparse")  # no sparse matrix exists before its import
+    if (sparse is not None and sparse.issparse(obj)) or isinstance(obj, np.ndarray):
         graph = from_scipy(obj)
         return (graph if weight is not None else _unweighted(graph)), None
     if isinstance(obj, (list, tuple)):

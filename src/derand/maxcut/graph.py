@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from derand.errors import InputError
 from derand.limits import check_count, require_memory
+
+if TYPE_CHECKING:  # scipy is imported by the methods that return its matrices
+    import scipy.sparse as sp
 
 __all__ = [
     "MAX_NODES",
@@ -63,13 +65,33 @@ class Graph:
 
     def adjacency(self) -> sp.csr_matrix:
         """The symmetric weighted adjacency matrix (CSR, float64)."""
+        import scipy.sparse as sp
+
         rows = np.concatenate([self.u, self.v])
         cols = np.concatenate([self.v, self.u])
         data = np.concatenate([self.w, self.w])
         return sp.csr_matrix((data, (rows, cols)), shape=(self.n, self.n))
 
+    def csr(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+        """The arrays ``(indptr, indices, data)`` of :meth:`adjacency`, in its order (rows,
+        then columns ascending), built by numpy alone (no scipy import).
+
+        Returns
+        -------
+        (ndarray of int64, ndarray of int64, ndarray of float64)
+        """
+        rows = np.concatenate([self.u, self.v])
+        cols = np.concatenate([self.v, self.u])
+        order = np.lexsort((cols, rows))
+        indptr = np.zeros(self.n + 1, np.int64)
+        np.cumsum(np.bincount(rows, minlength=self.n), out=indptr[1:])
+        data = np.concatenate([self.w, self.w])[order].astype(np.float64)
+        return indptr, cols[order].astype(np.int64), data
+
     def laplacian(self) -> sp.csr_matrix:
         """The weighted Laplacian ``L = Diag(A 1) - A`` (CSR)."""
+        import scipy.sparse as sp
+
         a = self.adjacency()
         deg = np.asarray(a.sum(axis=1)).ravel()
         return sp.csr_matrix(sp.diags(deg) - a)

@@ -326,7 +326,7 @@ class _Tracker:
         return time.perf_counter() - self.start_time
 
     def collect(self, fraction: float) -> None:
-        from derand.maxcut.engine import F_BEST
+        from derand.maxcut.layout import F_BEST
 
         improved = False
         for st in self.states:
@@ -377,15 +377,18 @@ def _compiled(
     seed: int,
     callback: Progress | None,
 ) -> LocalSearchResult:
-    from derand.maxcut import engine
+    from derand.maxcut.kernels import search_kernels
 
-    _load_kernels(engine)
+    engine = search_kernels()  # compiled ahead of time when built, else numba's JIT
+    if engine.compiled == "jit":
+        from derand.maxcut import engine as jit
+
+        _load_kernels(jit)
     start_time = time.perf_counter()  # loading (or compiling) the kernels is timed apart
     n, runs = graph.n, len(s)
     # CSR + trees + per-run state; estimated before allocating
     require_memory(16.0 * 2 * graph.m + runs * (80.0 * n + 64.0 * n), "local search")
-    adj = graph.adjacency()
-    csr = (adj.indptr.astype(np.int64), adj.indices.astype(np.int64), adj.data.astype(np.float64))
+    csr = graph.csr()  # numpy only: a run on ahead-of-time kernels imports no scipy
     params, _ = _params(graph, method)
     tracker = _Tracker(graph, s, start_cuts, float(params[0]), callback, start_time)
     interrupted = False

@@ -15,27 +15,26 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from derand.core import SOSPCertificate
 from derand.errors import InputError
 from derand.limits import MAX_SEED, check_count, check_finite, check_seed
 from derand.maxcut.convert import as_graph
 from derand.maxcut.exact import MAX_EXACT_N, exact_maxcut
 from derand.maxcut.graph import Graph
 from derand.maxcut.local_search import METHODS, SMALL_N, LocalSearchResult, local_search
-from derand.maxcut.rounding import (
-    RandomResult,
-    best_of_random,
-    derandomized_rounding,
-    gw_expectation,
-    score_function_rounding,
-)
-from derand.maxcut.sdp import SDPResult, coupling, solve_sdp
-from derand.sdp import BackgroundProof, ProvenBound, dual_vector, prove_bound, upper_sum
+from derand.maxcut.plan import search_only
+
+# The SDP, the rounding and the proof (scipy, numba) are imported where they run: a short
+# budget that cannot afford them (derand.maxcut.plan) never pays for importing them.
+if TYPE_CHECKING:
+    from derand.core import SOSPCertificate
+    from derand.maxcut.rounding import RandomResult
+    from derand.maxcut.sdp import SDPResult
+    from derand.sdp import BackgroundProof, ProvenBound
 
 __all__ = ["GW_RATIO", "ROUNDINGS", "MaxCutResult", "SeedLike", "resolve_seed", "solve_maxcut"]
 
@@ -75,6 +74,12 @@ class MaxCutResult:
     ``upper_bound = final_cut = 0`` (the empty cut is optimal). ``final_cut >= 0``: the
     empty cut is always available. ``optimality_gap = (upper_bound - final_cut) /
     upper_bound`` (``0`` when ``upper_bound = 0``), in ``[0, 1]``.
+
+    ``skipped`` names the stages a short time limit could not afford
+    (:func:`derand.maxcut.plan.search_only`): with ``["sdp", "rounding"]`` the search ran
+    alone from random partitions, the bound is the (proven) sum of the positive weights, the
+    SDP and rounding fields are NaN (``null`` in JSON) or zero and ``guarantee_holds`` is
+    false.
     """
 
     name: str
@@ -118,6 +123,7 @@ class MaxCutResult:
     expected_trace: list[float] = field(default_factory=list, repr=False)
     cut_trace: list[float] = field(default_factory=list, repr=False)
     sigma_trace: list[float] = field(default_factory=list, repr=False)
+    skipped: list[str] = field(default_factory=list)
 
     def assignment(self) -> dict[Any, int]:
         """The partition as ``{node label: +1 or -1}``.
@@ -293,7 +299,10 @@ def solve_maxcut(
         Seconds for the whole pipeline: the SDP sweeps use at most 8 %, the random
         hyperplanes 2 %, the derandomized rounding 4 %,
         the search the rest. Without it each stage runs to its default budget, and the result
-        is deterministic for a fixed ``seed`` and ``threads``.
+        is deterministic for a fixed ``seed`` and ``threads``. A limit too short for the
+        SDP's fixed costs (imports, kernel loading, its Lanczos bound; estimated by
+        :func:`derand.maxcut.plan.search_only`) runs the search alone, from random
+        partitions, with the proven positive-weight bound (:attr:`MaxCutResult.skipped`).
     exact : bool
         Also compute the exact optimum (at most 26 nodes with edges).
     seed : int, None, numpy Generator, RandomState or random.Random
@@ -351,6 +360,15 @@ def solve_maxcut(
     e = _scale_of(graph)
     run = _Run(_scaled(graph, e), e, time_limit, callback, progress)
     graph = run.graph
+    if time_limit is not None and local and not exact and graph.m:
+        skipped = search_only(graph.n, graph.m, time_limit - run.elapsed())
+        if skipped:
+            return _search_only(run, original, kept, labels, rounding, search, threads,
+                                search_moves, seed, skipped)  # fmt: skip
+    from derand.maxcut.rounding import best_of_random
+    from derand.maxcut.sdp import coupling, solve_sdp
+    from derand.sdp import BackgroundProof, dual_vector
+
     if time_limit is not None and graph.n >= SMALL_N:
         # load (or, with a cold cache, compile) the kernels on the clock but before the
         # budget is shared out: the stages then plan with the time really left
@@ -546,6 +564,8 @@ class _Bound:
         """Take a proof of ``<C, X>``: the cut's bound is ``W/2`` plus it, rounded upwards."""
         self.proven, self.note = pb.proven, pb.note
         if pb.proven:
+            from derand.sdp import upper_sum
+
             half = math.fsum(graph.w.tolist()) / 2.0
             self.value = max(upper_sum(half, pb.upper_bound), sdp_value)
 
@@ -561,6 +581,9 @@ class _Bound:
 
 def _prove_inline(graph: Graph, sdp: SDPResult, bound: _Bound) -> bool:
     """The LDL^T proof now (no time limit); returns whether Ctrl-C stopped it."""
+    from derand.maxcut.sdp import coupling
+    from derand.sdp import dual_vector, prove_bound
+
     try:
         C = coupling(graph)
         pb = prove_bound(C, dual_vector(C, sdp.V), sdp.lambda_max)
@@ -605,6 +628,13 @@ def _rounding_stage(
 ) -> _Rounded:  # fmt: skip
     """The chosen rounding of ``V``; Ctrl-C (or an interrupted SDP) falls back to the best of
     the random hyperplanes."""
+    from derand.maxcut.rounding import (
+        best_of_random,
+        derandomized_rounding,
+        gw_expectation,
+        score_function_rounding,
+    )
+
     graph = run.graph
     out = _Rounded(rnd.best_cut, rnd.partition, gw_expectation(graph, V))
     try:
@@ -660,6 +690,8 @@ def _search_stage(
 ) -> LocalSearchResult:  # fmt: skip
     """The local search from the rounding, the best random hyperplane and further single
     hyperplanes (one per thread), for the time left."""
+    from derand.maxcut.rounding import best_of_random
+
     graph = run.graph
     starts = [partition, rnd.partition]
     starts += [
@@ -678,4 +710,72 @@ def _search_stage(
         graph, np.stack(starts[: max(1, threads)]), method=search,  # type: ignore[arg-type]
         threads=threads, max_moves=search_moves, time_limit=left, seed=seed,
         callback=search_progress,
+    )  # fmt: skip
+
+
+def _search_only(
+    run: _Run, original: Graph, kept: NDArray[np.int64] | None, labels: list[Any] | None,
+    rounding: str, search: str, threads: int, search_moves: int | None, seed: int,
+    skipped: tuple[str, ...],
+) -> MaxCutResult:  # fmt: skip
+    """A budget too short for the SDP (:func:`derand.maxcut.plan.search_only`): the search
+    from random partitions (run ``k`` from the seed ``[seed, k]``) for the whole time left,
+    with the proven bound no cut exceeds, the sum of the positive edge weights.
+
+    The fields of the skipped stages are NaN (``null`` in JSON) or empty, ``skipped`` names
+    the stages and ``guarantee_holds`` is false (no rounding ran)."""
+    graph = run.graph
+    t0 = run.elapsed()
+    starts = np.stack([
+        np.where(np.random.default_rng([seed, k]).random(graph.n) < 0.5, 1, -1).astype(np.int8)
+        for k in range(max(1, threads))
+    ])  # fmt: skip
+    run.bound = _Bound(
+        run.positive, True,
+        "the sum of the positive edge weights (no cut exceeds it); the SDP was skipped: "
+        "the time limit could not afford it", math.nan,
+    )  # fmt: skip
+    run.report(float(max(graph.cut_value(x) for x in starts)))
+
+    def search_progress(best: float, _seconds: float, fraction: float) -> None:
+        if not run.trace or run.up(best) > run.trace[-1][1]:
+            run.report(best)
+        cb = run.stage("search")
+        if cb is not None:
+            cb(int(1000 * fraction), 1000)
+
+    left = max(0.0, (run.time_limit or 0.0) - run.elapsed())
+    ls = local_search(
+        graph, starts, method=search, threads=threads,  # type: ignore[arg-type]
+        max_moves=search_moves, time_limit=left, seed=seed, callback=search_progress,
+    )  # fmt: skip
+    final_partition = ls.partition
+    if not run.trace or run.up(ls.cut) > run.trace[-1][1]:
+        run.report(ls.cut)
+    t_ls = run.elapsed() - t0
+    if kept is not None:
+        whole = np.ones(original.n, np.int8)
+        whole[kept] = final_partition
+        final_partition = whole
+    final = original.cut_value(final_partition)
+    if final < 0:  # the empty cut (weight 0) is better
+        final_partition = np.ones(original.n, np.int8)
+        final = 0.0
+        run.trace.append((run.elapsed(), 0.0))
+    ub = run.up_cut(run.positive)
+    nan = math.nan
+    seconds = {"sdp": 0.0, "rounding": 0.0, "local_search": t_ls, "exact": 0.0}
+    seconds.update(warm_up=0.0, total=run.elapsed())
+    return MaxCutResult(
+        name=original.name, n=original.n, m=original.m, rounding=rounding, sdp_value=nan,
+        upper_bound=ub, bound_proven=True, upper_bound_lanczos=nan, bound_note=run.bound.note,
+        lambda_max=nan, sdp_rank=0, sdp_sweeps=0, gw_expected=nan, gw_ratio_bound=None,
+        random_best=nan, random_mean=nan, random_samples=0, derandomized_cut=nan,
+        guarantee_holds=False, rounding_starts=0, rounding_from_random=False,
+        rounding_certificate=None, final_expected=None, iterations=0, final_cut=final,
+        local_search=True, search=search, search_moves=ls.moves, threads=threads,
+        time_limit=run.time_limit, interrupted=ls.interrupted, exact_cut=None,
+        optimality_gap=(ub - final) / ub if ub > 0 else 0.0, seconds=seconds, seed=seed,
+        partition=[int(x) for x in final_partition], nodes=labels, trace=run.trace,
+        skipped=list(skipped),
     )  # fmt: skip
