@@ -69,6 +69,14 @@ G0_GRID = (3.5, 2.5, 1.73, 1.15, 0.67, 0.32)
 ``|N(0, 1)|`` at 11/12 .. 3/12 and two larger ones (large ``g0`` lean on the truth vector:
 ``sign(c)`` as ``g0 -> inf``). Under a time limit another one is tried only while it fits in a
 third of the rounding's share (the first one always is)."""
+PLATEAU_STEPS, PLATEAU_TOL = 12, 1e-6
+"""The ascent stops (status ``"plateau"``) once the best deterministic assignment seen is at
+least the current expectation and the expectation rose by at most ``PLATEAU_TOL`` (relative)
+over the last ``PLATEAU_STEPS`` steps: the rest of the way to ``sigma = 1e-3`` only crawls
+(n = 200, every family: the assignment was final by step 4-15 of about 50, the expectation
+within 1e-3 of it, while ``sigma`` fell from 0.017 to 0.011 in the last 30 steps). The
+guarantee is unchanged: the answer is at least the expectation at the stop, which is at least
+the start's."""
 SA_VISITS = 2e7
 """Default annealing budget without a time limit, in edge visits (``sweeps x (2 m + n)``)."""
 
@@ -336,8 +344,10 @@ def solve_csp(
         d = derandomize(
             rounding, MonotoneLBFGS(),
             stop=Stop(max_iter=steps, randomness_tol=1e-3, time_limit=left), seed=seed,
+            callback=_plateau_stop(),
         )  # fmt: skip
-        status, iterations = str(d.status), int(d.iterations)
+        status = "plateau" if d.status == "stopped" else str(d.status)
+        iterations = int(d.iterations)
         s_round = np.asarray(d.solution, np.int8)
         f_round = float(obj.value(s_round))
         expected_final = float(d.expected) if d.expected is not None else None
@@ -593,6 +603,23 @@ def _baseline(
         if budget is not None and time.perf_counter() - start > budget:
             break
     return _Baseline(float(best.best_value), total / drawn, best.solution, drawn)
+
+
+def _plateau_stop() -> Callable[[Any], None]:
+    """The ascent's callback: ``StopIteration`` at a plateau (see :data:`PLATEAU_STEPS`)."""
+    seen: list[float] = []
+
+    def callback(it: Any) -> None:
+        seen.append(float(it.expected))
+        scale = max(1.0, abs(it.expected))
+        if (
+            len(seen) > PLATEAU_STEPS
+            and it.best >= it.expected - 1e-9 * scale
+            and seen[-1] - seen[-1 - PLATEAU_STEPS] <= PLATEAU_TOL * scale
+        ):
+            raise StopIteration
+
+    return callback
 
 
 class _Skip(Exception):
