@@ -194,7 +194,9 @@ def derand_run(spec: str, seconds: float, seed: int, search: str = "sa") -> dict
     start = time.perf_counter()
     problem = parse_spec(spec)
     spent = time.perf_counter() - start
-    r = solve_csp(problem, time_limit=max(0.0, seconds - spent), seed=seed, threads=1, search=search)
+    r = solve_csp(
+        problem, time_limit=max(0.0, seconds - spent), seed=seed, threads=1, search=search
+    )
     # the first time the final value was reached
     reached = spent + next((t for t, v in r.trace if v == r.final_value), r.seconds["total"])
     return {"n": r.n, "terms": r.terms, "bound": r.bound, "proven": r.bound_proven,
@@ -221,9 +223,7 @@ def run_pair(spec: str, seconds: float, seed: int, search: str = "sa") -> dict[s
     return out
 
 
-def sa_table(
-    family: str, n: int, count: int, seed: int, seconds: float, search: str = "sa"
-) -> str:
+def sa_table(family: str, n: int, count: int, seed: int, seconds: float, search: str = "sa") -> str:
     lines = [
         f"**{family}, n = {n}: pipeline vs dwave-samplers SA, {seconds:g} s each, one core each** "
         f"(load {load_average()})",
@@ -271,7 +271,7 @@ def main() -> int:
                         default=["rounding", "exact", "sa"])  # fmt: skip
     parser.add_argument("--families", choices=FAMILIES, nargs="+", default=list(FAMILIES))
     parser.add_argument("--search", choices=("sa", "bls", "tabu"), default="sa",
-                        help="derand's search (solve_csp's search; default: by density)")  # fmt: skip
+                        help="derand's search (default: by density)")  # fmt: skip
     parser.add_argument("--worker", choices=("derand", "sa"), help=argparse.SUPPRESS)
     parser.add_argument("--worker-spec", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -295,8 +295,9 @@ def main() -> int:
             print(exact_table(family, 60, count + 2, 200 + args.seed), "\n", flush=True)
         if "sa" in args.only:
             for n in sizes:
-                print(sa_table(family, n, min(count, 2) if args.quick else count,
-                               300 + args.seed, seconds, args.search), "\n", flush=True)  # fmt: skip
+                rows = min(count, 2) if args.quick else count
+                table = sa_table(family, n, rows, 300 + args.seed, seconds, args.search)
+                print(table, "\n", flush=True)
     return 0
 
 
