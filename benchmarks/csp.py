@@ -189,23 +189,25 @@ def sa_anneal(spec: str, seconds: float, seed: int) -> dict[str, float]:
     return {"value": float(value), "seconds": time.perf_counter() - start, "sweeps": r["sweeps"]}
 
 
-def derand_run(spec: str, seconds: float, seed: int) -> dict[str, Any]:
+def derand_run(spec: str, seconds: float, seed: int, search: str = "sa") -> dict[str, Any]:
     # the clock starts before the instance is generated, as SA's does
     start = time.perf_counter()
     problem = parse_spec(spec)
     spent = time.perf_counter() - start
-    r = solve_csp(problem, time_limit=max(0.0, seconds - spent), seed=seed, threads=1)
+    r = solve_csp(
+        problem, time_limit=max(0.0, seconds - spent), seed=seed, threads=1, search=search
+    )
     # the first time the final value was reached
     reached = spent + next((t for t, v in r.trace if v == r.final_value), r.seconds["total"])
     return {"n": r.n, "terms": r.terms, "bound": r.bound, "proven": r.bound_proven,
             "derand": r.derandomized_value, "random_best": r.random_best,
             "final": r.final_value, "seconds": time.perf_counter() - start, "reached": reached,
-            "trace": r.trace, "holds": r.guarantee_holds}  # fmt: skip
+            "trace": r.trace, "holds": r.guarantee_holds, "engine": r.search_engine}  # fmt: skip
 
 
-def run_pair(spec: str, seconds: float, seed: int) -> dict[str, Any]:
+def run_pair(spec: str, seconds: float, seed: int, search: str = "sa") -> dict[str, Any]:
     base = [sys.executable, __file__, "--worker-spec", spec, "--time-limit", str(seconds),
-            "--seed", str(seed)]  # fmt: skip
+            "--seed", str(seed), "--search", search]  # fmt: skip
     procs = {
         key: subprocess.Popen([*base, "--worker", key], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
@@ -221,7 +223,7 @@ def run_pair(spec: str, seconds: float, seed: int) -> dict[str, Any]:
     return out
 
 
-def sa_table(family: str, n: int, count: int, seed: int, seconds: float) -> str:
+def sa_table(family: str, n: int, count: int, seed: int, seconds: float, search: str = "sa") -> str:
     lines = [
         f"**{family}, n = {n}: pipeline vs dwave-samplers SA, {seconds:g} s each, one core each** "
         f"(load {load_average()})",
@@ -232,7 +234,7 @@ def sa_table(family: str, n: int, count: int, seed: int, seconds: float) -> str:
     ]
     wins, rel, overran = 0, [], 0
     for spec in specs(family, n, count, seed):
-        r = run_pair(spec, seconds, 0)
+        r = run_pair(spec, seconds, 0, search)
         d, sa = r["derand"], r["sa"]
         if "error" in d or "error" in sa:
             lines.append(f"| {spec} | error: {d.get('error') or sa.get('error')} |")
@@ -268,12 +270,17 @@ def main() -> int:
     parser.add_argument("--only", choices=("rounding", "exact", "sa"), nargs="+",
                         default=["rounding", "exact", "sa"])  # fmt: skip
     parser.add_argument("--families", choices=FAMILIES, nargs="+", default=list(FAMILIES))
+    parser.add_argument("--search", choices=("sa", "bls", "tabu"), default="sa",
+                        help="derand's search (default: by density)")  # fmt: skip
     parser.add_argument("--worker", choices=("derand", "sa"), help=argparse.SUPPRESS)
     parser.add_argument("--worker-spec", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        run = derand_run if args.worker == "derand" else sa_anneal
-        print(json.dumps(run(args.worker_spec, args.time_limit, args.seed)))
+        if args.worker == "derand":
+            out = derand_run(args.worker_spec, args.time_limit, args.seed, args.search)
+        else:
+            out = sa_anneal(args.worker_spec, args.time_limit, args.seed)
+        print(json.dumps(out))
         return 0
     count = 3 if args.quick else args.instances
     seconds = args.time_limit
@@ -288,8 +295,9 @@ def main() -> int:
             print(exact_table(family, 60, count + 2, 200 + args.seed), "\n", flush=True)
         if "sa" in args.only:
             for n in sizes:
-                print(sa_table(family, n, min(count, 2) if args.quick else count,
-                               300 + args.seed, seconds), "\n", flush=True)  # fmt: skip
+                rows = min(count, 2) if args.quick else count
+                table = sa_table(family, n, rows, 300 + args.seed, seconds, args.search)
+                print(table, "\n", flush=True)
     return 0
 
 

@@ -164,3 +164,41 @@ def test_the_proof_beside_the_search_under_a_time_limit() -> None:
     sdp = solve_sdp(C, seed=0, max_sweeps=20)
     late = BackgroundProof(C, dual_vector(C, sdp.V), sdp.lambda_max).wait(0.0)
     assert not late.proven and "time limit" in late.note
+
+
+def test_plateau_stop_rule() -> None:
+    from types import SimpleNamespace
+
+    from derand.csp.solve import PLATEAU_STEPS, PLATEAU_TOL, _plateau_stop
+
+    def run(expected: list[float], best: float) -> int:
+        cb = _plateau_stop()
+        for k, e in enumerate(expected):
+            try:
+                cb(SimpleNamespace(expected=e, best=best))
+            except StopIteration:
+                return k
+        return -1
+
+    flat = [100.0] * (PLATEAU_STEPS + 3)
+    assert run(flat, 100.0) == PLATEAU_STEPS  # the first step with PLATEAU_STEPS behind it
+    assert run(flat, 99.0) == -1  # the deterministic answer is below the expectation
+    rising = [100.0 + 10 * PLATEAU_TOL * 100.0 * k for k in range(3 * PLATEAU_STEPS)]
+    assert run(rising, 1e9) == -1  # still rising by more than the tolerance
+
+
+def test_plateau_stop_keeps_the_guarantee_and_ends_earlier(monkeypatch: pytest.MonkeyPatch) -> None:
+    import derand.csp.solve as solve
+
+    for problem in (random_max2sat(150, 1500, seed=8), random_digraph(150, 0.06, seed=8)):
+        short = solve_csp(problem, samples=100, local=False)
+        monkeypatch.setattr(solve, "PLATEAU_STEPS", 10**9)
+        full = solve_csp(problem, samples=100, local=False)
+        monkeypatch.undo()
+        assert short.rounding_status == "plateau" and full.rounding_status != "plateau"
+        assert short.iterations < full.iterations
+        for r in (short, full):
+            assert r.guarantee_holds and r.derandomized_value >= r.gw_expected
+        # at the stop the answer is at least the expectation there (the guarantee's chain)
+        assert short.derandomized_expected is not None
+        assert short.derandomized_value >= short.derandomized_expected - 1e-6

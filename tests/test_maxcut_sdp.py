@@ -121,3 +121,31 @@ def test_lanczos_top_eigenvalue_near_zero_is_fast_and_close() -> None:
     assert time.perf_counter() - t < 5.0
     radius = float(abs(m).sum(axis=1).max())
     assert abs(exact) < 1e-9 and exact - 1e-9 <= lam <= exact + 1e-3 * radius
+
+
+def test_dense_dual_bound_eigenvalue_on_one_thread_equals_eigvalsh() -> None:
+    # the dense path of dual_bound (n <= 400) runs LAPACK on one BLAS thread; the eigenvalue is
+    # that of numpy's eigvalsh on all threads, and the BLAS limit is restored afterwards
+    from threadpoolctl import threadpool_info
+
+    from derand.csp import objective
+    from derand.csp.generators import random_max2sat
+    from derand.sdp import dual_vector
+    from derand.sdp import solve_sdp as generic_sdp
+    from derand.sdp.mixing import _dense_top_eigenvalue
+
+    before = [(i["prefix"], i["num_threads"]) for i in threadpool_info()]
+    rng = np.random.default_rng(3)
+    b = rng.standard_normal((150, 150))
+    b = b + b.T
+    assert _dense_top_eigenvalue(b) == pytest.approx(float(np.linalg.eigvalsh(b)[-1]), rel=1e-12)
+    hom = objective(random_max2sat(120, 900, seed=2)).homogenized()
+    C = hom.coupling()
+    sdp = generic_sdp(C, seed=0)  # n + 1 = 121 <= 400: the dense path
+    y = dual_vector(C, sdp.V)
+    import scipy.sparse as sp
+
+    lam = float(np.linalg.eigvalsh((C - sp.diags(y)).toarray())[-1])
+    assert sdp.lambda_max == pytest.approx(lam, abs=1e-12)
+    assert sdp.upper_bound >= sdp.value
+    assert [(i["prefix"], i["num_threads"]) for i in threadpool_info()] == before

@@ -128,3 +128,38 @@ def test_tables_cover_exactly_the_edges_they_serve() -> None:
     v2 = cut_probability_and_grad(u, v, w, rho, a, True, d2, *empty)
     assert abs(v1 - v2) < 1e-12 * m
     np.testing.assert_allclose(d1, d2, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [hyperplane.COMPILED_N - 1, hyperplane.COMPILED_N])
+def test_the_kernel_serves_from_compiled_n_variables_with_few_pairs(
+    n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # below COMPILED_M pairs: scipy's Owen's T below COMPILED_N variables, the compiled kernel
+    # from it on; both give the same expectation and gradient (thresholds and linear terms)
+    from derand.rounding import QuadraticObjective
+
+    rng = np.random.default_rng(n)
+    m = 3 * n
+    u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+    keep = u != v
+    obj = QuadraticObjective(
+        n, 0.5, rng.standard_normal(n), u[keep], v[keep], rng.standard_normal(int(keep.sum()))
+    )
+    assert obj.m < hyperplane.COMPILED_M
+    U = rng.standard_normal((n, 5)) * rng.uniform(0.1, 1.0, (n, 1))
+    problem = HyperplaneRounding(obj, U, thresholds=True, t0=rng.standard_normal(n))
+    x = problem.start() + 0.3 * rng.standard_normal(problem.start().size)
+    calls: list[int] = []
+    scipy_route = HyperplaneRounding._scipy
+
+    def counted(self: HyperplaneRounding, a: np.ndarray, grad: bool) -> object:
+        calls.append(1)
+        return scipy_route(self, a, grad)
+
+    monkeypatch.setattr(HyperplaneRounding, "_scipy", counted)
+    value, grad = problem.value_and_grad(x)
+    assert (len(calls) == 0) == (n >= hyperplane.COMPILED_N)
+    monkeypatch.setattr(hyperplane, "COMPILED_N", 10**9)
+    ref_value, ref_grad = problem.value_and_grad(x)  # the scipy route
+    assert value == pytest.approx(ref_value, rel=1e-10, abs=1e-10)
+    assert np.allclose(grad, ref_grad, atol=1e-7)

@@ -10,6 +10,7 @@ MAX-2-SAT, MAX-DICUT and QUBO are clients of this layer.
 
 from derand.rounding.hyperplane import (
     COMPILED_M,
+    COMPILED_N,
     HyperplaneRounding,
     RandomRounding,
     best_of_random,
@@ -22,6 +23,7 @@ from derand.rounding.objective import QuadraticObjective
 
 __all__ = [
     "COMPILED_M",
+    "COMPILED_N",
     "HyperplaneRounding",
     "QuadraticObjective",
     "RandomRounding",
