@@ -9,12 +9,14 @@ STAMP := $(VENV)/.derand-installed
 
 # pyproject.toml states what derand needs (lower bounds); constraints.txt pins the exact
 # versions we test with, the CPU build of torch included. The install ends by compiling the
-# Max-Cut kernels into numba's cache, so that the first run does not compile on its budget.
+# Max-Cut kernels and the NN lab's training step into numba's cache, so that the first run
+# does not compile on its budget.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m derand.maxcut.warmup
+	$(BIN)/python -m derand.nn.warmup
 	@touch $(STAMP)
 
 # The search kernels compiled ahead of time (derand.maxcut.kernels), rebuilt when their source

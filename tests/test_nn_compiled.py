@@ -248,3 +248,12 @@ def test_the_torch_step_runs_where_the_kernel_does_not_apply(
         result = train(dataclasses.replace(config, steps=5))
         assert result.step_kernel in ("torch", "autograd")
         assert math.isfinite(result.test_loss)
+
+
+def test_warm_up_compiles_the_step_in_both_dtypes() -> None:
+    from derand.nn import _kernel
+    from derand.nn.warmup import warm_up
+
+    assert warm_up() > 0.0
+    dtypes = {str(signature[0].dtype) for signature in _kernel.train_step.signatures}
+    assert {"float32", "float64"} <= dtypes
