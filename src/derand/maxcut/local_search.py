@@ -34,8 +34,8 @@ __all__ = [
     "local_search",
 ]
 
-METHODS = ("sa", "bls", "tabu", "greedy")
-Method = Literal["sa", "bls", "tabu", "greedy"]
+METHODS = ("sa", "bls", "tabu", "greedy", "rank2")
+Method = Literal["sa", "bls", "tabu", "greedy", "rank2"]
 SMALL_N = 64
 """Below this many nodes the numpy path runs (no numba import, no compilation)."""
 
@@ -84,8 +84,9 @@ def default_moves(graph: Graph, method: str = "sa") -> int:
     """The default budget of one run, in flips (``bls``, ``tabu``) or sweeps (``sa``).
 
     ``bls``/``tabu``: ``2000 n`` flips, between 2e5 and 2e8. ``sa``: about ``1e9`` edge visits,
-    i.e. ``1e9 / (2 m + n)`` sweeps, between 2000 and 50000. ``greedy`` stops at its local
-    optimum whatever the budget.
+    i.e. ``1e9 / (2 m + n)`` sweeps, between 2000 and 50000. ``rank2``: cycles of about 100
+    gradient evaluations each, ``1e7 / (2 m + n)`` of them, between 20 and 2000. ``greedy``
+    stops at its local optimum whatever the budget.
 
     Returns
     -------
@@ -101,6 +102,8 @@ def default_moves(graph: Graph, method: str = "sa") -> int:
         return graph.n * max(1, graph.m)
     if method == "sa":
         return int(np.clip(1e9 / (2 * graph.m + graph.n), 2000, 50000))
+    if method == "rank2":
+        return int(np.clip(1e7 / (2 * graph.m + graph.n), 20, 2000))
     return int(min(2e8, max(200_000, 2000 * graph.n)))
 
 
@@ -133,11 +136,13 @@ def local_search(
     graph : Graph
     starts : ndarray, shape (n,) or (runs, n)
         Starting partitions; one independent run each.
-    method : {"sa", "bls", "tabu", "greedy"}
+    method : {"sa", "bls", "tabu", "greedy", "rank2"}
         Simulated annealing warm-started from ``starts`` (a geometric schedule from the
         temperature at which the first start's uphill moves are accepted with mean
         probability 0.3 down to a cold one, then a short Breakout Local Search polish),
-        Breakout Local Search (Benlic & Hao 2013), tabu search, or steepest-ascent 1-flip.
+        Breakout Local Search (Benlic & Hao 2013), tabu search, steepest-ascent 1-flip, or
+        the rank-2 relaxation heuristic of Burer, Monteiro & Zhang (2002) from the starts'
+        angles (:mod:`derand.maxcut.rank2`; ``max_moves`` counts its cycles).
     threads : int
         Runs executed at once (``<= runs`` are used).
     max_moves : int, optional
@@ -363,6 +368,9 @@ def _load_kernels(engine: Any) -> None:
         st["tvb"], st["tib"], st["pos"], st["tabu_until"], st["bhead"], st["bnode"],
         st["bnext"], st["rprev"], st["rnext"], st["ist"], st["fst"], st["rs"], params, 5,
     )  # fmt: skip
+    from derand.maxcut.rank2 import rank2_search
+
+    rank2_search((indptr, indices, data), seed=0, start=x, cycles=1)
     _loaded = True
 
 
@@ -403,6 +411,8 @@ def _compiled(
             moves += _chunked(
                 engine, "bls", graph, csr, polished, polish, pool, time_limit, seed, tracker
             )
+        elif method == "rank2":
+            moves += _rank2_runs(csr, s, budget, pool, time_limit, seed, tracker)
         else:
             moves += _chunked(
                 engine, method, graph, csr, s, budget, pool, time_limit, seed, tracker
@@ -432,6 +442,40 @@ def _compiled(
         interrupted=interrupted,
         trace=trace,
     )
+
+
+def _rank2_runs(
+    csr: tuple[NDArray[Any], ...], s: NDArray[np.int8], budget: int, pool: ThreadPoolExecutor,
+    time_limit: float | None, seed: int, tracker: _Tracker,
+) -> int:  # fmt: skip
+    """The rank-2 heuristic from every start (one run each, in parallel); returns the cycles.
+
+    Run ``k`` has seed ``seed + k``; the tracker reads each run's best cut when it ends."""
+    from derand.maxcut.rank2 import rank2_search
+
+    indptr, indices, data = csr
+    left = None if time_limit is None else max(0.0, time_limit - tracker.elapsed())
+    cycles = budget if budget < 10**13 else None
+
+    def one(k: int, callback: Callable[[float, NDArray[np.int8]], None] | None = None) -> Any:
+        return rank2_search((indptr, indices, data), seed=seed + k, start=s[k], cycles=cycles,
+                            time_limit=left, callback=callback)  # fmt: skip
+
+    if len(s) == 1:  # in this thread: Ctrl-C and the progress callback reach it
+
+        def progress(cut: float, x: NDArray[np.int8]) -> None:
+            tracker.states = [{"best_x": x, "fst": np.array([cut, cut, 0.0])}]
+            tracker.collect(tracker.elapsed() / time_limit if time_limit else 0.0)
+
+        results = [one(0, progress)]
+    else:
+        results = [f.result() for f in [pool.submit(one, k) for k in range(len(s))]]
+    tracker.states = [
+        {"best_x": r.partition, "fst": np.array([r.cut, r.cut, 0.0])} for r in results
+    ]  # fmt: skip
+    if any(r.interrupted for r in results):  # the caller keeps the best cut
+        raise KeyboardInterrupt
+    return sum(r.cycles for r in results)
 
 
 def _quantum(graph: Graph) -> float:
