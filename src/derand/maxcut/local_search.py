@@ -491,7 +491,8 @@ REANNEALS = 3
 """A time-limited anneal is this many anneals in a row, each warm-started (at the temperature
 of :data:`SA_ACCEPT`) from the best partition of the one before and polished by BLS: on all 71
 Gset instances, from random starts, 2.5 s of search, three such anneals ended higher than one
-anneal of the same total time on 19 of the first 51 graphs and lower on 6 (README)."""
+anneal of the same total time on 28 graphs, equal on 26, lower on 17 -- the losses mostly on
+n >= 7000, where a segment gets few sweeps (:data:`SEGMENT_SWEEPS`; README)."""
 SEGMENT_SECONDS = 0.75
 """Each anneal of a chain gets at least this many seconds (fewer anneals when the time is
 short)."""
