@@ -233,3 +233,20 @@ def test_timed_anneal_follows_a_slow_clock(monkeypatch: pytest.MonkeyPatch) -> N
     _, cold = ls.beta_range(g)
     assert betas[-1] == pytest.approx(cold, rel=0.05)  # cooled down by the end
     assert len(seen) > 5  # re-planned chunk by chunk
+
+
+def test_timed_annealing_chain_ends_on_time_and_never_loses_the_start() -> None:
+    """The time-limited search is a chain of anneals (fewer on a slow graph): it ends within
+    the limit (plus a chunk) and keeps the best start."""
+    import importlib
+
+    ls = importlib.import_module("derand.maxcut.local_search")
+    g = GRAPHS["torus-pm1"]
+    x = _random_x(g, 7)
+    rate = ls._sweep_rate(engine, g, _csr(g), x)
+    assert rate > 0 and np.isfinite(rate)
+    t0 = time.perf_counter()
+    res = local_search(g, x, method="sa", time_limit=1.7, seed=3)
+    assert time.perf_counter() - t0 < 1.7 + 1.0
+    assert res.cut >= g.cut_value(x) and res.cut == pytest.approx(g.cut_value(res.partition))
+    assert res.cut >= local_search(g, x, method="greedy").cut

@@ -184,14 +184,15 @@ def add_search_options(parser: argparse.ArgumentParser, what: str) -> None:
     )
     parser.add_argument(
         "--search",
-        choices=("sa", "bls", "tabu", "greedy"),
+        choices=("sa", "bls", "tabu", "greedy", "rank2"),
         default="sa",
-        help="polishing: annealing + Breakout Local Search, BLS, tabu, or 1-flip",
+        help="polishing: annealing + Breakout Local Search, BLS, tabu, 1-flip, or rank-2",
     )
     parser.add_argument(
         "--search-moves",
         type=positive_int,
-        help="budget of each search run: sweeps for sa, flips otherwise (default: by size)",
+        help="budget of each search run: sweeps for sa, cycles for rank2, flips otherwise "
+        "(default: by size)",
     )
     parser.add_argument(
         "--time-limit",

@@ -34,8 +34,8 @@ __all__ = [
     "local_search",
 ]
 
-METHODS = ("sa", "bls", "tabu", "greedy")
-Method = Literal["sa", "bls", "tabu", "greedy"]
+METHODS = ("sa", "bls", "tabu", "greedy", "rank2")
+Method = Literal["sa", "bls", "tabu", "greedy", "rank2"]
 SMALL_N = 64
 """Below this many nodes the numpy path runs (no numba import, no compilation)."""
 
@@ -84,8 +84,9 @@ def default_moves(graph: Graph, method: str = "sa") -> int:
     """The default budget of one run, in flips (``bls``, ``tabu``) or sweeps (``sa``).
 
     ``bls``/``tabu``: ``2000 n`` flips, between 2e5 and 2e8. ``sa``: about ``1e9`` edge visits,
-    i.e. ``1e9 / (2 m + n)`` sweeps, between 2000 and 50000. ``greedy`` stops at its local
-    optimum whatever the budget.
+    i.e. ``1e9 / (2 m + n)`` sweeps, between 2000 and 50000. ``rank2``: cycles of about 100
+    gradient evaluations each, ``1e7 / (2 m + n)`` of them, between 20 and 2000. ``greedy``
+    stops at its local optimum whatever the budget.
 
     Returns
     -------
@@ -101,6 +102,8 @@ def default_moves(graph: Graph, method: str = "sa") -> int:
         return graph.n * max(1, graph.m)
     if method == "sa":
         return int(np.clip(1e9 / (2 * graph.m + graph.n), 2000, 50000))
+    if method == "rank2":
+        return int(np.clip(1e7 / (2 * graph.m + graph.n), 20, 2000))
     return int(min(2e8, max(200_000, 2000 * graph.n)))
 
 
@@ -133,11 +136,13 @@ def local_search(
     graph : Graph
     starts : ndarray, shape (n,) or (runs, n)
         Starting partitions; one independent run each.
-    method : {"sa", "bls", "tabu", "greedy"}
+    method : {"sa", "bls", "tabu", "greedy", "rank2"}
         Simulated annealing warm-started from ``starts`` (a geometric schedule from the
         temperature at which the first start's uphill moves are accepted with mean
         probability 0.3 down to a cold one, then a short Breakout Local Search polish),
-        Breakout Local Search (Benlic & Hao 2013), tabu search, or steepest-ascent 1-flip.
+        Breakout Local Search (Benlic & Hao 2013), tabu search, steepest-ascent 1-flip, or
+        the rank-2 relaxation heuristic of Burer, Monteiro & Zhang (2002) from the starts'
+        angles (:mod:`derand.maxcut.rank2`; ``max_moves`` counts its cycles).
     threads : int
         Runs executed at once (``<= runs`` are used).
     max_moves : int, optional
@@ -363,6 +368,9 @@ def _load_kernels(engine: Any) -> None:
         st["tvb"], st["tib"], st["pos"], st["tabu_until"], st["bhead"], st["bnode"],
         st["bnext"], st["rprev"], st["rnext"], st["ist"], st["fst"], st["rs"], params, 5,
     )  # fmt: skip
+    from derand.maxcut.rank2 import rank2_search
+
+    rank2_search((indptr, indices, data), seed=0, start=x, cycles=1)
     _loaded = True
 
 
@@ -395,17 +403,18 @@ def _compiled(
     moves = 0
     pool = ThreadPoolExecutor(max_workers=max(1, min(threads, runs)))
     try:
-        if method == "sa":
-            limit = None if time_limit is None else (1.0 - POLISH_FRACTION) * time_limit
-            moves += _anneal(engine, graph, csr, s, budget, pool, limit, seed, tracker)
+        if method == "sa" and time_limit is not None:
+            moves += _reanneals(engine, graph, csr, s, budget, pool, time_limit, seed, tracker)
+        elif method == "sa":
+            moves += _anneal(engine, graph, csr, s, budget, pool, None, seed, tracker)
             polished = np.stack([st["best_x"] for st in tracker.states])
             tracker.states = []
-            # without a limit a fixed polish (deterministic); with one BLS, whose perturbations
-            # (up to random jumps of 0.1 n flips when it stalls) go on until the time is up
-            polish = 100 * n if time_limit is None else 10**13
+            # without a limit a fixed polish (deterministic)
             moves += _chunked(
-                engine, "bls", graph, csr, polished, polish, pool, time_limit, seed, tracker
+                engine, "bls", graph, csr, polished, 100 * n, pool, None, seed, tracker
             )
+        elif method == "rank2":
+            moves += _rank2_runs(csr, s, budget, pool, time_limit, seed, tracker)
         else:
             moves += _chunked(
                 engine, method, graph, csr, s, budget, pool, time_limit, seed, tracker
@@ -437,6 +446,40 @@ def _compiled(
     )
 
 
+def _rank2_runs(
+    csr: tuple[NDArray[Any], ...], s: NDArray[np.int8], budget: int, pool: ThreadPoolExecutor,
+    time_limit: float | None, seed: int, tracker: _Tracker,
+) -> int:  # fmt: skip
+    """The rank-2 heuristic from every start (one run each, in parallel); returns the cycles.
+
+    Run ``k`` has seed ``seed + k``; the tracker reads each run's best cut when it ends."""
+    from derand.maxcut.rank2 import rank2_search
+
+    indptr, indices, data = csr
+    left = None if time_limit is None else max(0.0, time_limit - tracker.elapsed())
+    cycles = budget if budget < 10**13 else None
+
+    def one(k: int, callback: Callable[[float, NDArray[np.int8]], None] | None = None) -> Any:
+        return rank2_search((indptr, indices, data), seed=seed + k, start=s[k], cycles=cycles,
+                            time_limit=left, callback=callback)  # fmt: skip
+
+    if len(s) == 1:  # in this thread: Ctrl-C and the progress callback reach it
+
+        def progress(cut: float, x: NDArray[np.int8]) -> None:
+            tracker.states = [{"best_x": x, "fst": np.array([cut, cut, 0.0])}]
+            tracker.collect(tracker.elapsed() / time_limit if time_limit else 0.0)
+
+        results = [one(0, progress)]
+    else:
+        results = [f.result() for f in [pool.submit(one, k) for k in range(len(s))]]
+    tracker.states = [
+        {"best_x": r.partition, "fst": np.array([r.cut, r.cut, 0.0])} for r in results
+    ]  # fmt: skip
+    if any(r.interrupted for r in results):  # the caller keeps the best cut
+        raise KeyboardInterrupt
+    return sum(r.cycles for r in results)
+
+
 def _quantum(graph: Graph) -> float:
     """1.0 when every weight is an integer and the largest ``sum_j |w_ij|`` is at most ``4 n``
     (the annealer then tabulates ``exp(beta g)`` per sweep), else 0.0."""
@@ -447,16 +490,84 @@ def _quantum(graph: Graph) -> float:
     return 1.0 if float(absdeg.max()) <= 4.0 * graph.n else 0.0
 
 
+REANNEALS = 3
+"""A time-limited anneal is this many anneals in a row, each warm-started (at the temperature
+of :data:`SA_ACCEPT`) from the best partition of the one before and polished by BLS: on all 71
+Gset instances, from random starts, 2.5 s of search, three such anneals ended higher than one
+anneal of the same total time on 28 graphs, equal on 26, lower on 17 -- the losses mostly on
+n >= 7000, where a segment gets few sweeps (:data:`SEGMENT_SWEEPS`; README)."""
+SEGMENT_SECONDS = 0.75
+"""Each anneal of a chain gets at least this many seconds (fewer anneals when the time is
+short)."""
+SEGMENT_SWEEPS = 5000
+"""... and at least this many sweeps at the measured sweep rate: on the Gset graphs with
+n >= 7000, whose 2.5 s afford a few thousand sweeps, one long anneal did better (G63 -33,
+G72 -26 with three)."""
+
+
+def _reanneals(
+    engine: Any, graph: Graph, csr: tuple[NDArray[Any], ...], s: NDArray[np.int8], budget: int,
+    pool: ThreadPoolExecutor, time_limit: float, seed: int, tracker: _Tracker,
+) -> int:  # fmt: skip
+    """The search of a time limit: :data:`REANNEALS` anneals in a row (fewer when a segment
+    would be shorter than :data:`SEGMENT_SECONDS`), each followed by a BLS polish for the last
+    :data:`POLISH_FRACTION` of its segment and warm-started from the best partition of its
+    run so far; the last polish goes on until the limit. ``budget`` caps the sweeps of all
+    anneals together. Returns the flips made."""
+    t_begin = tracker.elapsed()
+    span = max(0.0, time_limit - t_begin)
+    affordable = _sweep_rate(engine, graph, csr, s[0]) * span / SEGMENT_SWEEPS
+    k_max = int(np.clip(min(span // SEGMENT_SECONDS, affordable), 1, REANNEALS))
+    starts, moves = s, 0
+    for j in range(k_max):
+        seg_start = t_begin + span * j / k_max
+        seg_end = time_limit if j == k_max - 1 else t_begin + span * (j + 1) / k_max
+        limit = seg_end - POLISH_FRACTION * (seg_end - seg_start)
+        tracker.states = []
+        moves += _anneal(engine, graph, csr, starts, max(1, budget // k_max), pool, limit, seed,
+                         tracker, segment=j)  # fmt: skip
+        polished = np.stack([st["best_x"] for st in tracker.states])
+        tracker.states = []
+        # BLS, whose perturbations (up to random jumps of 0.1 n flips when it stalls) go on
+        # until the segment's end
+        moves += _chunked(engine, "bls", graph, csr, polished, 10**13, pool, seg_end,
+                          seed + j * len(s), tracker)  # fmt: skip
+        starts = np.stack([st["best_x"] for st in tracker.states])
+        if tracker.elapsed() >= time_limit:
+            break
+    return moves
+
+
+def _sweep_rate(
+    engine: Any, graph: Graph, csr: tuple[NDArray[Any], ...], x: NDArray[np.int8]
+) -> float:
+    """Sweeps per second of one anneal, measured on a copy of ``x``: about 1e6 edge visits at
+    the anneal's starting temperature, where most flips are taken (the slow end; a few
+    milliseconds)."""
+    sweeps = max(2, int(1e6 / (2 * graph.m + graph.n)))
+    hot, cold = beta_range(graph)
+    betas = np.full(sweeps, start_beta(graph, x, hot, cold))
+    rs = np.array([0x9E3779B97F4A7C15], np.uint64)
+    fst = np.array([0.0, -np.inf, 0.0])  # the state's float slots (cut, best, previous)
+    t0 = time.perf_counter()
+    engine.anneal_sweeps(*csr, x.copy(), x.copy(), np.zeros(graph.n), betas, rs, fst,
+                         _quantum(graph))  # fmt: skip
+    return sweeps / max(1e-9, time.perf_counter() - t0)
+
+
 def _anneal(
     engine: Any, graph: Graph, csr: tuple[NDArray[Any], ...], s: NDArray[np.int8], budget: int,
     pool: ThreadPoolExecutor, time_limit: float | None, seed: int, tracker: _Tracker,
+    segment: int = 0,
 ) -> int:  # fmt: skip
-    """Anneal every start (one run each, in parallel); returns the flips made."""
+    """Anneal every start (one run each, in parallel); returns the flips made. Run ``k`` of
+    anneal ``segment`` of a chain draws from the seed ``[seed, k]`` (``[seed, k, segment]``
+    after the first)."""
     n, runs = graph.n, len(s)
     hot, cold = beta_range(graph)
     b_start = start_beta(graph, s[0], hot, cold)
     for k in range(runs):
-        rng = np.random.default_rng([seed, k])
+        rng = np.random.default_rng([seed, k] if segment == 0 else [seed, k, segment])
         tracker.states.append({
             "x": s[k].copy(), "best_x": s[k].copy(), "gain": np.zeros(n),
             "rs": np.array([rng.integers(1, 2**63 - 1)], np.uint64),

@@ -290,7 +290,7 @@ def solve_maxcut(
         Random hyperplanes for ``random_best`` (always computed) and ``best-of-N``.
     local : bool
         Polish the rounded partition (reported separately as ``final_cut``).
-    search : {"sa", "bls", "tabu", "greedy"}
+    search : {"sa", "bls", "tabu", "greedy", "rank2"}
         The polishing method (:func:`derand.maxcut.local_search.local_search`).
     threads : int
         Independent polishing runs executed at once; run 0 starts from the rounding, run 1
