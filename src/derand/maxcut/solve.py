@@ -429,15 +429,7 @@ def solve_maxcut(
         wait = 0.0 if interrupted else (time_limit or 0.0) - run.elapsed()
         interrupted = _finish_background(graph, sdp, bound, wait) or interrupted
     ub = run.up_cut(bound.capped(run.positive).value)
-    if kept is not None:
-        whole = np.ones(original.n, np.int8)
-        whole[kept] = final_partition
-        final_partition = whole
-    final = original.cut_value(final_partition)
-    if final < 0:  # the empty cut (weight 0) is better
-        final_partition = np.ones(original.n, np.int8)
-        final = 0.0
-        run.trace.append((run.elapsed(), 0.0))
+    final_partition, final = _on_original(original, kept, final_partition, run)
     gw = rounded.gw
     return MaxCutResult(
         name=original.name,
@@ -753,15 +745,7 @@ def _search_only(
     if not run.trace or run.up(ls.cut) > run.trace[-1][1]:
         run.report(ls.cut)
     t_ls = run.elapsed() - t0
-    if kept is not None:
-        whole = np.ones(original.n, np.int8)
-        whole[kept] = final_partition
-        final_partition = whole
-    final = original.cut_value(final_partition)
-    if final < 0:  # the empty cut (weight 0) is better
-        final_partition = np.ones(original.n, np.int8)
-        final = 0.0
-        run.trace.append((run.elapsed(), 0.0))
+    final_partition, final = _on_original(original, kept, final_partition, run)
     ub = run.up_cut(run.positive)
     nan = math.nan
     seconds = {"sdp": 0.0, "rounding": 0.0, "local_search": t_ls, "exact": 0.0}
@@ -779,3 +763,20 @@ def _search_only(
         partition=[int(x) for x in final_partition], nodes=labels, trace=run.trace,
         skipped=list(skipped),
     )  # fmt: skip
+
+
+def _on_original(
+    original: Graph, kept: NDArray[np.int64] | None, partition: NDArray[np.int8], run: _Run
+) -> tuple[NDArray[np.int8], float]:
+    """The partition of the graph as given (isolated nodes dropped before the solve on side
+    +1) and its cut; the empty cut (weight 0) instead when that is better."""
+    if kept is not None:
+        whole = np.ones(original.n, np.int8)
+        whole[kept] = partition
+        partition = whole
+    final = original.cut_value(partition)
+    if final < 0:
+        partition = np.ones(original.n, np.int8)
+        final = 0.0
+        run.trace.append((run.elapsed(), 0.0))
+    return partition, float(final)
