@@ -541,6 +541,14 @@ class _Run:
             bound = math.inf if self.bound is None else self.bound.value
             self.progress(self.up_cut(cut), self.up_cut(bound), self.elapsed())
 
+    def search_progress(self, best: float, _seconds: float, fraction: float) -> None:
+        """The local search's callback: a new best cut enters the trace; the bar moves."""
+        if not self.trace or self.up(best) > self.trace[-1][1]:
+            self.report(best)
+        cb = self.stage("search")
+        if cb is not None:
+            cb(int(1000 * fraction), 1000)
+
 
 @dataclass
 class _Bound:
@@ -691,17 +699,10 @@ def _search_stage(
     ]
     left = None if run.time_limit is None else max(0.0, run.time_limit - run.elapsed())
 
-    def search_progress(best: float, _seconds: float, fraction: float) -> None:
-        if not run.trace or run.up(best) > run.trace[-1][1]:
-            run.report(best)
-        cb = run.stage("search")
-        if cb is not None:
-            cb(int(1000 * fraction), 1000)
-
     return local_search(
         graph, np.stack(starts[: max(1, threads)]), method=search,  # type: ignore[arg-type]
         threads=threads, max_moves=search_moves, time_limit=left, seed=seed,
-        callback=search_progress,
+        callback=run.search_progress,
     )  # fmt: skip
 
 
@@ -729,17 +730,10 @@ def _search_only(
     )  # fmt: skip
     run.report(float(max(graph.cut_value(x) for x in starts)))
 
-    def search_progress(best: float, _seconds: float, fraction: float) -> None:
-        if not run.trace or run.up(best) > run.trace[-1][1]:
-            run.report(best)
-        cb = run.stage("search")
-        if cb is not None:
-            cb(int(1000 * fraction), 1000)
-
     left = max(0.0, (run.time_limit or 0.0) - run.elapsed())
     ls = local_search(
         graph, starts, method=search, threads=threads,  # type: ignore[arg-type]
-        max_moves=search_moves, time_limit=left, seed=seed, callback=search_progress,
+        max_moves=search_moves, time_limit=left, seed=seed, callback=run.search_progress,
     )  # fmt: skip
     final_partition = ls.partition
     if not run.trace or run.up(ls.cut) > run.trace[-1][1]:
