@@ -45,3 +45,28 @@ def test_dense_eigenvalue_runs_on_one_thread(monkeypatch: pytest.MonkeyPatch) ->
     a = np.diag([1.0, 3.0, 2.0])
     assert mixing._dense_top_eigenvalue(a) == 3.0
     assert seen and all(t == 1 for t in seen[0])
+
+
+def test_dual_bound_equals_the_one_of_a_fresh_limit_per_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the kept controller changes how the limit is set, not the eigenvalue: the SDP's bound is
+    # the same number as with threadpoolctl's own context manager (the code before the change)
+    import scipy.sparse as sp
+
+    from derand.csp import objective
+    from derand.csp.generators import random_max2sat
+
+    C = objective(random_max2sat(90, 700, seed=8)).homogenized().coupling()
+    kept = mixing.solve_sdp(C, seed=1)
+
+    def fresh(a: np.ndarray) -> float:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return float(np.linalg.eigvalsh(a)[-1])
+
+    monkeypatch.setattr(mixing, "_dense_top_eigenvalue", fresh)
+    again = mixing.solve_sdp(C, seed=1)
+    assert (kept.lambda_max, kept.upper_bound) == (again.lambda_max, again.upper_bound)
+    y = mixing.dual_vector(C, kept.V)
+    dense = float(np.linalg.eigvalsh((C - sp.diags(y)).toarray())[-1])
+    assert kept.lambda_max == pytest.approx(dense, abs=1e-12)
