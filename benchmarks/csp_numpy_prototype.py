@@ -163,8 +163,6 @@ def _load() -> str:
 def main() -> int:
     from threadpoolctl import threadpool_limits
 
-    from derand.csp.solve import solve_csp
-
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EPILOG,
@@ -192,8 +190,15 @@ def main() -> int:
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-    if args.blas_threads > 0:
-        threadpool_limits(limits=args.blas_threads, user_api="blas")
+    if args.blas_threads <= 0:
+        return _run(args)
+    with threadpool_limits(limits=args.blas_threads, user_api="blas"):  # restored after
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from derand.csp.solve import solve_csp
+
     n, reps = args.n, max(1, args.repeat)
     families = {
         "max2sat": lambda k: f"max2sat:n={n},m={10 * n},seed={500 + k}",

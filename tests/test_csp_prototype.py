@@ -76,7 +76,12 @@ def test_benchmark_table_on_a_small_instance(
     argv = ["csp_numpy_prototype.py", "--instances", "1", "--n", "30", "--repeat", "2",
             "--no-full"]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)
+    from threadpoolctl import threadpool_info
+
+    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
     assert proto.main() == 0
+    # the benchmark's one-BLAS-thread limit ends with its run
+    assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == before
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| max2sat:n=30")]
     assert len(rows) == 1 and "x (" in rows[0]
