@@ -14,9 +14,12 @@ of density 0.1) it runs, back to back in one process:
 * ``prototype``: the numpy pipeline above (no search, as in the issue);
 * ``derand (no search)``: ``solve_csp(local=False)`` -- SDP, proven bound, threshold rounding,
   best of 1000: the like-for-like comparison;
-* ``derand (full)``: ``solve_csp()`` with its default budgets, the search included.
+* ``derand (full)``: ``solve_csp()`` with its default budgets, the search included (once).
 
-    python benchmarks/csp_numpy_prototype.py --instances 3
+The first two are alternated ``--repeat`` times per instance; the speed-up is the ratio of the
+median CPU times (see the epilog of ``--help``), with the wall-clock ratio beside it.
+
+    python benchmarks/csp_numpy_prototype.py --instances 5 --repeat 3
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ from scipy.special import ndtr, owens_t
 
 from derand.csp import parse_spec
 from derand.csp.convert import objective
+
+EPILOG = """timing: the speed-up is the ratio of the median process CPU times (every thread's CPU
+time counts, spinning BLAS threads included), the two pipelines alternated on each instance.
+BLAS runs on one thread by default for both: the products are tiny, and on a shared 2-core
+machine OpenBLAS's second thread, still spinning after one pipeline's last product, took CPU
+from the next one (derand's pipeline: 0.036 s of CPU alone, 0.057-0.077 s right after the
+prototype, whose own CPU time halved on one BLAS thread)."""
 
 G0 = (3.5, 2.5, 1.73, 1.15, 0.67, 0.32)
 
@@ -105,9 +115,9 @@ class Expectation:
         return float(value), np.concatenate([self.U.T @ dt, dt])
 
 
-def prototype(spec: str, seed: int = 0) -> dict[str, float]:
-    """The numpy pipeline; returns its values and seconds."""
-    t0 = time.perf_counter()
+def prototype(spec: str, seed: int = 0, clock: Any = time.perf_counter) -> dict[str, float]:
+    """The numpy pipeline; returns its values and the seconds of its phases by ``clock``."""
+    t0 = clock()
     prob = parse_spec(spec)
     obj = objective(prob)
     n = obj.n
@@ -121,7 +131,7 @@ def prototype(spec: str, seed: int = 0) -> dict[str, float]:
            for i in range(n + 1)]  # fmt: skip
     p = min(n + 1, 24, int(np.ceil(np.sqrt(2 * (n + 1)))) + 1)
     V = mixing_sdp(n + 1, (C, idx), p, seed)
-    t_sdp = time.perf_counter() - t0
+    t_sdp = clock() - t0
     vt = V[n]
     c = V[:n] @ vt
     U = V[:n] - c[:, None] * vt[None, :]
@@ -134,7 +144,7 @@ def prototype(spec: str, seed: int = 0) -> dict[str, float]:
     x = res.x if -res.fun >= max(vals) else x0
     s = np.where(U @ x[:p] + x[p:] >= 0, 1, -1)
     derand = float(prob.evaluate(s.astype(np.int8)))
-    t_round = time.perf_counter() - t0 - t_sdp
+    t_round = clock() - t0 - t_sdp
     # best of 1000 random hyperplanes, read relative to the truth vector
     rng = np.random.default_rng(seed + 1)
     S = np.sign(V @ rng.standard_normal((p, 1000)))
@@ -143,55 +153,114 @@ def prototype(spec: str, seed: int = 0) -> dict[str, float]:
     scores = obj.constant + obj.h @ S + obj.J @ (S[obj.u] * S[obj.v])
     best = float(prob.evaluate(S[:, int(np.argmax(scores))].astype(np.int8)))
     return {"derand": derand, "random_best": best, "sdp_s": t_sdp, "round_s": t_round,
-            "total_s": time.perf_counter() - t0}  # fmt: skip
+            "total_s": clock() - t0}  # fmt: skip
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> int:
-    from derand.csp.solve import solve_csp
+    from threadpoolctl import threadpool_limits
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+    )  # fmt: skip
     parser.add_argument("--instances", type=int, default=3)
     parser.add_argument("--n", type=int, default=200)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="timed runs of each pipeline per instance, alternated (median)",
+    )
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="BLAS threads for both pipelines (0: the library's default)",
+    )
+    parser.add_argument(
+        "--cpu", type=int, default=None, help="pin the process to this CPU (os.sched_setaffinity)"
+    )
+    parser.add_argument(
+        "--no-full", action="store_true", help="skip the full pipeline (search included) column"
+    )
     args = parser.parse_args()
-    n = args.n
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+    if args.blas_threads <= 0:
+        return _run(args)
+    with threadpool_limits(limits=args.blas_threads, user_api="blas"):  # restored after
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from derand.csp.solve import solve_csp
+
+    n, reps = args.n, max(1, args.repeat)
     families = {
         "max2sat": lambda k: f"max2sat:n={n},m={10 * n},seed={500 + k}",
         "dicut": lambda k: f"digraph:n={n},p={10 / n:.6g},seed={500 + k}",
         "qubo": lambda k: f"beasley:n={n},density=0.1,seed={500 + k}",
     }
     solve_csp(parse_spec("max2sat:n=80,m=800,seed=99"), samples=10, search_moves=10)  # warm
-    print(f"load at start {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
-    print("| instance | prototype SDP / rounding / best of 1000 / total s | derandomized "
-          "(prototype) | derand SDP + proof / rounding + best of 1000 / total s | derandomized "
-          "(derand) | speed-up | derand full s | final (full) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
-    every = []
+    prototype("max2sat:n=60,m=600,seed=99")  # scipy's first calls
+    print(f"load at start {_load()}; BLAS threads {args.blas_threads or 'default'}, "
+          f"{reps} alternated runs per pipeline, medians; CPU s = process CPU time\n")  # fmt: skip
+    print(
+        "| instance | prototype SDP / rounding / best of 1000 / total CPU s | derandomized "
+        "(prototype) | derand SDP + proof / rounding + best of 1000 (wall) / total CPU s | "
+        "derandomized (derand) | speed-up CPU (wall) | derand full s | final (full) | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    every: list[float] = []
+    same = 0
     for family, spec_of in families.items():
         ratios = []
         for k in range(args.instances):
             spec = spec_of(k)
-            proto = prototype(spec)
-            t = time.perf_counter()
-            r = solve_csp(parse_spec(spec), local=False, seed=0)
-            t_fast = time.perf_counter() - t
-            t = time.perf_counter()
-            full = solve_csp(parse_spec(spec), seed=0)
-            t_full = time.perf_counter() - t
-            ratios.append(proto["total_s"] / t_fast)
-            best_s = proto["total_s"] - proto["sdp_s"] - proto["round_s"]
-            print(f"| {spec} | {proto['sdp_s']:.3f} / {proto['round_s']:.3f} / {best_s:.3f} / "
-                  f"{proto['total_s']:.3f} | {proto['derand']:g} | {r.seconds['sdp']:.3f} / "
-                  f"{r.seconds['rounding']:.3f} / {t_fast:.3f} | {r.derandomized_value:g} | "
-                  f"{ratios[-1]:.1f}x | {t_full:.2f} | {full.final_value:g} |",
-                  flush=True)  # fmt: skip
+            protos, fast, cpu_p, cpu_d, wall_p, wall_d = [], [], [], [], [], []
+            for _ in range(reps):  # alternated: prototype, derand, prototype, ...
+                c, t = time.process_time(), time.perf_counter()
+                protos.append(prototype(spec, clock=time.process_time))
+                cpu_p.append(time.process_time() - c)
+                wall_p.append(time.perf_counter() - t)
+                c, t = time.process_time(), time.perf_counter()
+                fast.append(solve_csp(parse_spec(spec), local=False, seed=0))
+                cpu_d.append(time.process_time() - c)
+                wall_d.append(time.perf_counter() - t)
+            if len({r.derandomized_value for r in fast}) != 1:
+                raise RuntimeError(f"{spec}: derand's runs differ")
+            proto, r = protos[0], fast[0]
+            same += int(proto["derand"] == r.derandomized_value)
+            med = {key: float(np.median([q[key] for q in protos])) for key in proto}
+            ratio = float(np.median(cpu_p) / np.median(cpu_d))
+            ratios.append(ratio)
+            wall_ratio = float(np.median(wall_p) / np.median(wall_d))
+            best_s = med["total_s"] - med["sdp_s"] - med["round_s"]
+            sdp_s = float(np.median([q.seconds["sdp"] for q in fast]))
+            round_s = float(np.median([q.seconds["rounding"] for q in fast]))
+            full_s, full_v = "-", "-"
+            if not args.no_full:
+                t = time.perf_counter()
+                full = solve_csp(parse_spec(spec), seed=0)
+                full_s, full_v = f"{time.perf_counter() - t:.2f}", f"{full.final_value:g}"
+            print(f"| {spec} | {med['sdp_s']:.3f} / {med['round_s']:.3f} / {best_s:.3f} / "
+                  f"{float(np.median(cpu_p)):.3f} | {proto['derand']:g} | {sdp_s:.3f} / "
+                  f"{round_s:.3f} / {float(np.median(cpu_d)):.3f} | {r.derandomized_value:g} | "
+                  f"{ratio:.1f}x ({wall_ratio:.1f}x) | {full_s} | {full_v} | "
+                  f"{os.getloadavg()[0]:.2f} |", flush=True)  # fmt: skip
         every += ratios
         print(f"| **{family}: speed-up {min(ratios):.1f}x to {max(ratios):.1f}x "
-              f"(median {float(np.median(ratios)):.1f}x)** |||||||| ")  # fmt: skip
+              f"(median {float(np.median(ratios)):.1f}x)** ||||||||| ")  # fmt: skip
     print(
         f"\nall: speed-up {min(every):.1f}x to {max(every):.1f}x, median "
-        f"{float(np.median(every)):.1f}x"
+        f"{float(np.median(every)):.1f}x; >= 5x on {sum(x >= 5 for x in every)}/{len(every)}; "
+        f"same derandomized value on {same}/{len(every)}"
     )
-    print(f"\nload at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"\nload at the end {_load()}")
     return 0
 
 

@@ -177,11 +177,26 @@ def dual_bound(C: sp.csr_matrix, V: Array, *, tol: float = 1e-4) -> tuple[float,
 def _dense_top_eigenvalue(a: Array) -> float:
     """``eigvalsh(a)[-1]`` with the BLAS on one thread: at an SDP point the spectrum clusters
     near 0 and LAPACK's divide and conquer, split over two OpenBLAS threads, took 90-110 ms for
-    n = 201 on a loaded 2-core machine against 1.5 ms on one thread (same eigenvalue)."""
-    from threadpoolctl import threadpool_limits
+    n = 201 on a loaded 2-core machine against 1.5 ms on one thread (same eigenvalue).
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    The limit is set through one ``threadpoolctl.ThreadpoolController`` kept for the process:
+    ``threadpool_limits`` builds a new one per call, scanning the loaded libraries (1.5 ms, as
+    much as the eigenvalue itself at n = 201); limiting through a kept one costs 0.1 ms."""
+    with _blas_controller().limit(limits=1, user_api="blas"):
         return float(np.linalg.eigvalsh(a)[-1])
+
+
+_CONTROLLER: list[Any] = []
+
+
+def _blas_controller() -> Any:
+    """The process's ``ThreadpoolController``, created at the first call; it holds numpy's
+    BLAS (loaded with numpy), the one ``numpy.linalg.eigvalsh`` runs on."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 def _top_eigenvalue(m: sp.csr_matrix, tol: float) -> float:
