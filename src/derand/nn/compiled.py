@@ -32,11 +32,11 @@ __all__ = ["COMPILED_ACTIVATIONS", "ROW_MAX_D", "CompiledStep", "compiled_unavai
 
 COMPILED_ACTIVATIONS = ("relu-iota", "tanh", "relu")
 """The activations of :data:`derand.nn._kernel.ACTIVATION_CODES`."""
-ROW_MAX_D = 16
+ROW_MAX_D = 4
 """Up to this input dimension the row kernel runs, above it the BLAS kernel (CPU time per
-step, width 256, batch 100, one thread: row / BLAS kernel 78 / 107 µs at d = 10, 104 / 111
-µs at d = 16, 205 / 135 µs at d = 30, 403 / 179 µs at d = 64, 643 / 227 µs at d = 100; the
-torch step 446–631 µs)."""
+step, one thread, load ≈ 4, row / BLAS kernel: 87 / 117 µs at d = 2, width 1000, batch 50
+(``fig3``); width 256, batch 100: 54 / 64 µs at d = 4, 75 / 67 at d = 8, 104–120 / 79 at
+d = 16, 225 / 108 at d = 30, 557 / 198 at d = 100; the torch step 420–670 µs)."""
 
 
 def compiled_unavailable(config: TrainConfig, device: torch.device) -> str | None:
@@ -122,7 +122,10 @@ class CompiledStep:
             return contextlib.nullcontext()
         from threadpoolctl import threadpool_limits
 
-        return threadpool_limits(limits=torch.get_num_threads(), user_api="blas")
+        limits: contextlib.AbstractContextManager[object] = threadpool_limits(
+            limits=torch.get_num_threads(), user_api="blas"
+        )
+        return limits
 
     def __call__(self, x: Tensor, y: Tensor, lam: float) -> float:
         """Take the step on the batch (x, y) with weight decay ``lam``; returns the batch loss.
