@@ -120,7 +120,12 @@ class CompiledStep:
         libraries' own setting is restored on leaving it. A no-op for the row kernel."""
         if not self.blas:
             return contextlib.nullcontext()
+        import importlib
+
         from threadpoolctl import threadpool_limits
+
+        # numba's np.dot calls SciPy's BLAS: loaded before the limits, so that they reach it
+        importlib.import_module("scipy.linalg.cython_blas")
 
         limits: contextlib.AbstractContextManager[object] = threadpool_limits(
             limits=torch.get_num_threads(), user_api="blas"
