@@ -5,8 +5,8 @@ Three tables, each measured in this one run (one torch thread everywhere):
 1. Training steps per second of ``derand.nn.train`` — default settings, logging on (60 log
    points with the order parameters), certificate checks off, ``--until steps`` — against
    ``benchmarks/nn_plain.py`` (the same rates, warm-up, loss and sampling with autograd and
-   ``torch.optim.SGD``), best of ``--repeats``; plus the whole default run (checks on) for
-   reference. Settings include the large one (d = 100, width 1000, depth 3).
+   ``torch.optim.SGD``), round robin, medians of ``--repeats`` of the wall time and of the CPU
+   time per step. Settings include the large one (d = 100, width 1000, depth 3).
 2. Where the time of the large setting goes (torch profiler, one step of each loop).
 3. ``derand nn --preset fig3`` as a separate process (start-up, 20,000 steps, the
    certificate) against ``benchmarks/nn_authors_fig3.py``, a reconstruction of the authors'
@@ -45,26 +45,50 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
-def ours(values: dict[str, Any], steps: int, *, checks: bool) -> float:
+def ours(values: dict[str, Any], steps: int, *, checks: bool) -> tuple[float, float, str]:
+    """Wall seconds of the loop (``result.seconds``), CPU seconds per step (from the end of
+    the first step to the end of the last, through the progress callback) and the step
+    kernel."""
     config = TrainConfig(
         **values, link="sum-tanh", activation="relu-iota", until="steps", steps=steps,
         certificate=checks,
     )  # fmt: skip
-    return train(config).seconds
+    marks: dict[int, float] = {}
+
+    def callback(step: int, cap: int) -> None:
+        if step == 1 or step == cap:
+            marks[step] = time.process_time()
+
+    result = train(config, callback=callback)
+    cpu_step = (marks[steps] - marks[1]) / (steps - 1)
+    return result.seconds, cpu_step, result.step_kernel
 
 
 def loop_table(steps: int, repeats: int) -> None:
-    print("| setting | steps | plain PyTorch (steps/s) | derand, logging on (steps/s) "
-          "| speed-up | derand with certificate checks (steps/s) |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|")
+    """Round robin (each repeat runs plain, then derand, back to back); medians of
+    ``repeats`` of the wall time and of the CPU time per step, with the 1-minute load."""
+    print("| setting | steps | derand step | plain PyTorch (steps/s, wall) "
+          "| derand, logging on (steps/s, wall) | speed-up (wall) "
+          "| plain (CPU µs/step) | derand (CPU µs/step) | speed-up (CPU) | load |")  # fmt: skip
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---|")
     for name, values in SETTINGS.items():
         n = steps if values["width"] < 1000 else max(steps // 4, 100)
-        plain = min(plain_run(**values, steps=n) for _ in range(repeats))
-        mine = min(ours(values, n, checks=False) for _ in range(repeats))
-        checked = ours(values, n, checks=True)
+        plain_wall, plain_cpu, mine_wall, mine_cpu, loads = [], [], [], [], []
+        kernel = "?"
+        for _ in range(repeats):
+            loads.append(os.getloadavg()[0])
+            info: dict[str, float] = {}
+            plain_wall.append(plain_run(**values, steps=n, result=info))
+            plain_cpu.append(info["cpu_seconds"] / n)
+            wall_s, cpu_step, kernel = ours(values, n, checks=False)
+            mine_wall.append(wall_s)
+            mine_cpu.append(cpu_step)
+        pw, mw = statistics.median(plain_wall), statistics.median(mine_wall)
+        pc, mc = statistics.median(plain_cpu), statistics.median(mine_cpu)
         print(
-            f"| {name} | {n} | {n / plain:,.0f} | {n / mine:,.0f} | {plain / mine:.2f}x "
-            f"| {n / checked:,.0f} |",
+            f"| {name} | {n} | {kernel} | {n / pw:,.0f} | {n / mw:,.0f} | {pw / mw:.2f}x "
+            f"| {pc * 1e6:,.0f} | {mc * 1e6:,.0f} | {pc / mc:.2f}x "
+            f"| {min(loads):.1f}–{max(loads):.1f} |",
             flush=True,
         )
 
@@ -155,7 +179,7 @@ def fig3_table(repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=2000, help="steps per timed run")
-    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--repeats", type=int, default=3, help="medians of this many runs")
     parser.add_argument("--skip-fig3", action="store_true", help="skip the end-to-end table")
     parser.add_argument("--skip-loops", action="store_true", help="skip the loop table")
     parser.add_argument("--profile", action="store_true", help="profile the large setting")

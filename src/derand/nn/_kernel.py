@@ -24,7 +24,14 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-__all__ = ["ACTIVATION_CODES", "activation_rows", "exp_neg", "log1p_unit", "train_step"]
+__all__ = [
+    "ACTIVATION_CODES",
+    "activation_rows",
+    "exp_neg",
+    "log1p_unit",
+    "train_step",
+    "train_step_blas",
+]
 
 ACTIVATION_CODES = {"relu-iota": 0, "tanh": 1, "relu": 2}
 """The activations the kernel computes (the others run the torch step)."""
@@ -315,6 +322,111 @@ def train_step(
     for j in range(width):
         for k in range(d):
             W[j, k] = Wt[k, j] - lr_W * gWt[k, j]
+    if train_b:
+        for j in range(width):
+            b[j] -= lr_b * gb[j]
+    if train_a:
+        for j in range(width):
+            a[j] -= lr_a * ga[j]
+        if c.shape[0] > 0:
+            c[0] = c0 - lr_a * gc
+    return loss / n, norm, False
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def train_step_blas(
+    x: NDArray[np.floating],
+    y: NDArray[np.floating],
+    W: NDArray[np.floating],
+    b: NDArray[np.floating],
+    a: NDArray[np.floating],
+    c: NDArray[np.floating],
+    code: int,
+    iota: np.floating,
+    inv_iota: np.floating,
+    lam: float,
+    lam_output: float,
+    lr_W: float,
+    lr_b: float,
+    lr_a: float,
+    train_b: bool,
+    train_a: bool,
+    gate_open: bool,
+    grad_threshold: float,
+    work: NDArray[np.floating],
+) -> tuple[float, float, bool]:  # pragma: no cover - compiled
+    """:func:`train_step` for a large input dimension: the same step, with its two products
+    over the input dimension (``Z = x Wᵀ`` and ``∇W = G_zᵀ x``) as BLAS matrix products
+    (``np.dot``, through SciPy's BLAS) and everything elementwise — activation, slope, loss,
+    the output's gradient, the penalties, the norm and the update — in compiled loops over
+    the rows of the batch.
+
+    The parameters and the result are those of :func:`train_step` (``work``: scratch of shape
+    (5, h) at least, the parameters' dtype); the arithmetic is the same up to the order of
+    the sums in the two products.
+    """
+    n = x.shape[0]
+    width = W.shape[0]
+    zero = W.dtype.type(0.0)
+    scale = W.dtype.type(2.0 / n)
+    e, scratch, gb, ga, slope = work[0], work[1], work[2], work[3], work[4]
+    gb[:] = zero
+    ga[:] = zero
+    c0 = c[0] if c.shape[0] > 0 else zero
+    gc = 0.0
+    loss = 0.0
+    Z = np.dot(x, W.T)  # (n, h): the pre-activations before the bias
+    H = np.empty_like(Z)
+    for i in range(n):
+        z = Z[i]
+        for j in range(width):
+            z[j] += b[j]
+        h = H[i]
+        activation_rows(z, code, iota, inv_iota, h, slope, e, scratch)
+        f = c0
+        for j in range(width):
+            f += a[j] * h[j]
+        r = f - y[i]
+        loss += float(r) * float(r)
+        g = scale * r
+        if train_a:
+            gc += float(g)
+            for j in range(width):
+                ga[j] += g * h[j]
+        for j in range(width):
+            z[j] = slope[j] * (g * a[j])  # d loss / d z_ij, in place of z_ij
+        for j in range(width):
+            gb[j] += z[j]
+    gW = np.dot(Z.T, x)  # (h, d)
+    sq = 0.0
+    two_lam = W.dtype.type(2.0 * lam)
+    for j in range(width):
+        gj = gW[j]
+        wj = W[j]
+        for k in range(gj.shape[0]):
+            gj[k] += two_lam * wj[k]
+        s = 0.0
+        for k in range(gj.shape[0]):
+            s += float(gj[k]) ** 2
+        sq += s
+    if train_b:
+        for j in range(width):
+            sq += float(gb[j]) ** 2
+    if train_a:
+        for j in range(width):
+            ga[j] += 2.0 * lam_output * a[j]
+            sq += float(ga[j]) ** 2
+        if c.shape[0] > 0:
+            sq += gc * gc
+    norm = np.sqrt(sq)
+    if gate_open and norm <= grad_threshold:
+        return loss / n, norm, True
+    rate = W.dtype.type(lr_W)
+    for j in range(width):
+        gj = gW[j]
+        wj = W[j]
+        for k in range(gj.shape[0]):
+            wj[k] -= rate * gj[k]
     if train_b:
         for j in range(width):
             b[j] -= lr_b * gb[j]

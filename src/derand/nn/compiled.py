@@ -7,10 +7,17 @@ same dtype, up to rounding): on the CPU, one hidden layer, the activations ``rel
 ``tanh`` and ``relu``, the MSE loss, PGD or SGD (Adam's moments stay in torch). Everywhere
 else — and always with ``backend = "fused-torch"`` — the torch step runs; it is the reference
 the tests compare the compiled step with. numba is imported only when the compiled step runs.
+
+Two kernels: for d ≤ :data:`ROW_MAX_D` the row kernel (:func:`derand.nn._kernel.train_step`,
+everything in compiled loops), above it the BLAS kernel
+(:func:`derand.nn._kernel.train_step_blas`: the two products over the input dimension as BLAS
+matrix products, the elementwise work in compiled loops); the BLAS runs with as many threads
+as torch's intra-op pool (:meth:`CompiledStep.blas_threads`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -21,14 +28,15 @@ from derand.core import PerturbedGD
 from derand.nn.config import TrainConfig
 from derand.nn.students import Student
 
-__all__ = ["COMPILED_ACTIVATIONS", "COMPILED_MAX_D", "CompiledStep", "compiled_unavailable"]
+__all__ = ["COMPILED_ACTIVATIONS", "ROW_MAX_D", "CompiledStep", "compiled_unavailable"]
 
 COMPILED_ACTIVATIONS = ("relu-iota", "tanh", "relu")
 """The activations of :data:`derand.nn._kernel.ACTIVATION_CODES`."""
-COMPILED_MAX_D = 64
-"""Above this input dimension the torch step's matrix products (BLAS) are faster than the
-kernel's loops (measured per step, width 256, batch 100: 1.9× faster at d = 30, 1.6× at
-d = 50, equal at d = 100; width 1000: 0.6× at d = 100), so the torch step runs."""
+ROW_MAX_D = 4
+"""Up to this input dimension the row kernel runs, above it the BLAS kernel (CPU time per
+step, one thread, load ≈ 4, row / BLAS kernel: 87 / 117 µs at d = 2, width 1000, batch 50
+(``fig3``); width 256, batch 100: 54 / 64 µs at d = 4, 75 / 67 at d = 8, 104–120 / 79 at
+d = 16, 225 / 108 at d = 30, 557 / 198 at d = 100; the torch step 420–670 µs)."""
 
 
 def compiled_unavailable(config: TrainConfig, device: torch.device) -> str | None:
@@ -45,8 +53,6 @@ def compiled_unavailable(config: TrainConfig, device: torch.device) -> str | Non
         return f"backend {config.backend}"
     if device.type != "cpu":
         return f"device {device.type} (the compiled step runs on the CPU)"
-    if config.d > COMPILED_MAX_D:
-        return f"d {config.d} > {COMPILED_MAX_D} (the torch step's matrix products are faster)"
     if config.depth != 1:
         return f"depth {config.depth} (the compiled step has one hidden layer)"
     if config.activation not in COMPILED_ACTIVATIONS:
@@ -76,7 +82,6 @@ class CompiledStep:
     def __init__(self, model: Student, optimizer: PerturbedGD, config: TrainConfig) -> None:
         from derand.nn import _kernel  # numba: only where the compiled step runs
 
-        self._kernel = _kernel.train_step
         self.model = model
         self.optimizer = optimizer
         first, output = model.first, model.output
@@ -100,11 +105,32 @@ class CompiledStep:
             t.detach().numpy() for t in (first.weight, first.bias, output.weight[0], c)
         )
         d, width = first.weight.shape[1], first.weight.shape[0]
-        self.work = np.empty((2 * d + 7, width), dtype=self.np_dtype)
+        self.blas = d > ROW_MAX_D
+        self._kernel = _kernel.train_step_blas if self.blas else _kernel.train_step
+        rows = 5 if self.blas else 2 * d + 7
+        self.work = np.empty((rows, width), dtype=self.np_dtype)
         self.code = _kernel.ACTIVATION_CODES[config.activation]
         self.iota = self.np_dtype(model.iota)
         self.inv_iota = self.np_dtype(1.0 / model.iota)
         self.lam_all_layers = config.lam_all_layers
+
+    def blas_threads(self) -> contextlib.AbstractContextManager[object]:
+        """A context in which the BLAS kernel's products use as many threads as torch's
+        intra-op pool (``torch.get_num_threads()``), as the torch step's would; the BLAS
+        libraries' own setting is restored on leaving it. A no-op for the row kernel."""
+        if not self.blas:
+            return contextlib.nullcontext()
+        import importlib
+
+        from threadpoolctl import threadpool_limits
+
+        # numba's np.dot calls SciPy's BLAS: loaded before the limits, so that they reach it
+        importlib.import_module("scipy.linalg.cython_blas")
+
+        limits: contextlib.AbstractContextManager[object] = threadpool_limits(
+            limits=torch.get_num_threads(), user_api="blas"
+        )
+        return limits
 
     def __call__(self, x: Tensor, y: Tensor, lam: float) -> float:
         """Take the step on the batch (x, y) with weight decay ``lam``; returns the batch loss.
@@ -121,8 +147,8 @@ class CompiledStep:
         gate_open = opt.radius > 0 and not recent
         W, b, a, c = self.views
         loss, norm, gated = self._kernel(
-            x.numpy(),
-            y.numpy(),
+            np.ascontiguousarray(x.numpy()),
+            np.ascontiguousarray(y.numpy()),
             W,
             b,
             a,

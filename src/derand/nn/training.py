@@ -15,6 +15,7 @@ The loop itself is :meth:`_Run.run`; each step is :meth:`_Run.take_step`.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import signal
@@ -309,7 +310,10 @@ class _Run:
             or (config.optimizer == "pgd" and config.pgd_gate == "certificate")
         )
         t0 = time.perf_counter()
-        with _deferred_interrupts() as signals:
+        threads = (
+            self.compiled.blas_threads() if self.compiled is not None else contextlib.nullcontext()
+        )
+        with threads, _deferred_interrupts() as signals:
             try:
                 if self.step == 0 and not self.log:
                     self.record_start()

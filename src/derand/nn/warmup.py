@@ -1,4 +1,4 @@
-"""Compile the NN lab's compiled training step (:mod:`derand.nn._kernel`) into numba's cache.
+"""Compile the NN lab's compiled training steps (:mod:`derand.nn._kernel`) into numba's cache.
 
 numba caches the kernel next to its source; the first run after an install would otherwise
 compile it on its own clock (4-8 s here, more than half of a ``--preset fig3`` run).
@@ -7,13 +7,15 @@ compile it on its own clock (4-8 s here, more than half of a ``--preset fig3`` r
 
 from __future__ import annotations
 
+import itertools
 import time
 
 __all__ = ["warm_up"]
 
 
 def warm_up() -> float:
-    """Run two steps of the compiled training step in each dtype it supports.
+    """Run two steps of each compiled training step (the row kernel at d = 2, the BLAS
+    kernel at d = 8) in each dtype it supports.
 
     Each call goes through :func:`derand.nn.train` with a tiny student, so the kernel is
     compiled (or loaded from the cache) for exactly the argument types of a real run.
@@ -29,11 +31,13 @@ def warm_up() -> float:
     True
     """
     from derand.nn import TrainConfig, train
+    from derand.nn.config import DType
 
     start = time.perf_counter()
-    for dtype in ("float32", "float64"):
+    dtypes: tuple[DType, ...] = ("float32", "float64")
+    for d, dtype in itertools.product((2, 8), dtypes):  # both kernels
         config = TrainConfig(
-            d=2, k=1, width=4, until="steps", steps=2, certificate=False, dtype=dtype
+            d=d, k=1, width=4, until="steps", steps=2, certificate=False, dtype=dtype
         )
         result = train(config)
         if result.step_kernel == "torch":  # pragma: no cover - a guard for future rules
