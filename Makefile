@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 # changes; a run whose module is missing or stale uses numba's JIT (the same code). A failed
 # build (no C compiler) is reported and ignored.
 AOT := src/derand/maxcut/_engine_aot.stamp
-$(AOT): src/derand/maxcut/engine.py src/derand/maxcut/layout.py | $(STAMP)
+$(AOT): src/derand/maxcut/engine.py src/derand/maxcut/layout.py src/derand/maxcut/kernels.py | $(STAMP)
 	-$(BIN)/python -m derand.maxcut.kernels
 
 install: $(STAMP) $(AOT)

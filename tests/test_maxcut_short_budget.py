@@ -68,6 +68,17 @@ def test_a_stale_ahead_of_time_module_is_not_used(monkeypatch: pytest.MonkeyPatc
     assert kernels_mod.search_kernels().compiled == "jit"
 
 
+def test_a_module_built_for_another_cpu_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the stamp names the processor: another CPU (a shared package directory) means the JIT
+    stamp = kernels_mod.source_stamp()
+    assert stamp.endswith(f"cpu-{kernels_mod.host_cpu()}")
+    monkeypatch.setattr(kernels_mod, "host_cpu", lambda: "x86_64-another")
+    assert kernels_mod.source_stamp() != stamp
+    monkeypatch.setattr(kernels_mod, "_aot", [])
+    assert kernels_mod.aot_module() is None
+    assert kernels_mod.search_kernels().compiled == "jit"
+
+
 def test_the_plan_skips_what_a_short_budget_cannot_afford() -> None:
     skipped = plan_mod.SKIPPED
     # a fresh process (imports and kernel loading pending, ~1 s) with G1's size

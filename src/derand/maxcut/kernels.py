@@ -4,11 +4,12 @@ The kernels have one source, :mod:`derand.maxcut.engine` (numba ``@njit``). ``ma
 (``python -m derand.maxcut.warmup``) also compiles its two entry points, ``run_chunk`` and
 ``anneal_sweeps``, ahead of time with ``numba.pycc`` into a plain extension module next to it
 (``_engine_aot``, host CPU, the GIL released as in the JIT's ``nogil``), together with a stamp:
-the SHA-256 of the sources it was compiled from and numpy's version. A run then imports that
-module (a millisecond) instead of numba (0.3-0.4 s) and its on-disk cache (0.3 s), which
-matters most at a one-second budget. When the module is missing, fails to import, or its
-stamp no longer matches the sources (an edited ``engine.py``, another numpy), the JIT runs
-instead -- the same code, so the same moves for the same seed (a test checks both paths).
+the SHA-256 of the sources it was compiled from, numpy's version and the processor's. A run
+then imports that module (a millisecond) instead of numba (0.3-0.4 s) and its on-disk cache
+(0.3 s), which matters most at a one-second budget. When the module is missing, fails to
+import, or its stamp no longer matches (an edited ``engine.py``, another numpy, another CPU),
+the JIT runs instead -- the same code, so the same moves for the same seed (a test checks
+both paths).
 
 Numba's ``pycc`` is deprecated upstream but still shipped; if it goes, the build reports why
 and every run uses the JIT.
@@ -87,9 +88,33 @@ def _paths(directory: Path) -> tuple[Path, Path]:
     return directory / f"{AOT_NAME}{suffix}", directory / f"{AOT_NAME}.stamp"
 
 
+def host_cpu() -> str:
+    """The processor a module compiled for ``host`` is tied to: the machine type and a hash
+    of the first feature-flags line of ``/proc/cpuinfo`` (``platform.processor()`` where there
+    is none), so that a package directory shared by machines with other instruction sets (a
+    cluster's home directory) never loads a module built for another CPU.
+
+    Returns
+    -------
+    str
+    """
+    import platform
+
+    features = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith(("flags", "Features")):
+                    features = line
+                    break
+    except OSError:
+        pass
+    return f"{platform.machine()}-{hashlib.sha256(features.encode()).hexdigest()[:16]}"
+
+
 def source_stamp() -> str:
-    """What an ahead-of-time module must have been compiled from: the SHA-256 of the kernel
-    sources and numpy's version.
+    """What an ahead-of-time module must have been compiled from and for: the SHA-256 of the
+    kernel sources, numpy's version and the processor (:func:`host_cpu`).
 
     Returns
     -------
@@ -98,7 +123,7 @@ def source_stamp() -> str:
     digest = hashlib.sha256()
     for name in _SOURCES:
         digest.update((_HERE / name).read_bytes())
-    return f"{digest.hexdigest()} numpy-{np.__version__}"
+    return f"{digest.hexdigest()} numpy-{np.__version__} cpu-{host_cpu()}"
 
 
 _aot: list[ModuleType | None] = []  # cached: [module or None]
