@@ -20,6 +20,8 @@ numpy).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
@@ -202,6 +204,80 @@ def activation_rows(
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _output_row(
+    a: NDArray[np.floating],
+    h: NDArray[np.floating],
+    c0: np.floating,
+    y_i: np.floating,
+    scale: np.floating,
+    train_a: bool,
+    ga: NDArray[np.floating],
+) -> tuple[Any, float]:  # pragma: no cover - compiled
+    """One row's output ``f = c0 + a · h``: returns ``g = scale (f − y_i)`` (d loss / d f)
+    and ``(f − y_i)²``, and adds ``g h`` to ``ga`` when the output layer is trained."""
+    f = c0
+    for j in range(h.shape[0]):
+        f += a[j] * h[j]
+    r = f - y_i
+    g = scale * r
+    if train_a:
+        for j in range(h.shape[0]):
+            ga[j] += g * h[j]
+    return g, float(r) * float(r)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _bias_output_sq(
+    gb: NDArray[np.floating],
+    ga: NDArray[np.floating],
+    a: NDArray[np.floating],
+    gc: float,
+    lam_output: float,
+    train_b: bool,
+    train_a: bool,
+    n_c: int,
+) -> float:  # pragma: no cover - compiled
+    """The squared gradient norm over the trained b and (a, c), after adding the output's
+    weight decay ``2 lam_output a`` to ``ga``."""
+    sq = 0.0
+    if train_b:
+        for j in range(gb.shape[0]):
+            sq += float(gb[j]) ** 2
+    if train_a:
+        for j in range(ga.shape[0]):
+            ga[j] += 2.0 * lam_output * a[j]
+            sq += float(ga[j]) ** 2
+        if n_c > 0:
+            sq += gc * gc
+    return sq
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _update_bias_output(
+    b: NDArray[np.floating],
+    a: NDArray[np.floating],
+    c: NDArray[np.floating],
+    gb: NDArray[np.floating],
+    ga: NDArray[np.floating],
+    c0: np.floating,
+    gc: float,
+    lr_b: float,
+    lr_a: float,
+    train_b: bool,
+    train_a: bool,
+) -> None:  # pragma: no cover - compiled
+    """The gradient step on the trained b and (a, c), in place."""
+    if train_b:
+        for j in range(b.shape[0]):
+            b[j] -= lr_b * gb[j]
+    if train_a:
+        for j in range(a.shape[0]):
+            a[j] -= lr_a * ga[j]
+        if c.shape[0] > 0:
+            c[0] = c0 - lr_a * gc
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def train_step(
     x: NDArray[np.floating],
     y: NDArray[np.floating],
@@ -283,16 +359,9 @@ def train_step(
             for j in range(width):
                 z[j] += xik * Wt[k, j]
         activation_rows(z, code, iota, inv_iota, h, slope, e, scratch)
-        f = c0
-        for j in range(width):
-            f += a[j] * h[j]
-        r = f - y[i]
-        loss += float(r) * float(r)
-        g = scale * r  # d loss / d f_i
-        if train_a:
-            gc += float(g)
-            for j in range(width):
-                ga[j] += g * h[j]
+        g, sq_r = _output_row(a, h, c0, y[i], scale, train_a, ga)  # g: d loss / d f_i
+        loss += sq_r
+        gc += float(g)
         for j in range(width):
             slope[j] *= g * a[j]  # d loss / d z_ij
         for j in range(width):
@@ -307,29 +376,13 @@ def train_step(
         for j in range(width):
             gWt[k, j] += 2.0 * lam * Wt[k, j]
             sq += float(gWt[k, j]) ** 2
-    if train_b:
-        for j in range(width):
-            sq += float(gb[j]) ** 2
-    if train_a:
-        for j in range(width):
-            ga[j] += 2.0 * lam_output * a[j]
-            sq += float(ga[j]) ** 2
-        if c.shape[0] > 0:
-            sq += gc * gc
-    norm = np.sqrt(sq)
+    norm = np.sqrt(sq + _bias_output_sq(gb, ga, a, gc, lam_output, train_b, train_a, c.shape[0]))
     if gate_open and norm <= grad_threshold:
         return loss / n, norm, True
     for j in range(width):
         for k in range(d):
             W[j, k] = Wt[k, j] - lr_W * gWt[k, j]
-    if train_b:
-        for j in range(width):
-            b[j] -= lr_b * gb[j]
-    if train_a:
-        for j in range(width):
-            a[j] -= lr_a * ga[j]
-        if c.shape[0] > 0:
-            c[0] = c0 - lr_a * gc
+    _update_bias_output(b, a, c, gb, ga, c0, gc, lr_b, lr_a, train_b, train_a)
     return loss / n, norm, False
 
 
@@ -383,16 +436,9 @@ def train_step_blas(
             z[j] += b[j]
         h = H[i]
         activation_rows(z, code, iota, inv_iota, h, slope, e, scratch)
-        f = c0
-        for j in range(width):
-            f += a[j] * h[j]
-        r = f - y[i]
-        loss += float(r) * float(r)
-        g = scale * r
-        if train_a:
-            gc += float(g)
-            for j in range(width):
-                ga[j] += g * h[j]
+        g, sq_r = _output_row(a, h, c0, y[i], scale, train_a, ga)  # g: d loss / d f_i
+        loss += sq_r
+        gc += float(g)
         for j in range(width):
             z[j] = slope[j] * (g * a[j])  # d loss / d z_ij, in place of z_ij
         for j in range(width):
@@ -409,16 +455,7 @@ def train_step_blas(
         for k in range(gj.shape[0]):
             s += float(gj[k]) ** 2
         sq += s
-    if train_b:
-        for j in range(width):
-            sq += float(gb[j]) ** 2
-    if train_a:
-        for j in range(width):
-            ga[j] += 2.0 * lam_output * a[j]
-            sq += float(ga[j]) ** 2
-        if c.shape[0] > 0:
-            sq += gc * gc
-    norm = np.sqrt(sq)
+    norm = np.sqrt(sq + _bias_output_sq(gb, ga, a, gc, lam_output, train_b, train_a, c.shape[0]))
     if gate_open and norm <= grad_threshold:
         return loss / n, norm, True
     rate = W.dtype.type(lr_W)
@@ -427,12 +464,5 @@ def train_step_blas(
         wj = W[j]
         for k in range(gj.shape[0]):
             wj[k] -= rate * gj[k]
-    if train_b:
-        for j in range(width):
-            b[j] -= lr_b * gb[j]
-    if train_a:
-        for j in range(width):
-            a[j] -= lr_a * ga[j]
-        if c.shape[0] > 0:
-            c[0] = c0 - lr_a * gc
+    _update_bias_output(b, a, c, gb, ga, c0, gc, lr_b, lr_a, train_b, train_a)
     return loss / n, norm, False
