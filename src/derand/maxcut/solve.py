@@ -416,8 +416,7 @@ def solve_maxcut(
         moves = ls.moves
         if ls.cut > final_cut:
             final_cut, final_partition = ls.cut, ls.partition
-        if not run.trace or run.up(final_cut) > run.trace[-1][1]:
-            run.report(final_cut)
+        run.report_if_better(final_cut)
     t_ls = time.perf_counter() - t2
 
     t3 = time.perf_counter()
@@ -541,10 +540,15 @@ class _Run:
             bound = math.inf if self.bound is None else self.bound.value
             self.progress(self.up_cut(cut), self.up_cut(bound), self.elapsed())
 
+    def report_if_better(self, cut: float) -> None:
+        """:meth:`report` ``cut`` when it is above the trace's last value (or the trace is
+        empty)."""
+        if not self.trace or self.up(cut) > self.trace[-1][1]:
+            self.report(cut)
+
     def search_progress(self, best: float, _seconds: float, fraction: float) -> None:
         """The local search's callback: a new best cut enters the trace; the bar moves."""
-        if not self.trace or self.up(best) > self.trace[-1][1]:
-            self.report(best)
+        self.report_if_better(best)
         cb = self.stage("search")
         if cb is not None:
             cb(int(1000 * fraction), 1000)
@@ -736,8 +740,7 @@ def _search_only(
         max_moves=search_moves, time_limit=left, seed=seed, callback=run.search_progress,
     )  # fmt: skip
     final_partition = ls.partition
-    if not run.trace or run.up(ls.cut) > run.trace[-1][1]:
-        run.report(ls.cut)
+    run.report_if_better(ls.cut)
     t_ls = run.elapsed() - t0
     final_partition, final = _on_original(original, kept, final_partition, run)
     ub = run.up_cut(run.positive)
