@@ -169,6 +169,13 @@ def test_load_graph_format_detection(tmp_path: Path) -> None:
     assert load_graph(str(plain), fmt="edgelist").n == 4
     with pytest.raises(InputError, match="format"):
         load_graph(str(plain), fmt="csv")
+    damaged = tmp_path / "damaged.txt"  # a rudy header over a missing weight and a wrong count
+    damaged.write_text("3 1\n1 2 1\n2 3\n")
+    with pytest.raises(InputError, match="line 1: ambiguous"):
+        load_graph(str(damaged))
+    assert load_graph(str(damaged), fmt="edgelist").m == 3
+    with pytest.raises(InputError, match="line 3"):
+        load_graph(str(damaged), fmt="rudy")
     with pytest.raises(InputError, match="directory"):
         load_graph(str(tmp_path))
 

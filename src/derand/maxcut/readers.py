@@ -320,7 +320,9 @@ def load_graph(source: str, *, fmt: str = "auto") -> Graph:
 
     ``fmt`` is ``rudy``, ``edgelist`` or ``auto``: files ending in ``.edges``, ``.edgelist`` or
     ``.el`` are edge lists; otherwise a file whose first data line has two tokens and whose
-    other lines all have three (or whose line count matches the header) is rudy.
+    other lines all have three (or whose line count matches the header) is rudy, and one whose
+    first line has two tokens and whose other lines mix two and three is refused as ambiguous
+    (``fmt`` decides it).
 
     Returns
     -------
@@ -365,6 +367,13 @@ def load_graph(source: str, *, fmt: str = "auto") -> Graph:
             head = rows[0][1][1]
             if all(len(t) == 3 for _, t in rest) or parse_int(head) == len(rest):
                 fmt = "rudy"
+            elif any(len(t) == 3 for _, t in rest):
+                # a damaged rudy file must not be read as a different graph
+                raise InputError(
+                    f"{path}: line {rows[0][0]}: ambiguous: a rudy header 'n m' whose edge "
+                    "lines are not all 'i j w', or an edge list mixing 'u v' and 'u v w'; "
+                    "pass --format rudy or --format edgelist"
+                )
     try:
         return _rudy(path, rows) if fmt == "rudy" else _edgelist(path, rows)
     except InputError as exc:
