@@ -24,8 +24,11 @@ import sys
 from pathlib import Path
 
 __all__ = [
+    "BOUND_SHARE",
     "FULL_SHARE",
     "SKIPPED",
+    "aot_ready",
+    "bound_seconds",
     "cache_is_cold",
     "pending_startup",
     "sdp_seconds",
@@ -88,15 +91,37 @@ def pending_startup() -> float:
     """Seconds of imports and kernel loading (or compiling, :func:`cache_is_cold`) the SDP
     path would still pay in this process.
 
+    With the SDP and rounding kernels compiled ahead of time (:func:`aot_ready`) neither
+    numba's import nor its cache is paid; otherwise both are (with the cost of compiling
+    when numba's cache is cold).
+
     Returns
     -------
     float
     """
-    seconds = sum(t for name, t in IMPORT_SECONDS.items() if name not in sys.modules)
+    aot = aot_ready()
+    seconds = sum(
+        t for name, t in IMPORT_SECONDS.items()
+        if name not in sys.modules and not (aot and name == "numba")
+    )  # fmt: skip
     warmup = sys.modules.get("derand.maxcut.warmup")
-    if warmup is None or not warmup.is_warm():
+    if not aot and (warmup is None or not warmup.is_warm()):
         seconds += COMPILE_SECONDS if cache_is_cold() else WARM_SECONDS
     return seconds
+
+
+def aot_ready() -> bool:
+    """Whether the SDP and rounding kernels are compiled ahead of time and current
+    (:func:`derand.maxcut.kernels.is_current`, which imports nothing): then a run loads them
+    in milliseconds and never imports numba.
+
+    Returns
+    -------
+    bool
+    """
+    from derand.maxcut.kernels import is_current
+
+    return is_current("sdp") and is_current("rounding")
 
 
 def sdp_seconds(m: int) -> float:
@@ -130,3 +155,39 @@ def search_only(n: int, m: int, seconds: float, *, pending: float | None = None)
     del n  # the estimates depend on the edges only
     cost = (pending_startup() if pending is None else pending) + sdp_seconds(m)
     return SKIPPED if cost > FULL_SHARE * seconds else ()
+
+
+BOUND_SHARE = 0.05
+"""The share of the time left that the SDP stage's Lanczos eigenvalue may take in a
+time-limited run without the proof (``prove=False``); past it the bound uses Gershgorin's."""
+
+
+def bound_seconds(time_limit: float | None, elapsed: float, proof: bool) -> float | None:
+    """Seconds the SDP stage's dual bound may spend on its Lanczos eigenvalue
+    (:func:`derand.sdp.solve_sdp`'s ``bound_seconds``).
+
+    Lanczos has no fixed cost: it converges in 0.1 s at a converged SDP point but took 2-4 s
+    on Gset G2 after the 170 sweeps of a 5 s budget (a spectrum that is not yet clustered),
+    and at 1 s it ended one run of 71 at 1.056x the budget. So a time-limited run with the
+    proof (``proof``) computes none in the SDP stage (``0``): the eigenvalue, then the
+    proof, run in the proof's process on the second core (:class:`derand.sdp.BackgroundProof`)
+    while the rounding and the search run, and the bound meanwhile is Gershgorin's or the
+    positive-weight sum. Without the proof the eigenvalue gets :data:`BOUND_SHARE` of the
+    time left; without a time limit, all it needs (``None``).
+
+    Returns
+    -------
+    float or None
+
+    Examples
+    --------
+    >>> bound_seconds(None, 0.0, True) is None, bound_seconds(5.0, 1.0, True)
+    (True, 0.0)
+    >>> bound_seconds(5.0, 1.0, False)
+    0.2
+    """
+    if time_limit is None:
+        return None
+    if proof:
+        return 0.0
+    return BOUND_SHARE * max(0.0, time_limit - elapsed)
