@@ -315,8 +315,8 @@ class BackgroundProof:
 
     def eigenvalue(self) -> tuple[float, str] | None:
         """The child's estimate of ``lambda_max(C - Diag(y))`` and its method
-        (:func:`derand.sdp.top_eigenvalue`) once it has arrived, without waiting; the ``lam``
-        given when there was one.
+        (:func:`derand.sdp.top_eigenvalue`) once it has arrived, without waiting; ``None``
+        before that, and always when ``lam`` was given.
 
         Returns
         -------
