@@ -8,9 +8,11 @@ interpreter and imports, 0.28 s of kernel loading, 0.25 s of SDP and bound, 0.09
 rounding) and the search got no move at all. :func:`search_only` compares an estimate of those
 costs with the time left: when they would take more than :data:`FULL_SHARE` of it, the run
 skips the SDP and the rounding and searches from random partitions for the whole budget,
-with the bound no cut exceeds -- the sum of the positive edge weights, proven. The search
-kernels themselves cost nothing to load when they were compiled ahead of time
-(:mod:`derand.maxcut.kernels`).
+with the bound no cut exceeds -- the sum of the positive edge weights, proven. The search,
+SDP and rounding kernels cost nothing to load when they were compiled ahead of time
+(:mod:`derand.maxcut.kernels`; then numba is neither imported nor its cache read,
+:func:`aot_ready`). The SDP's dual bound has no fixed cost of its own on the budget's clock:
+:func:`bound_seconds` plans where its eigenvalue is computed.
 
 The estimates are constants measured on a 2-core machine at low load (see the README's
 Max-Cut budgets section); a process that has imported scipy and numba already, or warmed the
