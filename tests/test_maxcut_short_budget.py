@@ -84,9 +84,11 @@ def test_the_plan_skips_what_a_short_budget_cannot_afford() -> None:
     # a fresh process (imports and kernel loading pending, ~1 s) with G1's size
     assert plan_mod.search_only(800, 19176, 0.9, pending=1.0) == skipped
     assert plan_mod.search_only(800, 19176, 2.5, pending=1.0) == skipped
-    assert plan_mod.search_only(800, 19176, 4.5, pending=1.0) == ()
+    assert plan_mod.search_only(800, 19176, 4.5, pending=0.35) == ()  # ahead of time
+    assert plan_mod.search_only(800, 19176, 6.0, pending=1.0) == ()
+    assert plan_mod.search_only(7000, 41459, 4.5, pending=0.35) == skipped  # G63 at 5 s
     # a process that has everything imported and warm: only the SDP's own fixed cost counts
-    assert plan_mod.search_only(800, 19176, 1.5, pending=0.0) == ()
+    assert plan_mod.search_only(800, 19176, 2.5, pending=0.0) == ()
     assert plan_mod.search_only(20000, 40000, 1.5, pending=0.0) == skipped
     # monotone: more time never skips more
     for m in (100, 10_000, 100_000):
