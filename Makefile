@@ -19,12 +19,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m derand.nn.warmup
 	@touch $(STAMP)
 
-# The search kernels compiled ahead of time (derand.maxcut.kernels), rebuilt when their source
-# changes; a run whose module is missing or stale uses numba's JIT (the same code). A failed
-# build (no C compiler) is reported and ignored.
+# The search, SDP and rounding kernels compiled ahead of time (derand.maxcut.kernels), rebuilt
+# when a source changes; a run whose module is missing or stale uses numba's JIT (the same
+# code). A failed build (no C compiler) is reported and ignored.
 AOT := src/derand/maxcut/_engine_aot.stamp
-$(AOT): src/derand/maxcut/engine.py src/derand/maxcut/layout.py src/derand/maxcut/kernels.py | $(STAMP)
+AOT_SOURCES := $(addprefix src/derand/,maxcut/engine.py maxcut/layout.py maxcut/kernels.py \
+	sdp/_mixing.py rounding/_kernel.py core/_bvn.py)
+$(AOT): $(AOT_SOURCES) | $(STAMP)
 	-$(BIN)/python -m derand.maxcut.kernels
+	@touch $(AOT)
 
 install: $(STAMP) $(AOT)
 

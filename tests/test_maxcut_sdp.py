@@ -72,8 +72,9 @@ def test_lanczos_failure_falls_back_to_a_valid_bound(monkeypatch: pytest.MonkeyP
         raise spla.ArpackNoConvergence("no convergence", np.zeros(0), np.zeros((0, 0)))
 
     monkeypatch.setattr(spla, "eigsh", fail)
-    g = gnp(450, 0.02, seed=4)  # n > 400: the Lanczos path
+    g = gnp(1050, 0.01, seed=4)  # n > DENSE_N: the Lanczos path
     res = solve_sdp(g, max_sweeps=30)
+    assert res.bound_method == "gershgorin"
     lap = g.laplacian().toarray()
     y = 0.25 * np.einsum("ij,ij->i", res.V, lap @ res.V)
     lam = float(np.linalg.eigvalsh(0.25 * lap - np.diag(y))[-1])

@@ -62,8 +62,8 @@ def test_the_kernels_fall_back_to_the_jit_module_for_other_names() -> None:
 
 def test_a_stale_ahead_of_time_module_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
     # an edited engine.py (or another numpy) no longer matches the module's stamp: the JIT runs
-    monkeypatch.setattr(kernels_mod, "_aot", [])
-    monkeypatch.setattr(kernels_mod, "source_stamp", lambda: "edited")
+    monkeypatch.setattr(kernels_mod, "_aot", {})
+    monkeypatch.setattr(kernels_mod, "source_stamp", lambda group="search": "edited")
     assert kernels_mod.aot_module() is None
     assert kernels_mod.search_kernels().compiled == "jit"
 
@@ -74,7 +74,7 @@ def test_a_module_built_for_another_cpu_is_not_used(monkeypatch: pytest.MonkeyPa
     assert stamp.endswith(f"cpu-{kernels_mod.host_cpu()}")
     monkeypatch.setattr(kernels_mod, "host_cpu", lambda: "x86_64-another")
     assert kernels_mod.source_stamp() != stamp
-    monkeypatch.setattr(kernels_mod, "_aot", [])
+    monkeypatch.setattr(kernels_mod, "_aot", {})
     assert kernels_mod.aot_module() is None
     assert kernels_mod.search_kernels().compiled == "jit"
 
@@ -84,9 +84,11 @@ def test_the_plan_skips_what_a_short_budget_cannot_afford() -> None:
     # a fresh process (imports and kernel loading pending, ~1 s) with G1's size
     assert plan_mod.search_only(800, 19176, 0.9, pending=1.0) == skipped
     assert plan_mod.search_only(800, 19176, 2.5, pending=1.0) == skipped
-    assert plan_mod.search_only(800, 19176, 4.5, pending=1.0) == ()
+    assert plan_mod.search_only(800, 19176, 4.5, pending=0.35) == ()  # ahead of time
+    assert plan_mod.search_only(800, 19176, 6.0, pending=1.0) == ()
+    assert plan_mod.search_only(7000, 41459, 4.5, pending=0.35) == skipped  # G63 at 5 s
     # a process that has everything imported and warm: only the SDP's own fixed cost counts
-    assert plan_mod.search_only(800, 19176, 1.5, pending=0.0) == ()
+    assert plan_mod.search_only(800, 19176, 2.5, pending=0.0) == ()
     assert plan_mod.search_only(20000, 40000, 1.5, pending=0.0) == skipped
     # monotone: more time never skips more
     for m in (100, 10_000, 100_000):
@@ -113,9 +115,18 @@ def test_a_cold_numba_cache_counts_as_compile_time(
     assert not plan_mod.cache_is_cold()
     monkeypatch.setattr(plan_mod, "cache_is_cold", lambda: True)
     monkeypatch.setitem(sys.modules, "derand.maxcut.warmup", None)
+    monkeypatch.setattr(plan_mod, "aot_ready", lambda: False)  # the JIT would run
     assert plan_mod.pending_startup() >= plan_mod.COMPILE_SECONDS
     # with a cold cache even 5 s cannot afford compiling the SDP's kernels
     assert plan_mod.search_only(800, 19176, 4.7) == plan_mod.SKIPPED
+    # compiled ahead of time: numba is neither imported nor its cache read
+    monkeypatch.setattr(plan_mod, "aot_ready", lambda: True)
+    for name in plan_mod.IMPORT_SECONDS:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    assert plan_mod.pending_startup() == pytest.approx(
+        sum(t for name, t in plan_mod.IMPORT_SECONDS.items() if name != "numba")
+    )
+    assert plan_mod.search_only(800, 19176, 4.7) == ()
 
 
 def test_a_search_only_run_reports_the_proven_positive_weight_bound(

@@ -305,23 +305,24 @@ def test_a_proof_that_does_not_fit_is_given_up_on_time() -> None:
 
 
 def test_warm_up_compiles_every_entry_kernel_once() -> None:
-    from numba.core.registry import CPUDispatcher
-
     from derand.maxcut import engine, kernels
     from derand.rounding import _kernel
     from derand.sdp import _mixing
 
     warm_up()
     assert is_warm() and warm_up() == 0.0
-    entry = {"mixing_sweeps", "greedy_colours", "disagreement_and_grad"}
-    modules = [_mixing, _kernel]
-    if kernels.search_kernels().compiled == "jit":  # else compiled ahead of time: no loading
-        entry |= {"run_chunk", "anneal_sweeps"}
-        modules.append(engine)
-    for mod in modules:
-        for name, f in vars(mod).items():
-            if isinstance(f, CPUDispatcher) and name in entry:
-                assert f.signatures, name
+    entries = {
+        "search": (engine, ("run_chunk", "anneal_sweeps")),
+        "sdp": (_mixing, ("mixing_sweeps", "greedy_colours")),
+        "rounding": (_kernel, ("disagreement_and_grad", "fill_tables")),
+    }
+    assert set(entries) == set(kernels.GROUPS)
+    for group, (mod, names) in entries.items():
+        assert set(names) == set(kernels.GROUPS[group].signatures)
+        if kernels.compiled(group)[1] == "aot":  # compiled ahead of time: nothing to load
+            continue
+        for name in names:
+            assert getattr(mod, name).signatures, name
 
 
 def test_the_command_ends_within_its_time_limit() -> None:

@@ -119,13 +119,14 @@ def solve_sdp(
     max_sweeps: int = 5000,
     time_limit: float | None = None,
     callback: Callable[[int, int], None] | None = None,
+    bound_seconds: float | None = None,
 ) -> SDPResult:
     """Solve the graph's GW SDP (:func:`derand.sdp.solve_sdp` on ``C = -A/4``).
 
     Parameters
     ----------
     graph : Graph
-    rank, seed, tol, max_sweeps, time_limit, callback
+    rank, seed, tol, max_sweeps, time_limit, callback, bound_seconds
         As in :func:`derand.sdp.solve_sdp` (``tol`` relative to the total absolute weight).
 
     Returns
@@ -149,7 +150,7 @@ def solve_sdp(
     C = coupling(graph)
     res = sdp.solve_sdp(
         C, rank=rank, seed=seed, tol=tol, max_sweeps=max_sweeps, time_limit=time_limit,
-        callback=callback, checked=True,
+        callback=callback, checked=True, bound_seconds=bound_seconds,
     )  # fmt: skip
     half = float(np.sum(graph.w)) / 2.0
     value = sdp_objective(graph, res.V)

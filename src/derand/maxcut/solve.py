@@ -26,7 +26,7 @@ from derand.maxcut.convert import as_graph
 from derand.maxcut.exact import MAX_EXACT_N, exact_maxcut
 from derand.maxcut.graph import Graph
 from derand.maxcut.local_search import METHODS, SMALL_N, LocalSearchResult, local_search
-from derand.maxcut.plan import search_only
+from derand.maxcut.plan import bound_seconds, search_only
 
 # The SDP, the rounding and the proof (scipy, numba) are imported where they run: a short
 # budget that cannot afford them (derand.maxcut.plan) never pays for importing them.
@@ -376,14 +376,30 @@ def solve_maxcut(
 
         run.t_warm = warm_up()
 
+    timed_proof = prove and time_limit is not None and graph.m > 0
     sdp = solve_sdp(
-        graph, rank=rank, seed=seed, time_limit=run.share(SDP_SHARE), callback=run.stage("sdp")
-    )
+        graph, rank=rank, seed=seed, time_limit=run.share(SDP_SHARE), callback=run.stage("sdp"),
+        bound_seconds=bound_seconds(time_limit, run.elapsed(), timed_proof),
+    )  # fmt: skip
     bound = _Bound(sdp.upper_bound, False, "not attempted (prove=False)", sdp.upper_bound)
+    if sdp.bound_method == "gershgorin":
+        bound.note = _GERSHGORIN
     interrupted = sdp.interrupted
     if graph.m == 0:
         bound = _Bound(0.0, True, "no edges: every cut is 0", sdp.upper_bound)
-    elif prove and time_limit is not None:  # started beside the search, below
+    elif timed_proof and not interrupted:
+        # the Lanczos eigenvalue (when the SDP stage left it, bound_seconds) and the proof
+        # run on a second core (a forked process) while the rounding and the (single-threaded)
+        # search run on the first; waited for until the time limit at most
+        C = coupling(graph)
+        y = dual_vector(C, sdp.V)
+        lam = None if sdp.bound_method == "gershgorin" else sdp.lambda_max
+        bound.background = BackgroundProof(C, y, lam)
+        bound.y_sum = math.fsum(y.tolist())
+        bound.note = (
+            "the LDL^T proof did not finish within the time limit: Lanczos bound, not proven"
+        )
+    elif prove and time_limit is not None:
         bound.note = "interrupted before the proof"
     elif prove:
         interrupted = _prove_inline(graph, sdp, bound) or interrupted
@@ -400,14 +416,6 @@ def solve_maxcut(
     run.report(rounded.cut)
     t_round = time.perf_counter() - t1
 
-    if prove and time_limit is not None and graph.m and not interrupted:
-        # the proof runs on a second core while the (single-threaded) search runs on the
-        # first (a forked process); waited for until the time limit at most
-        C = coupling(graph)
-        bound.background = BackgroundProof(C, dual_vector(C, sdp.V), sdp.lambda_max)
-        bound.note = (
-            "the LDL^T proof did not finish within the time limit: Lanczos bound, not proven"
-        )
     t2 = time.perf_counter()
     final_cut, final_partition, moves = rounded.cut, rounded.partition, 0
     if local and not interrupted and graph.m:
@@ -424,9 +432,11 @@ def solve_maxcut(
     if exact and not interrupted:
         exact_cut = run.up(exact_maxcut(graph, callback=run.stage("exact")).cut)
     t_exact = time.perf_counter() - t3
+    lambda_max = sdp.lambda_max
     if bound.background is not None:  # the proof, waited for until the time limit at most
         wait = 0.0 if interrupted else (time_limit or 0.0) - run.elapsed()
         interrupted = _finish_background(graph, sdp, bound, wait) or interrupted
+        lambda_max = bound.lambda_max if bound.lambda_max is not None else lambda_max
     ub = run.up_cut(bound.capped(run.positive).value)
     final_partition, final = _on_original(original, kept, final_partition, run)
     gw = rounded.gw
@@ -440,7 +450,7 @@ def solve_maxcut(
         bound_proven=bound.proven,
         upper_bound_lanczos=run.up_cut(bound.lanczos),
         bound_note=bound.note,
-        lambda_max=run.up(sdp.lambda_max),
+        lambda_max=run.up(lambda_max),
         sdp_rank=int(sdp.V.shape[1]),
         sdp_sweeps=sdp.sweeps,
         gw_expected=run.up_cut(gw),
@@ -563,6 +573,8 @@ class _Bound:
     note: str
     lanczos: float
     background: BackgroundProof | None = None
+    y_sum: float = 0.0
+    lambda_max: float | None = None
 
     def accept(self, graph: Graph, pb: ProvenBound, sdp_value: float) -> None:
         """Take a proof of ``<C, X>``: the cut's bound is ``W/2`` plus it, rounded upwards."""
@@ -601,13 +613,33 @@ def _prove_inline(graph: Graph, sdp: SDPResult, bound: _Bound) -> bool:
 def _finish_background(graph: Graph, sdp: SDPResult, bound: _Bound, wait: float) -> bool:
     """Wait for the background proof at most ``wait`` seconds; returns whether Ctrl-C came."""
     assert bound.background is not None
+    pb: ProvenBound | None = None
     try:
         pb = bound.background.wait(wait)
     except KeyboardInterrupt:
+        bound.background.close()
+    found = bound.background.eigenvalue()
+    if found is not None:  # the child's Lanczos bound (it replaces Gershgorin's)
+        lam, method = found
+        half = float(np.sum(graph.w)) / 2.0
+        bound.lambda_max = lam
+        lanczos = max(half + bound.y_sum + graph.n * max(0.0, lam), sdp.value)
+        bound.lanczos = min(bound.lanczos, lanczos) if method == "gershgorin" else lanczos
+    # the bound as it stands without the proof (the caller caps it by the positive weights)
+    bound.value, bound.proven = bound.lanczos, False
+    if pb is None:
         bound.note = "interrupted before the proof"
         return True
     bound.accept(graph, pb, sdp.value)
+    if not pb.proven and found is None and sdp.bound_method == "gershgorin":
+        bound.note = _GERSHGORIN
     return False
+
+
+_GERSHGORIN = (
+    "the Lanczos eigenvalue did not finish within the time limit: the dual bound with "
+    "Gershgorin's eigenvalue bound (valid, loose), not proven"
+)
 
 
 @dataclass

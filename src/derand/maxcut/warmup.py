@@ -1,10 +1,12 @@
 """Compile (or load from numba's on-disk cache) every Max-Cut kernel, outside the search.
 
 The compiled kernels (:mod:`derand.maxcut.engine`, :mod:`derand.sdp._mixing`,
-:mod:`derand.core._bvn`, :mod:`derand.rounding._kernel`) are cached by numba next to their
-sources. ``make install`` runs ``python -m derand.maxcut.warmup`` once, so that the first run
-after an install loads them (a fraction of a second) instead of compiling them (seconds to tens
-of seconds under load). :func:`~derand.maxcut.solve.solve_maxcut` calls :func:`warm_up` at the
+:mod:`derand.core._bvn`, :mod:`derand.rounding._kernel`) are compiled ahead of time by
+``make install`` (:mod:`derand.maxcut.kernels`; a run then imports them in milliseconds and
+never imports numba) and, for the JIT fallback, cached by numba next to their sources.
+``make install`` runs ``python -m derand.maxcut.warmup`` once, so that the first run after an
+install loads them (a fraction of a second) instead of compiling them (seconds to tens of
+seconds under load). :func:`~derand.maxcut.solve.solve_maxcut` calls :func:`warm_up` at the
 start of a time-limited run on a graph large enough to use them: the loading -- or, with a cold
 cache, the compiling -- happens on the budget's clock but before the budget is shared out, so
 the stages plan with the time that is really left.
@@ -61,10 +63,8 @@ def warm_up() -> float:
 
 
 def _run() -> float:
-    from derand.maxcut import engine
     from derand.maxcut.graph import gnp
     from derand.maxcut.kernels import search_kernels
-    from derand.maxcut.local_search import _load_kernels
     from derand.maxcut.rounding import derandomized_rounding
     from derand.maxcut.sdp import solve_sdp
     from derand.rounding import COMPILED_M
@@ -77,6 +77,9 @@ def _run() -> float:
     # work as they allow: the search's moves and anneal (the first load pays numba's own
     # start-up), the SDP's colouring and sweeps, the rounding's tables and gradient
     if search_kernels().compiled == "jit":  # the ahead-of-time module needs no loading
+        from derand.maxcut import engine
+        from derand.maxcut.local_search import _load_kernels
+
         _load_kernels(engine)
     sdp = solve_sdp(g, max_sweeps=1)
     derandomized_rounding(g, sdp.V, max_iter=1)
@@ -84,28 +87,32 @@ def _run() -> float:
 
 
 def install() -> list[str]:
-    """What ``make install`` runs: the search kernels compiled ahead of time
-    (:func:`derand.maxcut.kernels.build_aot`; when that fails, the reason is reported and
-    runs use the JIT), then every JIT kernel compiled into numba's cache (:func:`warm_up`).
+    """What ``make install`` runs: the search, SDP and rounding kernels compiled ahead of time
+    (:func:`derand.maxcut.kernels.build_all`; a group that fails is reported and its runs use
+    the JIT), then every kernel a run uses loaded once, and the JIT ones compiled into
+    numba's cache (:func:`warm_up`).
 
     Returns
     -------
     list of str
         One line per step, for the installer to print.
     """
-    from derand.maxcut.kernels import build_aot
+    from derand.maxcut.kernels import build_all
 
-    lines = []
-    start = time.perf_counter()
-    try:
-        path = build_aot()
-        lines.append(
-            f"search kernels compiled ahead of time in {time.perf_counter() - start:.1f} s: {path}"
-        )
-    except Exception as exc:  # any failure leaves the JIT, which always works
-        why = f"{type(exc).__name__}: {exc}"
-        lines.append(f"search kernels not compiled ahead of time ({why}); runs use the JIT")
+    lines = build_all()  # a group that fails is reported; its runs use the JIT
     lines.append(f"Max-Cut kernels compiled or loaded in {warm_up():.1f} s")
+    from derand.maxcut import kernels
+
+    if any(kernels.aot_module(group) is not None for group in kernels.GROUPS):
+        # the JIT fallback too (a stale module after a numpy upgrade, say), into numba's cache
+        saved = dict(kernels._aot)
+        kernels._aot.update(dict.fromkeys(kernels.GROUPS))
+        try:
+            seconds = _run()
+        finally:
+            kernels._aot.clear()
+            kernels._aot.update(saved)
+        lines.append(f"the JIT fallback compiled or loaded in {seconds:.1f} s")
     from derand.maxcut.local_search import _load_rank2
 
     start = time.perf_counter()

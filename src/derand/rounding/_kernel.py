@@ -4,7 +4,9 @@ For ``P(s_i = 1) = Phi(a_i)`` and correlations ``rho_e`` of the pairs ``(u_e, v_
 :func:`disagreement_and_grad` returns ``sum_e w_e P(s_u != s_v)`` and its gradient in ``a`` in
 one pass over the pairs, with ``P(s_u != s_v) = Phi(h) + Phi(k) - 2 Phi_2(h, k; rho)``
 (``Phi_2`` by Genz's method, :mod:`derand.core._bvn`; its Gauss-Legendre terms depend on ``rho``
-only and are tabulated once per ascent by :func:`quadrature_tables`).
+only and are tabulated once per ascent by :func:`quadrature_tables`, filled by
+:func:`fill_tables`). Both entry points are also compiled ahead of time
+(:mod:`derand.maxcut.kernels`); callers reach them through :func:`derand.rounding._tables.kernels`.
 """
 
 from __future__ import annotations
@@ -18,19 +20,18 @@ from numpy.typing import NDArray
 from derand.core._bvn import _INV_SQRT2, _INV_SQRT_2PI, _TWO_PI, _W6, _W12, _W20, _X6, _X12, _X20
 from derand.core._bvn import phi_cdf as _phi
 from derand.core._bvn import upper_orthant as _upper_any
+from derand.rounding._tables import TABLE_BYTES, quadrature_tables
 
-__all__ = ["TABLE_BYTES", "disagreement_and_grad", "quadrature_tables"]
-
-
-TABLE_BYTES = 256 * 2**20
-"""Largest size of the per-edge quadrature tables; bigger graphs evaluate them on the fly."""
+__all__ = ["TABLE_BYTES", "disagreement_and_grad", "fill_tables", "quadrature_tables"]
 
 
 @njit(cache=True, nogil=True)
-def _fill_tables(
+def fill_tables(
     rho: NDArray[np.float64], off: NDArray[np.int64], ta: NDArray[np.float64],
     tb: NDArray[np.float64], tc: NDArray[np.float64],
 ) -> None:  # fmt: skip
+    """Fill the Gauss-Legendre terms of :func:`derand.rounding._tables.quadrature_tables`
+    (``off`` from there) in place."""
     for e in range(rho.shape[0]):
         r = rho[e]
         ar = abs(r)
@@ -53,34 +54,6 @@ def _fill_tables(
                 tb[p] = inv
                 tc[p] = w[i] * asr / _TWO_PI
                 p += 1
-
-
-def quadrature_tables(
-    rho: NDArray[np.float64],
-) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Per-edge Gauss-Legendre terms of Plackett's integral, which depend on ``rho`` only.
-
-    For ``0 < |rho_e| < 0.925``, ``Phi_2`` terms are ``tc * exp(hk * ta - (h^2 + k^2)/2 * tb)``
-    for the entries ``off[e]:off[e + 1]``; other edges have none and are evaluated directly.
-    Empty tables (``off`` of length 0) when they would exceed :data:`TABLE_BYTES`.
-
-    Returns
-    -------
-    (ndarray, ndarray, ndarray, ndarray)
-        ``off`` (length ``m + 1``), ``ta``, ``tb``, ``tc``.
-    """
-    ar = np.abs(rho)
-    count = np.where(ar < 0.3, 6, np.where(ar < 0.75, 12, 20))
-    count[(ar >= 0.925) | (rho == 0.0)] = 0
-    off = np.zeros(rho.shape[0] + 1, np.int64)
-    np.cumsum(count, out=off[1:])
-    total = int(off[-1])
-    if 24 * total > TABLE_BYTES:
-        empty = np.zeros(0)
-        return np.zeros(0, np.int64), empty, empty, empty
-    ta, tb, tc = np.empty(total), np.empty(total), np.empty(total)
-    _fill_tables(rho, off, ta, tb, tc)
-    return off, ta, tb, tc
 
 
 @njit(cache=True, nogil=True)

@@ -14,8 +14,8 @@ the variables ``x = (mu, tau) = (m, t) / sigma`` the smoothed objective is the l
 :func:`derandomized_rounding` runs it with the monotone L-BFGS, so the final deterministic
 ``sign(U mu + tau)`` is at least the starting expectation -- the Goemans-Williamson one at
 ``x = 0`` (:func:`gw_expectation`). Pairs are evaluated in one compiled pass
-(:mod:`derand.rounding._kernel`) from :data:`COMPILED_N` variables or :data:`COMPILED_M` pairs
-on, by scipy's Owen's T below.
+(:mod:`derand.rounding._kernel`, ahead of time when built: :mod:`derand.maxcut.kernels`) from
+:data:`COMPILED_N` variables or :data:`COMPILED_M` pairs on, by scipy's Owen's T below.
 """
 
 from __future__ import annotations
@@ -296,6 +296,7 @@ class HyperplaneRounding:
         self.linear = bool(np.any(obj.h != 0))
         self._r = np.clip(self.rho, -_RHO_MAX, _RHO_MAX)
         self._tables: Any = None
+        self._pairs: tuple[Any, ...] = ()
         dim = self.p + (obj.n if thresholds else 0)
         self.x0 = None if x0 is None else np.asarray(x0, dtype=np.float64)
         if self.x0 is not None and (self.x0.shape != (dim,) or not np.all(np.isfinite(self.x0))):
@@ -420,12 +421,19 @@ class HyperplaneRounding:
     def _value_and_grad_a(self, a: Array, grad: bool) -> tuple[float, Array]:
         obj = self.obj
         if obj.m >= COMPILED_M or obj.n >= COMPILED_N:
-            from derand.rounding._kernel import disagreement_and_grad, quadrature_tables
+            from derand.rounding._tables import kernels, quadrature_tables
 
             if self._tables is None:
                 self._tables = quadrature_tables(self._r)
+                self._pairs = tuple(
+                    np.ascontiguousarray(x, dtype=t)
+                    for x, t in ((obj.u, np.int64), (obj.v, np.int64), (self.w, np.float64))
+                )  # the exact types the kernel was compiled for (ahead of time: no dispatch)
             da = np.zeros(obj.n if grad else 0)
-            pairs = disagreement_and_grad(obj.u, obj.v, self.w, self._r, a, grad, da, *self._tables)
+            a = np.ascontiguousarray(a, dtype=np.float64)
+            pairs = kernels().disagreement_and_grad(
+                *self._pairs, self._r, a, bool(grad), da, *self._tables
+            )
             value = float(pairs)
         else:
             value, da = self._scipy(a, grad)

@@ -8,6 +8,7 @@ variable (:meth:`derand.rounding.QuadraticObjective.homogenized`).
 
 from derand.sdp.mixing import (
     COMPILED_N,
+    EIGENVALUE_METHODS,
     SDPSolution,
     as_coupling,
     default_rank,
@@ -16,11 +17,13 @@ from derand.sdp.mixing import (
     greedy_colouring,
     sdp_value,
     solve_sdp,
+    top_eigenvalue,
 )
 from derand.sdp.proof import BackgroundProof, ProvenBound, check_psd, prove_bound, upper_sum
 
 __all__ = [
     "COMPILED_N",
+    "EIGENVALUE_METHODS",
     "BackgroundProof",
     "ProvenBound",
     "SDPSolution",
@@ -33,5 +36,6 @@ __all__ = [
     "prove_bound",
     "sdp_value",
     "solve_sdp",
+    "top_eigenvalue",
     "upper_sum",
 ]

@@ -6,7 +6,7 @@
 ``v_i <- normalize(sum_j C_ij v_j)``, the exact maximiser of the objective in ``v_i``. Nodes are
 greedily coloured so that each colour class is an independent set of ``C``'s graph; updating
 one class at once is then exactly the sequential update (compiled from :data:`COMPILED_N`
-variables on, :mod:`derand.sdp._mixing`).
+variables on, :mod:`derand.sdp._mixing`, ahead of time when built: :mod:`derand.maxcut.kernels`).
 
 Weak duality gives the certificate: for any ``y``, with ``lam = lambda_max(C - Diag(y))``,
 ``sum(y) + n max(0, lam) >= SDP``; ``y_i = v_i . (C V)_i`` makes it tight at an optimum
@@ -31,6 +31,7 @@ from derand.limits import check_count, check_seed, require_memory
 
 __all__ = [
     "COMPILED_N",
+    "EIGENVALUE_METHODS",
     "SDPSolution",
     "as_coupling",
     "default_rank",
@@ -39,12 +40,18 @@ __all__ = [
     "greedy_colouring",
     "sdp_value",
     "solve_sdp",
+    "top_eigenvalue",
 ]
 
 Array = NDArray[np.float64]
 
 COMPILED_N = 64
 """From this many variables on, the sweeps run compiled."""
+DENSE_N = 1000
+"""Up to this many variables the dual bound's eigenvalue is dense ``eigvalsh`` (one BLAS
+thread): 0.12 s at n = 800, where Lanczos at a half-converged SDP point took 1-3.5 s (Gset G2
+after 170 sweeps: its top eigenvalues cluster within 1e-4), and 0.25 s at n = 1000; dense
+grows as n^3 (1.5 s at n = 2000), Lanczos at most linearly per product."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +68,15 @@ class SDPSolution:
         ``sum(y) + n max(0, lambda_max)``: an upper bound on the SDP optimum (up to the Lanczos
         caveat of :func:`dual_bound`).
     lambda_max : float
-        Largest eigenvalue of ``C - Diag(y)``.
+        Upper estimate of the largest eigenvalue of ``C - Diag(y)`` (:func:`top_eigenvalue`).
     sweeps : int
     seconds : float
     interrupted : bool
         Ctrl-C stopped the sweeps early (``V`` is still feasible).
+    bound_method : str
+        How ``lambda_max`` was found (:data:`EIGENVALUE_METHODS`): ``"gershgorin"`` means the
+        Lanczos bound was skipped, ran out of its time or did not converge, and
+        ``upper_bound`` is valid but loose.
     """
 
     V: Array = field(repr=False)
@@ -75,6 +86,7 @@ class SDPSolution:
     sweeps: int
     seconds: float
     interrupted: bool = False
+    bound_method: str = "lanczos"
 
 
 def as_coupling(C: Any) -> sp.csr_matrix:
@@ -111,6 +123,15 @@ def sdp_value(C: sp.csr_matrix, V: Array) -> float:
     return float(np.sum(V * (C @ V)))
 
 
+def _kernels() -> Any:
+    """The module holding the compiled sweeps and colouring: ahead of time when built and
+    current (:mod:`derand.maxcut.kernels`; no numba import), else :mod:`derand.sdp._mixing`
+    (numba's JIT)."""
+    from derand.maxcut.kernels import compiled
+
+    return compiled("sdp")[0]
+
+
 def greedy_colouring(adj: sp.csr_matrix) -> list[NDArray[np.int64]]:
     """Colour classes (independent sets) of a greedy largest-degree-first colouring of the
     graph of ``adj``'s nonzero pattern.
@@ -124,9 +145,7 @@ def greedy_colouring(adj: sp.csr_matrix) -> list[NDArray[np.int64]]:
     indptr, indices = adj.indptr, adj.indices
     order = np.argsort(-np.diff(indptr), kind="stable")
     if n >= COMPILED_N:
-        from derand.sdp._mixing import greedy_colours
-
-        colour = greedy_colours(
+        colour = _kernels().greedy_colours(
             indptr.astype(np.int64), indices.astype(np.int64), order.astype(np.int64)
         )
         return [np.flatnonzero(colour == c) for c in range(int(colour.max(initial=-1)) + 1)]
@@ -151,27 +170,85 @@ def dual_vector(C: sp.csr_matrix, V: Array) -> Array:
     return out
 
 
-def dual_bound(C: sp.csr_matrix, V: Array, *, tol: float = 1e-4) -> tuple[float, float]:
-    """The dual bound from ``V``: ``(sum(y) + n max(0, lam), lam)``, ``lam = lambda_max(C -
-    Diag(y))``, ``y`` from :func:`dual_vector`.
+def dual_bound(
+    C: sp.csr_matrix, V: Array, *, tol: float = 1e-4, deadline: float | None = None
+) -> tuple[float, float]:
+    """The dual bound from ``V``: ``(sum(y) + n max(0, lam), lam)``, ``lam`` an upper estimate
+    of ``lambda_max(C - Diag(y))``, ``y`` from :func:`dual_vector`.
 
-    ``lam`` by Lanczos (scipy ``eigsh``, relative tolerance ``tol``, plus the Ritz residual;
-    dense ``eigvalsh`` for n <= 400). Lanczos converges to the largest eigenvalue from a random
-    start, but that is not a proof (:func:`derand.sdp.prove_bound` is). Valid for any ``V``;
-    tight when ``V`` solves the SDP.
+    ``lam`` by :func:`top_eigenvalue`: Lanczos (scipy ``eigsh``, relative tolerance ``tol``,
+    plus the Ritz residual; dense ``eigvalsh`` for n <= :data:`DENSE_N`), or Gershgorin's
+    bound -- valid whatever the spectrum, loose -- when Lanczos does not converge or
+    ``deadline`` (a ``time.perf_counter()`` value) passes first. Lanczos converges to the largest
+    eigenvalue from a random start, but that is not a proof (:func:`derand.sdp.prove_bound`
+    is). Valid for any ``V``; tight when ``V`` solves the SDP.
 
     Returns
     -------
     (float, float)
     """
-    n = C.shape[0]
+    bound, lam, _ = _dual_bound(C, V, tol, deadline)
+    return bound, lam
+
+
+def _dual_bound(
+    C: sp.csr_matrix, V: Array, tol: float, deadline: float | None
+) -> tuple[float, float, str]:
+    """:func:`dual_bound` and the method of its eigenvalue (:func:`top_eigenvalue`)."""
     y = dual_vector(C, V)
-    m = (C - sp.diags(y)).tocsr()
-    if n <= 400:
-        lam = _dense_top_eigenvalue(m.toarray()) if n else 0.0
-    else:
-        lam = _top_eigenvalue(m, tol)
-    return float(np.sum(y) + n * max(0.0, lam)), lam
+    lam, method = top_eigenvalue(C, y, tol=tol, deadline=deadline)
+    return float(np.sum(y) + C.shape[0] * max(0.0, lam)), lam, method
+
+
+EIGENVALUE_METHODS = ("dense", "lanczos", "gershgorin")
+"""How :func:`top_eigenvalue` found its value: dense ``eigvalsh`` (n <= :data:`DENSE_N`),
+Lanczos plus the Ritz residual, or Gershgorin's bound (Lanczos skipped, out of time or not
+converged)."""
+
+
+def top_eigenvalue(
+    C: sp.csr_matrix, y: Array, *, tol: float = 1e-4, deadline: float | None = None
+) -> tuple[float, str]:
+    """An upper estimate of ``lambda_max(C - Diag(y))`` and how it was found
+    (:data:`EIGENVALUE_METHODS`).
+
+    ``n <=`` :data:`DENSE_N`: dense ``eigvalsh`` (exact up to rounding). Larger: Lanczos to
+    relative tolerance ``tol`` plus the Ritz residual, stopped when ``deadline`` (a
+    ``time.perf_counter()`` value) passes; a Lanczos run that did not converge -- out of
+    iterations or of time -- is discarded for Gershgorin's bound ``max_i (m_ii + sum_j
+    |m_ij|)``, which holds for every symmetric matrix. ``deadline`` in the past skips the
+    eigenvalue (Gershgorin's bound) for ``n > 400`` (below, dense costs milliseconds).
+    Neither Lanczos nor Gershgorin (in floating point) is a proof;
+    :func:`derand.sdp.prove_bound` is.
+
+    Returns
+    -------
+    (float, str)
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> C = sp.csr_matrix(np.array([[0.0, -0.5], [-0.5, 0.0]]))
+    >>> top_eigenvalue(C, np.array([-0.5, -0.5]))
+    (1.0, 'dense')
+    """
+    n = C.shape[0]
+    m = (C - sp.diags(np.asarray(y, dtype=np.float64))).tocsr()
+    if n == 0:
+        return 0.0, "dense"
+    if n <= 400 or (n <= DENSE_N and (deadline is None or time.perf_counter() < deadline)):
+        return _dense_top_eigenvalue(m.toarray()), "dense"  # 400: 10 ms, DENSE_N: 0.25 s
+    lam = _top_eigenvalue(m, tol, deadline)
+    if lam is None:
+        return _gershgorin(m), "gershgorin"
+    return lam, "lanczos"
+
+
+def _gershgorin(m: sp.csr_matrix) -> float:
+    """Gershgorin's upper bound on the eigenvalues of symmetric ``m``."""
+    diag = m.diagonal()
+    radius = np.asarray(abs(m).sum(axis=1)).ravel() - np.abs(diag)
+    return float(np.max(diag + radius))
 
 
 def _dense_top_eigenvalue(a: Array) -> float:
@@ -199,11 +276,18 @@ def _blas_controller() -> Any:
     return _CONTROLLER[0]
 
 
-def _top_eigenvalue(m: sp.csr_matrix, tol: float) -> float:
-    """Largest eigenvalue of symmetric ``m`` by Lanczos plus the Ritz residual; retried with a
-    looser tolerance and a larger subspace, and Gershgorin's bound as the last resort."""
-    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+class _OutOfTime(Exception):
+    """Lanczos ran past its deadline."""
 
+
+def _top_eigenvalue(m: sp.csr_matrix, tol: float, deadline: float | None = None) -> float | None:
+    """Largest eigenvalue of symmetric ``m`` by Lanczos plus the Ritz residual; retried with a
+    looser tolerance and a larger subspace; ``None`` when neither converged or ``deadline``
+    passed first (each product checks the clock)."""
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+    if deadline is not None and time.perf_counter() >= deadline:
+        return None
     n = m.shape[0]
     v0 = np.random.default_rng(0).standard_normal(n)
     # eigsh's tolerance is relative to the eigenvalue, which is close to 0 at a near-optimal
@@ -212,20 +296,31 @@ def _top_eigenvalue(m: sp.csr_matrix, tol: float) -> float:
     # ARPACK iterations and 5 s unshifted, 0.4 s shifted, the bound 1e-4 % higher)
     shift = 1e-3 * float(abs(m).sum(axis=1).max())
     shifted = (m + shift * sp.identity(n, format="csr")).tocsr()
+    op: Any = shifted
+    if deadline is not None:
+        clock = time.perf_counter
+
+        def product(x: Array) -> Array:
+            if clock() > deadline:
+                raise _OutOfTime
+            out: Array = shifted @ x
+            return out
+
+        op = LinearOperator((n, n), matvec=product, dtype=np.float64)
     # a rank-p V leaves about p (<= 24 by default) eigenvalues clustered near the top; a
     # Krylov subspace wider than that cluster converges in fewer restarts (Gset G17, G53, G70,
     # G81 at a time-limited V: 1.3-2.3x faster than 20 vectors, and on G17 20 vectors stopped
     # at a Ritz value below the top eigenvalue)
     for t, ncv in ((tol, min(n, 40)), (max(tol, 1e-3), min(n, 64))):
         try:
-            vals, vecs = eigsh(shifted, k=1, which="LA", v0=v0, tol=t, ncv=ncv)
+            vals, vecs = eigsh(op, k=1, which="LA", v0=v0, tol=t, ncv=ncv)
         except ArpackNoConvergence:
             continue
+        except _OutOfTime:
+            return None
         lam = float(vals[0]) - shift
         return lam + float(np.linalg.norm(m @ vecs[:, 0] - lam * vecs[:, 0]))
-    absm = abs(m)
-    diag = m.diagonal()
-    return float(np.max(diag + np.asarray(absm.sum(axis=1)).ravel() - np.abs(diag)))
+    return None
 
 
 def default_rank(n: int) -> int:
@@ -253,6 +348,7 @@ def solve_sdp(
     time_limit: float | None = None,
     callback: Callable[[int, int], None] | None = None,
     checked: bool = False,
+    bound_seconds: float | None = None,
 ) -> SDPSolution:
     """Maximise ``<C, V V^T>`` over unit rows by the mixing method; bound it by the dual.
 
@@ -275,6 +371,13 @@ def solve_sdp(
         keeps ``V``.
     checked : bool
         ``C`` is already a checked CSR matrix (:func:`as_coupling`).
+    bound_seconds : float, optional
+        Seconds the dual bound's Lanczos eigenvalue may take, counted from the end of the
+        sweeps (default: no limit); past them, or with ``0``, the bound uses Gershgorin's
+        eigenvalue bound instead (``bound_method == "gershgorin"``: valid, loose; a caller
+        can compute the Lanczos bound later, :func:`top_eigenvalue`, or beside other work,
+        :class:`derand.sdp.BackgroundProof`). Problems of at most :data:`DENSE_N` variables
+        always get the dense eigenvalue.
 
     Returns
     -------
@@ -306,10 +409,10 @@ def solve_sdp(
     compiled = n >= COMPILED_N and M.nnz > 0
     blocks = [] if compiled else [(c, neg[c]) for c in classes]
     if compiled:
-        from derand.sdp._mixing import mixing_sweeps
-
+        mixing_sweeps = _kernels().mixing_sweeps
         order = np.concatenate(classes).astype(np.int64)
         indptr, indices = neg.indptr.astype(np.int64), neg.indices.astype(np.int64)
+        data = np.ascontiguousarray(neg.data, dtype=np.float64)
     prev = sdp_value(M, V)
     sweeps = 0
     scale = max(1.0, 2.0 * float(np.sum(np.abs(M.data))))
@@ -318,7 +421,7 @@ def solve_sdp(
         while sweeps < max_sweeps and M.nnz:
             todo = min(check, max_sweeps - sweeps)
             if compiled:
-                mixing_sweeps(indptr, indices, neg.data, order, V, todo)
+                mixing_sweeps(indptr, indices, data, order, V, todo)
             else:
                 for _ in range(todo):
                     for idx, rows in blocks:
@@ -342,7 +445,8 @@ def solve_sdp(
     if not np.all(np.isfinite(V)):
         raise InputError("the SDP produced non-finite numbers (coefficients out of range?)")
     value = sdp_value(M, V)
-    bound, lam = dual_bound(M, V)
+    deadline = None if bound_seconds is None else time.perf_counter() + max(0.0, bound_seconds)
+    bound, lam, method = _dual_bound(M, V, 1e-4, deadline)
     if not (np.isfinite(bound) and np.isfinite(value)):
         raise InputError("the SDP bound is not finite (coefficients out of range?)")
     return SDPSolution(
@@ -353,4 +457,5 @@ def solve_sdp(
         sweeps=sweeps,
         seconds=time.perf_counter() - start,
         interrupted=interrupted,
+        bound_method=method,
     )

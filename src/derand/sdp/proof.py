@@ -233,8 +233,11 @@ class BackgroundProof:
     :meth:`result` waits for it at most until a deadline and ends the child otherwise (a
     factorisation cannot be stopped half-way, and a thread still inside QDLDL when the
     interpreter exits would abort the process). Where ``fork`` is not available (Windows) a
-    daemon thread is used instead (QDLDL releases the GIL). Arguments
-    as for :func:`prove_bound`.
+    daemon thread is used instead (QDLDL releases the GIL). Arguments as for
+    :func:`prove_bound`, except that ``lam=None`` asks the child to find the eigenvalue
+    estimate first (:func:`derand.sdp.top_eigenvalue`, Lanczos: seconds at a half-converged
+    SDP point), so that the caller's work does not wait for it; :meth:`eigenvalue` returns it
+    as soon as it has arrived.
 
     Examples
     --------
@@ -248,12 +251,14 @@ class BackgroundProof:
     True
     """
 
-    def __init__(self, C: Any, y: NDArray[np.float64], lam: float) -> None:
+    def __init__(self, C: Any, y: NDArray[np.float64], lam: float | None) -> None:
         import multiprocessing as mp
 
         self.started = time.perf_counter()
         self._result: ProvenBound | None = None
         self._error: BaseException | None = None
+        self._eigenvalue: tuple[float, str] | None = None
+        self._done = False
         self._proc: Any = None
         self._thread: threading.Thread | None = None
         if "fork" in mp.get_all_start_methods():
@@ -272,15 +277,58 @@ class BackgroundProof:
             )
             self._thread.start()
 
-    def _run(self, C: Any, y: NDArray[np.float64], lam: float) -> None:
+    def _run(self, C: Any, y: NDArray[np.float64], lam: float | None) -> None:
         try:  # pragma: no cover - the thread fallback
+            if lam is None:
+                self._eigenvalue = _eigenvalue(C, y)
+                lam = self._eigenvalue[0]
             self._result = prove_bound(C, y, lam)
         except BaseException as exc:  # pragma: no cover - handed to the caller by result()
             self._error = exc
 
+    def _receive(self, timeout: float) -> bool:
+        """Read the child's messages for at most ``timeout`` seconds; True once the proof's
+        outcome (or an error, or the child's end) has arrived."""
+        deadline = time.perf_counter() + max(0.0, timeout)
+        while not self._done:
+            try:
+                if not self._conn.poll(max(0.0, deadline - time.perf_counter())):
+                    return False
+                kind, value = self._conn.recv()
+            except (EOFError, OSError):  # the child died without an answer (killed, say)
+                self._result = ProvenBound(
+                    proven=False, upper_bound=math.nan, delta=math.nan, margin=math.nan,
+                    attempts=0, note="the proof's process ended without an answer: not proven",
+                    seconds=time.perf_counter() - self.started,
+                )  # fmt: skip
+                self._done = True
+                break
+            if kind == "eigenvalue":
+                self._eigenvalue = value
+                continue
+            if kind == "error":
+                self._error = value
+            else:
+                self._result = value
+            self._done = True
+        return True
+
+    def eigenvalue(self) -> tuple[float, str] | None:
+        """The child's estimate of ``lambda_max(C - Diag(y))`` and its method
+        (:func:`derand.sdp.top_eigenvalue`) once it has arrived, without waiting; ``None``
+        before that, and always when ``lam`` was given.
+
+        Returns
+        -------
+        (float, str) or None
+        """
+        if self._proc is not None and self._eigenvalue is None:
+            self._receive(0.0)
+        return self._eigenvalue
+
     def result(self, timeout: float) -> ProvenBound | None:
         """The proof's outcome, waiting at most ``timeout`` seconds; ``None`` when it has not
-        finished by then (the child is then ended).
+        finished by then (the child is then ended; :meth:`eigenvalue` keeps what arrived).
 
         Returns
         -------
@@ -299,20 +347,13 @@ class BackgroundProof:
                 raise self._error
             return self._result
         try:
-            if not self._conn.poll(max(0.0, timeout)):
-                return None
-            kind, value = self._conn.recv()
-        except EOFError:  # the child died without an answer (killed for memory, say)
-            return ProvenBound(
-                proven=False, upper_bound=math.nan, delta=math.nan, margin=math.nan,
-                attempts=0, note="the proof's process ended without an answer: not proven",
-                seconds=time.perf_counter() - self.started,
-            )  # fmt: skip
+            if self._proc is not None:
+                self._receive(timeout)
         finally:
             self.close()
-        if kind == "error":
-            raise value
-        return value  # type: ignore[no-any-return]
+        if self._error is not None:
+            raise self._error
+        return self._result
 
     def wait(self, timeout: float) -> ProvenBound:
         """:meth:`result`, with a proof that has not finished by then reported as not proven
@@ -341,12 +382,28 @@ class BackgroundProof:
             self._proc = None
 
 
-def _child(conn: Any, C: Any, y: NDArray[np.float64], lam: float) -> None:
-    """The body of :class:`BackgroundProof`'s process: one answer on ``conn``."""
+def _eigenvalue(C: Any, y: NDArray[np.float64]) -> tuple[float, str]:
+    """:func:`derand.sdp.top_eigenvalue` of ``C - Diag(y)``, with the BLAS on one thread (the
+    caller's work has the other core)."""
+    from threadpoolctl import threadpool_limits
+
+    from derand.sdp.mixing import top_eigenvalue
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return top_eigenvalue(sp.csr_matrix(C, dtype=np.float64), y)
+
+
+def _child(conn: Any, C: Any, y: NDArray[np.float64], lam: float | None) -> None:
+    """The body of :class:`BackgroundProof`'s process: the eigenvalue estimate when ``lam`` is
+    ``None`` (one message), then the proof's outcome (one message)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
+        if lam is None:
+            found = _eigenvalue(C, y)
+            conn.send(("eigenvalue", found))
+            lam = found[0]
         answer: tuple[str, Any] = ("ok", prove_bound(C, y, lam))
     except Exception as exc:
         answer = ("error", exc)
