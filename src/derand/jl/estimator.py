@@ -89,6 +89,7 @@ SMALL_ACTIVE = 8000
 SMALL_SCAN = 1000
 SMALL_MIN_INNER = 10
 SMALL_TOL = 0.01
+LARGE_TOL = 0.005
 LARGE_ACTIVE = 30000
 LARGE_SCAN = 3000
 """What ``"auto"`` means for ``active_size``, ``scan_size``, ``min_inner_iter`` and ``tol``:
@@ -115,6 +116,12 @@ and the certified max gained less than 1 % in 3 rounds. Measured (README, JL *Fi
 8-15x), in-sample max / PCA median 0.670 against the default's 0.654: 0-11 % above the
 default's on 11 rows, 38 % on breast_cancer k = 20 (which needs long rounds); the
 certificate is exact either way. Measured only up to n = 2000 (it also applies beyond)."""
+
+LARGE_POOL = 200_000
+POOL_ROUNDS = 8
+"""What ``"auto"`` means for ``pool_size`` and ``pool_rounds``: beyond :data:`LARGE_PAIRS`
+pairs every exact pass keeps its 200,000 most extreme pairs each way as a pool, and up to 8
+cheap rounds draw their active pairs from it before the next exact pass; none up to it."""
 
 STAGE_TAU0 = 0.005
 STAGE_SIGMA0 = 1e-3
@@ -616,6 +623,8 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         max_rounds: int | str | None = "auto",
         tol: float | str | None = "auto",
         min_inner_iter: int | str | None = "auto",
+        pool_size: int | str | None = "auto",
+        pool_rounds: int | str = "auto",
         n_jobs: int | None = None,
         backend: str = "local",
         address: str | None = None,
@@ -647,6 +656,8 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         self.max_rounds = max_rounds
         self.tol = tol
         self.min_inner_iter = min_inner_iter
+        self.pool_size = pool_size
+        self.pool_rounds = pool_rounds
         self.n_jobs = n_jobs
         self.backend = backend
         self.address = address
@@ -669,8 +680,10 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         small = (n_terms if auto_terms is None else auto_terms) <= LARGE_PAIRS
         active_size = self._auto("active_size", SMALL_ACTIVE if small else LARGE_ACTIVE)
         scan_size = self._auto("scan_size", SMALL_SCAN if small else LARGE_SCAN)
-        tol = self._auto("tol", SMALL_TOL if small else None)
+        tol = self._auto("tol", SMALL_TOL if small else (LARGE_TOL if large else None))
         min_inner = self._auto("min_inner_iter", SMALL_MIN_INNER if small else None)
+        pool_size = self._auto("pool_size", LARGE_POOL if large else None)
+        pool_rounds = self._auto("pool_rounds", POOL_ROUNDS)
         if self.max_rounds == "auto":
             rounds: int | None = None
             if large:
@@ -714,6 +727,10 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
             min_inner_iter=None
             if min_inner is None
             else check_count(min_inner, "min_inner_iter", low=1, high=100_000),
+            pool_size=None
+            if pool_size is None
+            else check_count(pool_size, "pool_size", low=1, high=50_000_000),
+            pool_rounds=check_count(pool_rounds, "pool_rounds", low=1, high=100_000),
         )
 
     def _auto(self, name: str, value: Any) -> Any:
