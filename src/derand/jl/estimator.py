@@ -118,6 +118,7 @@ default's on 11 rows, 38 % on breast_cancer k = 20 (which needs long rounds); th
 certificate is exact either way. Measured only up to n = 2000 (it also applies beyond)."""
 
 LARGE_POOL = 200_000
+HUGE_POOL = 200_000
 POOL_ROUNDS = 8
 """What ``"auto"`` means for ``pool_size`` and ``pool_rounds``: beyond :data:`LARGE_PAIRS`
 pairs every exact pass keeps its 200,000 most extreme pairs each way as a pool, and up to 8
@@ -495,13 +496,27 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
     tol : float, "auto" or None
         Also stop once tau is final and the best certified max improved by less than this
         fraction over the last ``patience`` rounds (None: only the ``patience`` rule, which
-        asks for ``patience`` rounds that each gain less than 0.1 %). ``"auto"``: 0.01 up
-        to 5·10^7 pairs, None beyond. See also :data:`FAST_FIT`.
+        asks for ``patience`` rounds that each gain less than 0.1 %); with ``max_rounds``,
+        once one exact pass gains less than this fraction. ``"auto"``: 0.01 up to 5·10^7
+        pairs, None up to 10^9, 0.005 beyond (where a pass costs tens of CPU-seconds). See
+        also :data:`FAST_FIT`.
+    pool_size : int, "auto" or None
+        Keep the ``pool_size`` most extreme pairs each way of every exact pass (with the
+        active set) as a candidate pool; between two exact passes, up to ``pool_rounds``
+        cheap rounds each evaluate the pool exactly at the new M and take their active
+        pairs from its extremes, so that one expensive pass over all pairs serves several
+        rounds (the pool's max is a lower bound; only exact passes certify, and the M
+        returned is the best certified one). ``"auto"``: 200,000 beyond 5·10^7 pairs,
+        None (off) up to it. Only for ``objective="pairs"``.
+    pool_rounds : int or "auto"
+        Most rounds per exact pass with a pool (fewer once a round lowers the pool's max by
+        less than 0.1 %). ``"auto"``: 8.
     max_rounds : int, "auto" or None
         Most rounds (each ends with an exact pass over all pairs). ``"auto"``: no limit up to
         5·10^7 pairs; above, 6 rounds (tau then falls faster) with the passes that select the
         active pairs in float32. ``None``: no limit. With a limit the fit also stops after two
-        rounds without a better certified max.
+        rounds without a better certified max, and (with ``tol``) once an exact pass gains
+        less than ``tol``.
     n_jobs : int or None
         Threads for the exact passes (default: the CPUs of this process). The result does not
         depend on it.
@@ -539,6 +554,8 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         ``certified_max_distortion``, ``certified_sigma``, ``tau`` and, with early stopping,
         ``validation_max_distortion`` (exact over all pairs of training and validation points,
         after the best rescaling of that range: what the certificate of the map would be);
+        ``pool_max_distortion``, per round with a pool, the max over the pool (a lower
+        bound of that M's certified max);
         ``best_round`` (the round returned), ``sigma_mode`` and why the fit ``stopped``.
     sigma_ : float
         sigma at the last iteration.
@@ -680,9 +697,13 @@ class DerandomizedJL(ProjectionMixin, BaseEstimator):  # type: ignore[misc]
         small = (n_terms if auto_terms is None else auto_terms) <= LARGE_PAIRS
         active_size = self._auto("active_size", SMALL_ACTIVE if small else LARGE_ACTIVE)
         scan_size = self._auto("scan_size", SMALL_SCAN if small else LARGE_SCAN)
-        tol = self._auto("tol", SMALL_TOL if small else (LARGE_TOL if large else None))
+        tol = self._auto(
+            "tol", SMALL_TOL if small else (LARGE_TOL if n_terms > HUGE_PAIRS else None)
+        )
         min_inner = self._auto("min_inner_iter", SMALL_MIN_INNER if small else None)
-        pool_size = self._auto("pool_size", LARGE_POOL if large else None)
+        pool_size = self._auto(
+            "pool_size", (HUGE_POOL if n_terms > HUGE_PAIRS else LARGE_POOL) if large else None
+        )
         pool_rounds = self._auto("pool_rounds", POOL_ROUNDS)
         if self.max_rounds == "auto":
             rounds: int | None = None

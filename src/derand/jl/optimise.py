@@ -34,7 +34,13 @@ then select pairs in float32. With ``min_inner_iter`` a round's iteration budget
 the certificate (doubled, up to ``inner_iter``, after a round whose pass certified a better
 M; halved, down to ``min_inner_iter``, after one that did not), and with ``tol`` the fit
 also stops once tau is final and the best certified max gained less than ``tol`` in
-``patience`` rounds. The best M certified at a pass is returned, so an interrupted
+``patience`` rounds (with ``max_rounds``: once one exact pass gained less than ``tol``).
+With ``pool_size`` (large problems) every exact pass also keeps its ``pool_size`` most
+extreme pairs each way as a :class:`Pool`; the rounds that follow (up to ``pool_rounds``,
+while the pool's max falls by at least 0.1 % a round) evaluate the pool exactly instead of
+all pairs and take the next active set from its extremes, and the best of them goes to the
+next exact pass: the optimiser meets the pairs it would push past the active set's band
+without paying a pass for each round. The best M certified at a pass is returned, so an interrupted
 run still returns a certified matrix. With ``cap_gain`` the largest gain of M over all
 directions, ``||M||_op^2``, is one more upper term of the maximum.
 
