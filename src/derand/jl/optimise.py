@@ -288,7 +288,8 @@ class Pool:
             return self.pairs
         hi = np.argpartition(r, r.size - m)[r.size - m :]
         lo = np.argpartition(r, m)[:m]
-        return self.pairs[np.unique(np.concatenate([hi, lo]))]
+        out: IntArray = self.pairs[np.unique(np.concatenate([hi, lo]))]
+        return out
 
 
 class ActiveSet:
