@@ -70,7 +70,7 @@ def test_large_problems_get_a_pool_by_default() -> None:
     assert large.pool_size == estimator.LARGE_POOL
     assert large.pool_rounds == estimator.POOL_ROUNDS and large.tol is None
     huge = est._settings(2 * 10**9)
-    assert huge.pool_size == estimator.HUGE_POOL and huge.tol == estimator.LARGE_TOL
+    assert huge.pool_size == estimator.LARGE_POOL and huge.tol == estimator.LARGE_TOL
     # the subsample stage of a large problem keeps its settings: no pool, no tol
     stage = est._settings(5 * 10**7 - 1, auto_terms=10**8)
     assert stage.pool_size is None and stage.tol is None
