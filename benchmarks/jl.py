@@ -10,6 +10,7 @@ one after the other, so machine load hits them alike (the load average is printe
     python benchmarks/jl.py --quick        # digits k = 20 and the authors' setting only
     python benchmarks/jl.py --heldout      # held-out suite: derand, PCA, Gaussian, NuMax-k
     python benchmarks/jl.py --cost         # fit CPU against PCA's at n <= 2000: default, FAST_FIT
+    taskset -c 1 python benchmarks/jl.py --mixture 100000   # mixture at scale vs PCA, NuMax
 
 Suite columns: ours (certified max distortion on all points), PCA with the best scalar
 rescaling, the best of 100 Gaussian projections after the best rescaling, one sparse random
@@ -263,6 +264,49 @@ def scale(ray_n: int, workers: int) -> None:
         )
 
 
+def mixture_scale(n: int, numax_points: int, seed: int = 0) -> None:
+    """The Gaussian mixture (20 centres in R^100, k = 20) at n points: derand (fit +
+    certificate), PCA (its two exact passes), and NuMax-k fitted on ``numax_points`` random
+    points (0: skipped), each map certified over all pairs; CPU seconds of this process
+    (pin it to one core: ``taskset -c 1``) and the peak resident memory after each."""
+    from derand.jl import NuMaxJL, pairwise_distortion
+
+    X = gaussian_mixture(n, seed=seed)
+    k = 20
+    print(f"Gaussian mixture n = {n}, d = 100, k = {k}, seed {seed}; load {load()}", flush=True)
+    ours, cpu = cpu_fit(DerandomizedJL(k), X)
+    h = ours.history_
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(
+        f"  derand: {num(ours.max_distortion_)} (exact, all pairs), {cpu:.1f} CPU-s fit + "
+        f"certificate, {len(h['certified_max_distortion'])} exact passes + the certificate "
+        f"({h['stopped']}), passes {[round(v, 4) for v in h['certified_max_distortion']]}, "
+        f"peak RSS {peak:.2f} GiB, load {load()}",
+        flush=True,
+    )
+    pca, cpu_p = cpu_fit(PCAJL(k), X)
+    ratio = ours.max_distortion_ / pca.max_distortion_
+    print(
+        f"  PCA: {num(pca.max_distortion_)}, {cpu_p:.1f} CPU-s; derand / PCA {ratio:.3f}; "
+        f"load {load()}",
+        flush=True,
+    )
+    if numax_points:
+        pick = np.sort(np.random.default_rng(1).permutation(n)[:numax_points])
+        start = time.process_time()
+        nu, _ = cpu_fit(NuMaxJL(k), X[pick])
+        rep = pairwise_distortion(X, nu.components_, quantiles=(), n_worst=0)
+        from derand.jl.distortion import best_rescaling
+
+        value = best_rescaling(rep.min_signed, rep.max_signed)[1]
+        print(
+            f"  NuMax-k on {numax_points} random points: {num(value)} over all pairs "
+            f"(rescaled; {num(nu.max_distortion_)} on its sample), "
+            f"{time.process_time() - start:.1f} CPU-s; load {load()}",
+            flush=True,
+        )
+
+
 def quick() -> None:
     """digits k = 20 against PCA, and the authors' setting."""
     X = load_data("digits").X
@@ -508,6 +552,12 @@ def main() -> None:
     parser.add_argument(
         "--cost", action="store_true", help="fit CPU against PCA's at n <= 2000 (FAST_FIT)"
     )
+    parser.add_argument(
+        "--mixture", type=int, default=0, help="Gaussian mixture at this n: derand, PCA, NuMax"
+    )
+    parser.add_argument(
+        "--numax-points", type=int, default=2000, help="NuMax's sample for --mixture (0: none)"
+    )
     parser.add_argument("--n-max", type=int, default=1000, help="points per held-out data set")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the 70/30 split")
     parser.add_argument("--bisections", type=int, default=6, help="NuMax solves per fit")
@@ -517,8 +567,11 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {machine()}; load average at start {load()}\n")
     warm_up()
-    if args.quick or not (args.suite or args.ablation or args.scale or args.heldout or args.cost):
+    chosen = args.suite or args.ablation or args.scale or args.heldout or args.cost
+    if args.quick or not (chosen or args.mixture):
         quick()
+    if args.mixture:
+        mixture_scale(args.mixture, args.numax_points)
     if args.cost:
         cost()
     if args.heldout:

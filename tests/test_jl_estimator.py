@@ -627,7 +627,8 @@ def test_refinement_is_seeded_and_takes_short_rounds(
     small_digits: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After the subsample stage, the fit on all points starts from the stage's active pairs
-    (as rows of all points) and its rounds take at most REFINE_INNER_ITER iterations."""
+    (as rows of all points) and its rounds take at most REFINE_INNER_ITER iterations (one
+    round a pass without a pool; up to POOL_ROUNDS rounds a pass with one)."""
     import derand.jl.estimator as estimator
 
     monkeypatch.setattr(estimator, "LARGE_PAIRS", 1000)
@@ -640,7 +641,7 @@ def test_refinement_is_seeded_and_takes_short_rounds(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(estimator, "optimise_projection", spy)
-    est = DerandomizedJL(6, random_state=0).fit(small_digits)
+    est = DerandomizedJL(6, pool_size=None, random_state=0).fit(small_digits)
     assert len(seen) == 2 and seen[0] is None  # the stage itself is not seeded
     seeds = seen[1]
     assert seeds is not None and seeds.ndim == 2 and seeds.shape[1] == 2 and len(seeds) > 0
@@ -648,6 +649,10 @@ def test_refinement_is_seeded_and_takes_short_rounds(
     assert np.all(seeds[:, 0] < seeds[:, 1]) and np.all(seeds >= 0) and np.all(seeds < n)
     steps = np.diff([0, *est.history_["certified_iteration"]])
     assert steps.size > 1 and int(steps.max()) <= estimator.REFINE_INNER_ITER
+    pooled = DerandomizedJL(6, random_state=0).fit(small_digits).history_
+    assert pooled["pool_max_distortion"]  # the refinement of a large problem has a pool
+    steps = np.diff(pooled["certified_iteration"])
+    assert int(steps.max()) <= estimator.REFINE_INNER_ITER * estimator.POOL_ROUNDS
 
 
 def test_ctrl_c_in_the_subsample_stage_keeps_its_map(

@@ -34,7 +34,13 @@ then select pairs in float32. With ``min_inner_iter`` a round's iteration budget
 the certificate (doubled, up to ``inner_iter``, after a round whose pass certified a better
 M; halved, down to ``min_inner_iter``, after one that did not), and with ``tol`` the fit
 also stops once tau is final and the best certified max gained less than ``tol`` in
-``patience`` rounds. The best M certified at a pass is returned, so an interrupted
+``patience`` rounds (with ``max_rounds``: once one exact pass gained less than ``tol``).
+With ``pool_size`` (large problems) every exact pass also keeps its ``pool_size`` most
+extreme pairs each way as a :class:`Pool`; the rounds that follow (up to ``pool_rounds``,
+while the pool's max falls by at least 0.1 % a round) evaluate the pool exactly instead of
+all pairs and take the next active set from its extremes, and the best of them goes to the
+next exact pass: the optimiser meets the pairs it would push past the active set's band
+without paying a pass for each round. The best M certified at a pass is returned, so an interrupted
 run still returns a certified matrix. With ``cap_gain`` the largest gain of M over all
 directions, ``||M||_op^2``, is one more upper term of the maximum.
 
@@ -214,6 +220,78 @@ def _backward(  # pragma: no cover - numba
     return dA
 
 
+@njit(cache=True, nogil=True)
+def _pair_ratios(  # pragma: no cover - numba
+    Y: Array, first: IntArray, second: IntArray, inv_den: Array, out: Array
+) -> None:
+    """``out[u] = ||y_first[u] - y_second[u]||^2 inv_den[u]``."""
+    kk = Y.shape[1]
+    for u in range(first.shape[0]):
+        i = first[u]
+        j = second[u]
+        s = 0.0
+        for t in range(kk):
+            v = Y[i, t] - Y[j, t]
+            s += v * v
+        out[u] = s * inv_den[u]
+
+
+class Pool:
+    """A large candidate set of pairs kept from an exact pass (the most extreme ones of that
+    pass, each way), evaluated exactly for any M between passes: cheap rounds of the
+    optimiser draw their active pairs from it, and only the next exact pass over all pairs
+    certifies the result.
+
+    Parameters
+    ----------
+    points : ndarray (N, d)
+        The points the pairs index.
+    pairs : ndarray (m, 2)
+        Distinct pairs (rows of ``points``).
+    """
+
+    _CHUNK = 65536
+
+    def __init__(self, points: Array, pairs: IntArray) -> None:
+        self.points = points
+        self.pairs = np.ascontiguousarray(pairs, dtype=np.int64)
+        self.first = np.ascontiguousarray(self.pairs[:, 0])
+        self.second = np.ascontiguousarray(self.pairs[:, 1])
+        inv_den = np.empty(self.pairs.shape[0])
+        for c0 in range(0, inv_den.size, self._CHUNK):
+            a = self.first[c0 : c0 + self._CHUNK]
+            b = self.second[c0 : c0 + self._CHUNK]
+            diff = points[a] - points[b]
+            inv_den[c0 : c0 + a.size] = 1.0 / np.einsum("ij,ij->i", diff, diff)
+        self.inv_den = inv_den
+        self._r = np.empty(inv_den.size)
+
+    @property
+    def size(self) -> int:
+        """Pairs in the pool."""
+        return int(self.pairs.shape[0])
+
+    def ratios(self, M: Array) -> Array:
+        """``||M u||^2`` of every pair of the pool (a view, overwritten by the next call)."""
+        Y = np.ascontiguousarray(self.points @ M.T)
+        _pair_ratios(Y, self.first, self.second, self.inv_den, self._r)
+        return self._r
+
+    def value(self, M: Array) -> float:
+        """Max distortion of M over the pool after the best rescaling of its range."""
+        r = self.ratios(M)
+        return range_distortion(float(r.min()), float(r.max()))
+
+    def extremes(self, r: Array, m: int) -> IntArray:
+        """The pairs of the ``m`` largest and ``m`` smallest of the ratios ``r``."""
+        if 2 * m >= r.size:
+            return self.pairs
+        hi = np.argpartition(r, r.size - m)[r.size - m :]
+        lo = np.argpartition(r, m)[:m]
+        out: IntArray = self.pairs[np.unique(np.concatenate([hi, lo]))]
+        return out
+
+
 class ActiveSet:
     """Terms of the objective: pairs (i, j) of rows of ``points`` (in the points they touch).
 
@@ -272,6 +350,7 @@ class FitHistory:
     certified_sigma: list[float] = field(default_factory=list)
     tau: list[float] = field(default_factory=list)
     validation_max_distortion: list[float] = field(default_factory=list)
+    pool_max_distortion: list[float] = field(default_factory=list)
     best_round: int = 0
     sigma_restarts: int = 0
     scan_dtype: str = "float64"
@@ -321,6 +400,8 @@ class FitSettings:
     n_iter_no_change: int = 3
     tol: float | None = None
     min_inner_iter: int | None = None
+    pool_size: int | None = None
+    pool_rounds: int = 1
 
 
 @dataclass(frozen=True)
@@ -534,14 +615,29 @@ def optimise_projection(
     scan_seconds = 0.0
     evaluations = 0
 
+    m_scan = min(settings.scan_size, max(1, settings.active_size // 2))
+    use_pool = settings.pool_size is not None and objective == "pairs"
+    m_pass = max(m_scan, settings.pool_size or 0) if use_pool else m_scan
+    pool_pairs: IntArray | None = None  # the pool of the last pass (pairs objective)
+
     def exact(M: Array) -> ScanResult:
-        nonlocal scan_seconds
+        nonlocal scan_seconds, pool_pairs
         t0 = time.perf_counter()
-        result = terms.scan(M, min(settings.scan_size, max(1, settings.active_size // 2)))
+        result = terms.scan(M, m_pass)
         scan_seconds += time.perf_counter() - t0
         if not (math.isfinite(result.rmin) and math.isfinite(result.rmax)) or result.rmax <= 0:
             raise InputError("fit: the projection's pair ratios are not finite (exact pass)")
-        return result
+        if m_pass == m_scan:
+            return result
+        # largest ratios first, then smallest, min(m_pass, pairs) each: the active set's
+        # candidates are the first m_scan of each half, the pool all of them
+        pool_pairs = result.pairs
+        half = result.pairs.shape[0] // 2
+        pick = np.concatenate([np.arange(min(m_scan, half)), half + np.arange(min(m_scan, half))])
+        return ScanResult(
+            pairs=result.pairs[pick], ratios=result.ratios[pick], rmin=result.rmin,
+            rmax=result.rmax,
+        )  # fmt: skip
 
     best_M = np.array(M0, dtype=np.float64)
     best_range: tuple[float, float] | None = None
@@ -605,6 +701,12 @@ def optimise_projection(
         if seed_pairs is not None and seed_pairs.size and objective == "pairs":
             seeded = ActiveSet(terms.points, np.asarray(seed_pairs, dtype=np.int64))
             active = _next_active(terms.points, seeded, scanned.pairs, M, settings, tau_rel)
+        pool: Pool | None = None
+        pool_best: tuple[float, Array, float] = (math.inf, M, sigma)
+        pool_round = 0
+        if pool_pairs is not None:
+            pool = Pool(terms.points, _union_pairs(pool_pairs, active.pairs))
+            pool_best = (pool.value(M), M.copy(), sigma)
         with one_blas_thread():
             while done < settings.n_iter:
                 if last_value <= _EXACT:
@@ -636,6 +738,24 @@ def optimise_projection(
                 M, sigma = step.unpack(result.x)
                 if not np.all(np.isfinite(M)):
                     raise InputError("fit: the optimiser produced a non-finite projection")
+                if pool is not None:
+                    r = pool.ratios(M)
+                    p_lo, p_hi = float(r.min()), float(r.max())
+                    p_value = range_distortion(p_lo, p_hi)
+                    history.pool_max_distortion.append(p_value)
+                    pool_round += 1
+                    gained = p_value < pool_best[0] * (1.0 - 1e-3)
+                    if p_value < pool_best[0]:
+                        pool_best = (p_value, M.copy(), sigma)
+                    if gained and pool_round < settings.pool_rounds and done < settings.n_iter:
+                        # a cheap round: the next active set from the pool, no exact pass
+                        M = M * math.sqrt(2.0 / (p_lo + p_hi))
+                        tau_rel = max(tau_rel * decay, settings.tau_final)
+                        extra = pool.extremes(r, m_scan)
+                        active = _next_active(terms.points, active, extra, M, settings, tau_rel)
+                        continue
+                    if pool_round > 1:  # else the round's own M, as without a pool
+                        _, M, sigma = pool_best
                 scanned = exact(M)
                 value = range_distortion(scanned.rmin, scanned.rmax)
                 stall = 0 if value < last_value * (1.0 - 1e-3) else stall + 1
@@ -651,6 +771,9 @@ def optimise_projection(
                 tau_rel = max(tau_rel * decay, settings.tau_final)
                 active = _next_active(terms.points, active, scanned.pairs, M, settings, tau_rel)
                 active_pairs = active.pairs
+                if pool_pairs is not None:
+                    pool = Pool(terms.points, _union_pairs(pool_pairs, active.pairs))
+                    pool_best, pool_round = (pool.value(M), M.copy(), sigma), 0
                 round_index += 1
                 if validation is not None and val_stall >= settings.n_iter_no_change:
                     history.stopped = (
@@ -678,6 +801,16 @@ def optimise_projection(
                     break
                 if last_value <= _EXACT:
                     history.stopped = "distortion 0 up to rounding"
+                    break
+                if (
+                    settings.max_rounds is not None
+                    and settings.tol is not None
+                    and len(best_trace) >= 2
+                    and best_trace[-1] >= best_trace[-2] * (1.0 - settings.tol)
+                ):
+                    history.stopped = (
+                        f"an exact pass gained less than tol = {settings.tol:g} (a large problem)"
+                    )
                     break
                 if settings.max_rounds is not None and round_index >= settings.max_rounds:
                     history.stopped = f"{settings.max_rounds} rounds (exact passes) done"
@@ -753,6 +886,14 @@ def _after_iteration(
     step.record()
     if callback is not None:
         callback(step.done, total)
+
+
+def _union_pairs(a: IntArray, b: IntArray) -> IntArray:
+    """The distinct rows of two arrays of pairs (i < j), sorted."""
+    both = np.concatenate([a, b])
+    width = np.int64(both.max() + 1) if both.size else np.int64(1)
+    flat = np.unique(both[:, 0] * width + both[:, 1])
+    return np.stack([flat // width, flat % width], axis=1)
 
 
 def _next_active(
