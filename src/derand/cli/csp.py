@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from derand.cli import clock_start
+from derand.cli import clock_start, defer_numpy_extras, program_process
 from derand.cli.common import (
     EXIT_INTERRUPTED,
     HelpFormatter,
@@ -118,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
 
     # --time-limit counts the interpreter's start, the imports and the parsing too
     started = clock_start()
+    if program_process():
+        defer_numpy_extras()
 
     from derand.csp.load import load_problem
     from derand.csp.solve import MAX_SAMPLES, solve_csp

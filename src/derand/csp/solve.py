@@ -25,13 +25,20 @@ import numpy as np
 
 from derand.csp.base import Problem, Sense
 from derand.csp.convert import as_problem, objective, to_value
-from derand.csp.reduction import from_partition, maxcut_graph, to_partition
 from derand.csp.search import prefer_scan, tabu_search
 from derand.errors import InputError
 from derand.limits import check_count, check_finite, check_seed
 
-__all__ = ["GW_RATIOS", "CSPResult", "solve_csp"]
+__all__ = ["GW_RATIOS", "SEARCHES", "CSPResult", "solve_csp"]
 
+SEARCHES = ("sa", "bls", "tabu", "greedy", "rank2")
+"""The ``search`` choices: those of :func:`derand.maxcut.local_search.local_search` (not
+imported here: a dense problem's search does not need the Max-Cut package)."""
+
+INLINE_PROOF_N = 128
+"""Up to this many variables (truth vector included) the bound is proven in this process
+under a time limit too: the factorisation takes milliseconds, less than starting the
+background process (:class:`derand.sdp.BackgroundProof`) and importing multiprocessing."""
 SDP_SHARE, ROUNDING_SHARE, BASELINE_SHARE = 0.05, 0.12, 0.03
 """Shares of ``time_limit`` the SDP's sweeps, the rounding and the best-of-N baseline may use
 at most; the search gets the rest. The SDP's share is small because the sweeps' value matters
@@ -235,9 +242,9 @@ def solve_csp(
     -------
     CSPResult
     """
+    t0 = time.perf_counter()  # the imports below count against time_limit too
     from derand import __version__
     from derand.core import MonotoneLBFGS, Stop, derandomize
-    from derand.maxcut.local_search import METHODS
     from derand.results import provenance
     from derand.rounding import HyperplaneRounding, best_of_random, threshold_form
     from derand.sdp import (
@@ -249,10 +256,9 @@ def solve_csp(
         upper_sum,
     )
 
-    t0 = time.perf_counter()
     prob: Problem = as_problem(problem, sense=sense)
-    if search not in METHODS:
-        raise InputError(f"search must be one of {METHODS}, got {search!r}")
+    if search not in SEARCHES:
+        raise InputError(f"search must be one of {SEARCHES}, got {search!r}")
     threads = check_count(threads, "threads", high=256)
     seed = check_seed(seed)
     samples = check_count(samples, "samples", high=MAX_SAMPLES)
@@ -264,6 +270,8 @@ def solve_csp(
         "local": local, "prove": prove, "search": search, "search_moves": search_moves,
         "rank": rank, "max_iter": max_iter,
     }  # fmt: skip
+    # read now, not after the search: on a 1-s budget the versions' metadata is a cost to plan
+    versions = {**provenance(), "derand": __version__}
     obj = objective(prob)
     n = obj.n
     # the search: the linear-scan tabu search on dense problems, else the Max-Cut one
@@ -302,7 +310,7 @@ def solve_csp(
     elif prove:
         try:  # with a time limit beside the search, collected below
             y = dual_vector(C, V)
-            if time_limit is None:
+            if time_limit is None or hom.n <= INLINE_PROOF_N:
                 inline = prove_bound(C, y, sdp.lambda_max)
             else:
                 background = BackgroundProof(C, y, sdp.lambda_max)
@@ -335,6 +343,8 @@ def solve_csp(
         U, c = threshold_form(V, n)
         rounding_share = SPARSE_ROUNDING_SHARE if local and not scan else ROUNDING_SHARE
         budget = share(rounding_share)  # from here: the rounding's own share
+        if budget is not None and budget < SETUP_PASSES * t_gw:
+            t_gw = min(t_gw, _timed(_gw_expectation, hom, V))  # a preempted pass, perhaps
         if budget is not None and budget < SETUP_PASSES * t_gw:
             # not even the set-up and two evaluations fit: the limit of the threshold
             # rounding t = g0 c, mu = 0, sigma -> 0, i.e. sign(c), is the answer
@@ -452,7 +462,7 @@ def solve_csp(
         search_moves=moves, threads=threads, time_limit=time_limit, interrupted=interrupted,
         seconds={"sdp": t_sdp, "rounding": t_round, "local_search": t_ls,
                  "proof_wait": t_proof, "total": time.perf_counter() - t0},
-        seed=seed, parameters=parameters, versions={**provenance(), "derand": __version__},
+        seed=seed, parameters=parameters, versions=versions,
         solution=[int(x) for x in s_final], assignment=prob.answer(s_final),
         details=prob.details(s_final), trace=trace, search_engine=engine,
     )  # fmt: skip
@@ -477,6 +487,13 @@ def _gw_expectation(hom: Any, V: Any) -> float:
         rho = np.clip(np.einsum("ij,ij->i", V[u], V[v]), -1.0, 1.0)
         total += float(np.sum(hom.J[lo : lo + PAIR_CHUNK] * (1.0 - 2.0 * np.arccos(rho) / np.pi)))
     return float(hom.constant + total)
+
+
+def _timed(fn: Callable[..., Any], *args: Any) -> float:
+    """Seconds of one call ``fn(*args)``."""
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
 
 
 def _values(obj: Any) -> Callable[[Any], Any]:
@@ -535,6 +552,7 @@ def _maxcut_search(
     """The compiled Max-Cut search on ``n + 1`` nodes (:mod:`derand.csp.reduction`), then,
     under a time limit, Breakout Local Search from the best partition until ``end``; returns
     ``(best spins, moves, interrupted)``."""
+    from derand.csp.reduction import from_partition, maxcut_graph, to_partition
     from derand.maxcut.local_search import local_search
 
     graph, shift, scale = maxcut_graph(
