@@ -11,7 +11,7 @@ import pytest
 from derand.csp import objective
 from derand.csp.generators import beasley_qubo, random_max2sat
 from derand.csp.search import prefer_scan, tabu_search
-from derand.csp.solve import _gw_expectation, _values, solve_csp
+from derand.csp.solve import _gw_expectation, _pairs_matrix, _values, solve_csp
 from derand.rounding import QuadraticObjective, gw_expectation
 
 
@@ -98,7 +98,9 @@ def test_fast_values_and_gw_expectation_match_the_engine() -> None:
     signs = rng.random((16, 7)) < 0.5
     S = np.where(signs, 1.0, -1.0)
     S = (S[:15] * S[15]).T  # relative to the truth row
-    np.testing.assert_allclose(_values(obj)(signs), obj.values(S), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        _values(obj, _pairs_matrix(obj))(signs), obj.values(S), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_the_pipeline_picks_the_search_by_density() -> None:
