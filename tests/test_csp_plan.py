@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from derand.cli import main
-from derand.csp import QUBO, objective
+from derand.csp import QUBO, Problem, objective
 from derand.csp import plan as csp_plan
 from derand.csp.generators import beasley_qubo, random_digraph, random_max2sat
 from derand.csp.solve import SEARCHES, solve_csp
@@ -21,12 +21,12 @@ from derand.csp.solve import SEARCHES, solve_csp
 def brute_force_max(problem: object) -> float:
     n = problem.n  # type: ignore[attr-defined]
     return max(
-        problem.evaluate(np.array(s, np.int8))  # type: ignore[attr-defined]
+        float(problem.evaluate(np.array(s, np.int8)))  # type: ignore[attr-defined]
         for s in itertools.product([-1, 1], repeat=n)
     )
 
 
-PROBLEMS = [
+PROBLEMS: list[Problem] = [
     random_max2sat(9, 40, seed=1, units=3, weights="int"),
     random_digraph(10, 0.4, seed=2, weights="uniform"),
     beasley_qubo(9, 0.5, seed=3),
@@ -35,8 +35,8 @@ PROBLEMS = [
 
 
 @pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.kind)
-def test_absolute_bound_is_at_least_the_brute_force_optimum(problem: object) -> None:
-    obj = objective(problem)  # type: ignore[arg-type]
+def test_absolute_bound_is_at_least_the_brute_force_optimum(problem: Problem) -> None:
+    obj = objective(problem)
     bound = csp_plan.absolute_bound(obj)
     best_f = max(obj.value(np.array(s, np.int8)) for s in itertools.product([-1, 1], repeat=obj.n))
     assert bound >= best_f
@@ -50,7 +50,7 @@ def test_absolute_bound_is_at_least_the_brute_force_optimum(problem: object) -> 
 def test_search_only_depends_on_the_estimate_and_the_time_left() -> None:
     cost = csp_plan.sdp_fixed_seconds(5001, 0.003, numba_shared=True)
     assert cost == pytest.approx(csp_plan.SDP_MATVECS * 0.003, abs=csp_plan.KERNEL_SECONDS)
-    assert csp_plan.search_only(5001, 0.003, 0.9 * cost / csp_plan.FULL_SHARE + 0.0) is True
+    assert csp_plan.search_only(5001, 0.003, 0.9 * cost / csp_plan.FULL_SHARE) is True
     assert csp_plan.search_only(5001, 0.003, 1.1 * cost / csp_plan.FULL_SHARE) is False
     # below the compiled sizes no kernel is charged
     assert csp_plan.sdp_fixed_seconds(61, 1e-6) == pytest.approx(csp_plan.SDP_MATVECS * 1e-6)
