@@ -321,7 +321,11 @@ def solve_csp(
     interrupted = False
     if callback is not None:
         callback("sdp", 0, 1)
-    sdp = solve_sdp(C, rank=rank, seed=seed, time_limit=share(SDP_SHARE))
+    if not np.all(np.isfinite(C.data)):
+        raise InputError("the coefficients overflow (not finite once scaled)")
+    # C is square, symmetric and zero-diagonal by construction (QuadraticObjective.coupling):
+    # solve_sdp's own check of that (two sparse transposes and a difference) is skipped
+    sdp = solve_sdp(C, rank=rank, seed=seed, time_limit=share(SDP_SHARE), checked=True)
     interrupted = bool(sdp.interrupted)
     V = sdp.V
     f_lanczos = hom.constant + float(sdp.upper_bound)
