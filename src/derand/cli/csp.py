@@ -200,9 +200,12 @@ def _summary(args: argparse.Namespace, r: CSPResult) -> None:
     if r.gw_ratio is not None:
         gw += f" (>= {r.gw_ratio:.3f} x SDP value for nonnegative weights)"
     say(args, gw + f"; best of {r.random_samples} random roundings {r.random_best:g}")
-    check = "holds" if r.guarantee_holds else "VIOLATED"
-    say(args, f"derandomized {r.derandomized_value:g} (at least the GW expectation: {check}; "
-              f"{r.iterations} iterations, {r.rounding_status})")  # fmt: skip
+    if "rounding" in r.skipped:  # the share was too short: sign(c), no guarantee claimed
+        say(args, f"rounding skipped (time limit): the start sign(c) {r.derandomized_value:g}")
+    else:
+        check = "holds" if r.guarantee_holds else "VIOLATED"
+        say(args, f"derandomized {r.derandomized_value:g} (at least the GW expectation: "
+                  f"{check}; {r.iterations} iterations, {r.rounding_status})")  # fmt: skip
     if r.local_search:
         say(args, f"after local search ({r.search}, {r.threads} thread(s)) {r.final_value:g}")
     _tail(args, r)
