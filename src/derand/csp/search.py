@@ -9,6 +9,7 @@ linear scan for the best move is cheaper than the segment trees of the Max-Cut s
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from numpy.typing import NDArray
 from derand.errors import InputError
 from derand.limits import require_memory
 
-__all__ = ["TabuResult", "prefer_scan", "tabu_params", "tabu_search"]
+__all__ = ["TabuResult", "compiled", "prefer_scan", "tabu_params", "tabu_search"]
 
 CHUNK_SECONDS = 0.05
 """Target wall time of one chunk under a time limit (the clock is read between chunks)."""
@@ -33,6 +34,13 @@ SMALL_CHECK = 64
 this many moves."""
 SMALL_DRAWS = 4096
 """Random tenure parts the numpy search draws at once (then reused in a cycle)."""
+COLD_SECONDS = 1.0
+"""Importing numba and loading the compiled search from its cache in a fresh process
+(0.9-1.5 s on a busy 2-core machine). A time limit under :data:`COLD_FACTOR` times this, with
+the kernel not loaded yet, runs the numpy search instead (up to :data:`COLD_MAX_N`)."""
+COLD_FACTOR = 2.0
+COLD_MAX_N = 2000
+"""Largest ``n`` of the numpy search on a short budget (its dense ``A`` is ``8 n^2`` bytes)."""
 SCAN_FACTOR = 4.0
 """A linear scan (O(n) per move) is preferred to segment trees (O(degree log2 n) per move) when
 ``n <= SCAN_FACTOR * mean degree * log2 n``."""
@@ -49,6 +57,22 @@ class TabuResult:
     seconds: float
     interrupted: bool = False
     trace: list[tuple[float, float]] = field(default_factory=list, repr=False)
+
+
+def compiled(n: int, time_limit: float | None) -> bool:
+    """Whether :func:`tabu_search` runs its compiled kernel for ``n`` variables under
+    ``time_limit``: from :data:`SMALL_N` variables on, unless the kernel is not loaded yet and
+    the limit is too short to pay for loading it (:data:`COLD_SECONDS`).
+
+    Returns
+    -------
+    bool
+    """
+    if n < SMALL_N:
+        return False
+    cold = "derand.csp._tabu" not in sys.modules
+    short = time_limit is not None and time_limit < COLD_FACTOR * COLD_SECONDS
+    return not (cold and short and n <= COLD_MAX_N)
 
 
 def prefer_scan(n: int, m: int) -> bool:
@@ -142,7 +166,7 @@ def tabu_search(
     runs = X.shape[0]
     hh = np.asarray(h, np.float64)
     uu, vv, jj = np.asarray(u, np.int64), np.asarray(v, np.int64), np.asarray(J, np.float64)
-    if n < SMALL_N:
+    if not compiled(n, time_limit):
         return _small(n, hh, uu, vv, jj, X, evaluate, budget, time_limit, seed, callback, t0)
 
     from concurrent.futures import ThreadPoolExecutor
@@ -243,8 +267,9 @@ def _small(
     budget: int, time_limit: float | None, seed: int,
     callback: Callable[[float, float, float], None] | None, t0: float,
 ) -> TabuResult:  # fmt: skip
-    """The same tabu search with restarts in numpy, for ``n <`` :data:`SMALL_N` (a dense
-    ``A``; the runs one after another, each with an equal share of a time limit).
+    """The same tabu search with restarts in numpy, for ``n <`` :data:`SMALL_N` or a short
+    budget (:func:`compiled`; a dense ``A``, the runs one after another, each with an equal
+    share of a time limit).
 
     The flip gains ``g = -2 s * F`` are kept up to date instead of the fields: flipping ``k``
     adds ``4 s_k s_j A_jk`` to every other ``g_j`` and negates ``g_k`` (``A_kk = 0``), one

@@ -26,7 +26,7 @@ import numpy as np
 from derand.csp.base import Problem, Sense
 from derand.csp.convert import as_problem, objective, to_value
 from derand.csp.plan import absolute_bound, search_only, time_matvec
-from derand.csp.search import SMALL_N, prefer_scan, tabu_search
+from derand.csp.search import compiled, prefer_scan, tabu_search
 from derand.errors import InputError
 from derand.limits import check_count, check_finite, check_seed
 
@@ -297,7 +297,8 @@ def solve_csp(
     if time_limit is not None and local and obj.m:
         # a budget too short for the SDP's fixed cost: the search alone (derand.csp.plan)
         seconds_left = time_limit - (time.perf_counter() - t0)
-        shared = scan and n >= SMALL_N  # the compiled tabu search imports numba anyway
+        # the compiled tabu search would import numba anyway
+        shared = scan and compiled(n, seconds_left)
         if search_only(n + 1, time_matvec(pairs), seconds_left, numba_shared=shared):
             return _search_only(
                 prob, obj, scan, search, threads, search_moves, time_limit, t0, seed, sgn,
