@@ -118,8 +118,15 @@ def test_the_pipeline_picks_the_search_by_density() -> None:
 def test_a_time_limit_is_kept_on_a_dense_problem() -> None:
     r = solve_csp(beasley_qubo(300, 0.3, seed=2), time_limit=1.0, samples=1000)
     assert r.search_engine == "tabu-scan" and r.seconds["total"] < 1.5
-    assert r.final_value >= r.derandomized_value and r.guarantee_holds
     assert objective(beasley_qubo(300, 0.3, seed=2)).n == r.n
+    # whether the SDP fits in 1 s depends on what this process has loaded (derand.csp.plan)
+    if r.skipped:
+        assert r.skipped == ["sdp", "rounding"] and r.bound_proven and r.bound >= r.final_value
+    else:
+        assert r.final_value >= r.derandomized_value and r.guarantee_holds
+    longer = solve_csp(beasley_qubo(300, 0.3, seed=2), time_limit=6.0, samples=1000)
+    assert longer.skipped == [] and longer.seconds["total"] < 7.0
+    assert longer.final_value >= longer.derandomized_value and longer.guarantee_holds
 
 
 def test_compiled_tabu_search_finds_a_planted_optimum() -> None:
