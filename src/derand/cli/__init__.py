@@ -145,6 +145,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 _as_program = False  # set by main() called without argv: the process is the program's
 
 
+def program_process() -> bool:
+    """Whether this process is the program's own (:func:`main` called without ``argv``).
+
+    Returns
+    -------
+    bool
+    """
+    return _as_program
+
+
 def process_age() -> float:
     """Wall seconds since this process started (Linux ``/proc``, 10 ms resolution; 0.0
     where it cannot be read).
@@ -191,6 +201,40 @@ def without_cffi() -> None:
     process nothing else shares; never when :func:`main` is called with ``argv``.
     """
     sys.modules.setdefault("cffi", None)  # type: ignore[arg-type]
+
+
+NUMPY_EXTRAS = ("f2py", "testing", "ma", "polynomial", "ctypeslib", "char", "rec", "fft")
+"""numpy's submodules that importing ``scipy.sparse`` loads without using them: scipy's
+array-API layer copies every public attribute of numpy, which imports each lazily loaded
+submodule (0.25-0.3 s of a 1-s budget on a busy 2-core machine; f2py alone loads a Fortran
+parser and a charset detector)."""
+
+
+def defer_numpy_extras() -> None:
+    """Import numpy, and bind each of :data:`NUMPY_EXTRAS` not imported yet as a module whose
+    code runs on its first attribute access (:class:`importlib.util.LazyLoader`).
+
+    Transparent: ``numpy.testing.assert_allclose`` (say) still works, it is only loaded when
+    it is first used. Only for the program itself (``derand csp`` as the console script),
+    whose time limit counts its imports.
+    """
+    import importlib.util
+
+    import numpy
+
+    for name in NUMPY_EXTRAS:
+        full = f"numpy.{name}"
+        if full in sys.modules:
+            continue
+        spec = importlib.util.find_spec(full)
+        if spec is None or spec.loader is None:
+            continue
+        loader = importlib.util.LazyLoader(spec.loader)
+        spec.loader = loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[full] = module
+        loader.exec_module(module)
+        setattr(numpy, name, module)
 
 
 def fast_exit(code: int) -> None:

@@ -123,9 +123,13 @@ def beasley_qubo(
         raise InputError(f"beasley: low {low} > high {high}")
     require_memory(24.0 * n * (n + 1) / 2 * (1 + 2 * density), f"a QUBO with n = {n}")
     rng = np.random.default_rng(seed)
-    iu, ju = np.triu_indices(n)
-    keep = rng.random(iu.size) < density
-    i, j = iu[keep], ju[keep]
+    # the kept entries of the upper triangle (diagonal included) in row-major order, drawn as
+    # np.triu_indices(n) would enumerate them, without building those index arrays
+    rows = np.arange(n, dtype=np.int64)
+    offset = rows * n - rows * (rows - 1) // 2  # flat index of (i, i)
+    flat = np.flatnonzero(rng.random(n * (n + 1) // 2) < density)
+    i = np.searchsorted(offset, flat, side="right") - 1
+    j = i + (flat - offset[i])
     q = rng.integers(low, high + 1, size=i.size).astype(np.float64)
     q = np.where(i == j, q, 2.0 * q)  # symmetric Q: q_ij x_i x_j + q_ji x_j x_i
     return QUBO.from_arrays(n, u=i, v=j, q=q, sense="max",

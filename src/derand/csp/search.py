@@ -9,6 +9,7 @@ linear scan for the best move is cheaper than the segment trees of the Max-Cut s
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,13 +22,25 @@ from numpy.typing import NDArray
 from derand.errors import InputError
 from derand.limits import require_memory
 
-__all__ = ["TabuResult", "prefer_scan", "tabu_params", "tabu_search"]
+__all__ = ["TabuResult", "compiled", "prefer_scan", "tabu_params", "tabu_search"]
 
 CHUNK_SECONDS = 0.05
 """Target wall time of one chunk under a time limit (the clock is read between chunks)."""
 SMALL_N = 64
 """Below this many variables the search runs in numpy (no numba import or kernel loading,
 which costs a fresh process 1-2 s: more than a 1-s budget)."""
+SMALL_CHECK = 64
+"""The numpy search (``n <`` :data:`SMALL_N`) reads the clock and reports a new best every
+this many moves."""
+SMALL_DRAWS = 4096
+"""Random tenure parts the numpy search draws at once (then reused in a cycle)."""
+COLD_SECONDS = 1.0
+"""Importing numba and loading the compiled search from its cache in a fresh process
+(0.9-1.5 s on a busy 2-core machine). A time limit under :data:`COLD_FACTOR` times this, with
+the kernel not loaded yet, runs the numpy search instead (up to :data:`COLD_MAX_N`)."""
+COLD_FACTOR = 2.0
+COLD_MAX_N = 2000
+"""Largest ``n`` of the numpy search on a short budget (its dense ``A`` is ``8 n^2`` bytes)."""
 SCAN_FACTOR = 4.0
 """A linear scan (O(n) per move) is preferred to segment trees (O(degree log2 n) per move) when
 ``n <= SCAN_FACTOR * mean degree * log2 n``."""
@@ -44,6 +57,22 @@ class TabuResult:
     seconds: float
     interrupted: bool = False
     trace: list[tuple[float, float]] = field(default_factory=list, repr=False)
+
+
+def compiled(n: int, time_limit: float | None) -> bool:
+    """Whether :func:`tabu_search` runs its compiled kernel for ``n`` variables under
+    ``time_limit``: from :data:`SMALL_N` variables on, unless the kernel is not loaded yet and
+    the limit is too short to pay for loading it (:data:`COLD_SECONDS`).
+
+    Returns
+    -------
+    bool
+    """
+    if n < SMALL_N:
+        return False
+    cold = "derand.csp._tabu" not in sys.modules
+    short = time_limit is not None and time_limit < COLD_FACTOR * COLD_SECONDS
+    return not (cold and short and n <= COLD_MAX_N)
 
 
 def prefer_scan(n: int, m: int) -> bool:
@@ -125,8 +154,6 @@ def tabu_search(
     TabuResult
         ``value`` (exact) is at least the best start's value.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     t0 = time.perf_counter()
     if max_moves is None and time_limit is None:
         raise InputError("tabu_search needs max_moves or time_limit")
@@ -139,8 +166,10 @@ def tabu_search(
     runs = X.shape[0]
     hh = np.asarray(h, np.float64)
     uu, vv, jj = np.asarray(u, np.int64), np.asarray(v, np.int64), np.asarray(J, np.float64)
-    if n < SMALL_N:
+    if not compiled(n, time_limit):
         return _small(n, hh, uu, vv, jj, X, evaluate, budget, time_limit, seed, callback, t0)
+
+    from concurrent.futures import ThreadPoolExecutor
 
     from derand.csp import _tabu
 
@@ -238,13 +267,27 @@ def _small(
     budget: int, time_limit: float | None, seed: int,
     callback: Callable[[float, float, float], None] | None, t0: float,
 ) -> TabuResult:  # fmt: skip
-    """The same tabu search with restarts in numpy, for ``n <`` :data:`SMALL_N` (a dense
-    ``A``; the runs one after another, each with an equal share of a time limit)."""
+    """The same tabu search with restarts in numpy, for ``n <`` :data:`SMALL_N` or a short
+    budget (:func:`compiled`; a dense ``A``, the runs one after another, each with an equal
+    share of a time limit).
+
+    The flip gains ``g = -2 s * F`` are kept up to date instead of the fields: flipping ``k``
+    adds ``4 s_k s_j A_jk`` to every other ``g_j`` and negates ``g_k`` (``A_kk = 0``), one
+    row of ``A`` per move; the random parts of the tenures are drawn in blocks. A new best is
+    reported (exactly evaluated) at the next clock check, every :data:`SMALL_CHECK` moves.
+    """
     A = np.zeros((n, n))
     np.add.at(A, (u, v), J)
     np.add.at(A, (v, u), J)
     scale = float(max(np.max(np.abs(J), initial=0.0), np.max(np.abs(h), initial=0.0), 1e-300))
-    tol, tenure, spread, stall, l0, lmax, from_best = tabu_params(n, scale).tolist()
+    tol, tenure_f, spread_f, stall_f, l0_f, lmax_f, from_best = tabu_params(n, scale).tolist()
+    tenure, spread, stall, l0, lmax = (
+        int(tenure_f),
+        int(spread_f),
+        int(stall_f),
+        int(l0_f),
+        int(lmax_f),
+    )
     runs = X.shape[0]
     values = [float(evaluate(row)) for row in X]
     k0 = int(np.argmax(values))
@@ -252,55 +295,73 @@ def _small(
     trace: list[tuple[float, float]] = [(0.0, best_value)]
     moves = restarts = 0
     interrupted = False
+    neg_inf = np.full(n, -np.inf)
+
+    def gains(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        out: NDArray[np.float64] = -2.0 * x * (h + A @ x)
+        return out
+
+    def publish(bx: NDArray[np.float64]) -> None:
+        nonlocal best_value, best_s
+        exact = float(evaluate(bx.astype(np.int8)))
+        if exact > best_value:
+            best_value, best_s = exact, bx.astype(np.int8)
+            trace.append((time.perf_counter() - t0, best_value))
+
     try:
         for k in range(runs):
             rng = np.random.default_rng([seed, k])
             x = X[k].astype(np.float64)
-            F = h + A @ x
+            g = gains(x)
             cur = float(h @ x + 0.5 * x @ (A @ x))
-            best, bx = cur, x.copy()
+            best, bx, reported = cur, x.copy(), cur
             tabu = np.zeros(n, np.int64)
-            size, last, improved = int(l0), 0, False
+            draws = rng.integers(0, spread + 1, SMALL_DRAWS).tolist()
+            d = 0
+            size, last, improved = l0, 0, False
             deadline = None if time_limit is None else time_limit * (k + 1) / runs
             for it in range(budget):
-                if it % 64 == 0:
+                if it % SMALL_CHECK == 0 and it:
+                    if best > reported:
+                        publish(bx)
+                        reported = best
                     if deadline is not None and time.perf_counter() - t0 > deadline:
                         break
-                    if callback is not None and it:
+                    if callback is not None:
                         frac = (time.perf_counter() - t0) / time_limit if time_limit else 0.0
                         callback(best_value, time.perf_counter() - t0, min(1.0, frac))
                 if it - last >= stall:  # restart: perturb the best (or the current) assignment
-                    size = int(l0) if improved else min(int(lmax), size + 1)
+                    size = l0 if improved else min(lmax, size + 1)
                     if rng.random() < from_best:
                         x = bx.copy()
-                        F = h + A @ x
+                        g = gains(x)
                         cur = best
                     for j in rng.integers(0, n, size).tolist():
-                        cur += -2.0 * x[j] * F[j]
-                        F -= 2.0 * x[j] * A[:, j]
+                        cur += float(g[j])
+                        g += (4.0 * x[j]) * (x * A[j])
+                        g[j] = -g[j]
                         x[j] = -x[j]
-                        tabu[j] = it + int(tenure) + int(rng.integers(0, int(spread) + 1))
+                        tabu[j] = it + tenure + draws[d]
+                        d = (d + 1) % SMALL_DRAWS
                     moves += size
                     restarts += 1
                     last, improved = it, False
-                gain = -2.0 * x * F
-                allowed = np.where(tabu <= it, gain, -np.inf)
-                top = int(np.argmax(gain))
-                if cur + gain[top] > best + tol or not np.isfinite(allowed.max()):
+                allowed = np.where(tabu <= it, g, neg_inf)
+                pick = int(np.argmax(allowed))
+                top = int(np.argmax(g))
+                gain_top = float(g[top])
+                if cur + gain_top > best + tol or allowed[pick] == -np.inf:
                     pick = top  # aspiration (or everything tabu)
-                else:
-                    pick = int(np.argmax(allowed))
-                cur += float(gain[pick])
-                F -= 2.0 * x[pick] * A[:, pick]
+                cur += float(g[pick])
+                g += (4.0 * x[pick]) * (x * A[pick])
+                g[pick] = -g[pick]
                 x[pick] = -x[pick]
-                tabu[pick] = it + 1 + int(tenure) + int(rng.integers(0, int(spread) + 1))
+                tabu[pick] = it + 1 + tenure + draws[d]
+                d = (d + 1) % SMALL_DRAWS
                 moves += 1
                 if cur > best + tol:
                     best, bx, last, improved = cur, x.copy(), it + 1, True
-            exact = float(evaluate(bx.astype(np.int8)))
-            if exact > best_value:
-                best_value, best_s = exact, bx.astype(np.int8)
-                trace.append((time.perf_counter() - t0, best_value))
+            publish(bx)
     except KeyboardInterrupt:
         interrupted = True
     return TabuResult(

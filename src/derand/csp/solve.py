@@ -25,13 +25,21 @@ import numpy as np
 
 from derand.csp.base import Problem, Sense
 from derand.csp.convert import as_problem, objective, to_value
-from derand.csp.reduction import from_partition, maxcut_graph, to_partition
-from derand.csp.search import prefer_scan, tabu_search
+from derand.csp.plan import absolute_bound, search_only, time_matvec
+from derand.csp.search import compiled, prefer_scan, tabu_search
 from derand.errors import InputError
 from derand.limits import check_count, check_finite, check_seed
 
-__all__ = ["GW_RATIOS", "CSPResult", "solve_csp"]
+__all__ = ["GW_RATIOS", "SEARCHES", "CSPResult", "solve_csp"]
 
+SEARCHES = ("sa", "bls", "tabu", "greedy", "rank2")
+"""The ``search`` choices: those of :func:`derand.maxcut.local_search.local_search` (not
+imported here: a dense problem's search does not need the Max-Cut package)."""
+
+INLINE_PROOF_N = 128
+"""Up to this many variables (truth vector included) the bound is proven in this process
+under a time limit too: the factorisation takes milliseconds, less than starting the
+background process (:class:`derand.sdp.BackgroundProof`) and importing multiprocessing."""
 SDP_SHARE, ROUNDING_SHARE, BASELINE_SHARE = 0.05, 0.12, 0.03
 """Shares of ``time_limit`` the SDP's sweeps, the rounding and the best-of-N baseline may use
 at most; the search gets the rest. The SDP's share is small because the sweeps' value matters
@@ -74,6 +82,10 @@ SETUP_PASSES = 5
 this many passes over the pairs (timed on the GW expectation's pass): its set-up, the
 quadrature tables and two evaluations. The answer is then ``sign(c)``, the limit of the
 threshold rounding ``t = g0 c`` as ``sigma -> 0``, and ``rounding_status`` says so."""
+RETIME_SECONDS = 0.02
+"""A GW pass shorter than this that would skip the rounding is timed once more (the shorter
+time counts): on a busy machine one preemption can take longer than the pass of a small
+problem."""
 STEP_EVALUATIONS = 2
 """Under a time limit the ascent is skipped (the start's rounding is the answer) when its share
 has less left than this many evaluations of the expectation (one L-BFGS step with its line
@@ -120,7 +132,12 @@ class CSPResult:
     ``guarantee_holds`` whether it is at least as good as ``gw_expected``, the expectation of a
     random hyperplane on the same SDP vectors. ``assignment`` maps the user's labels to bools
     (MAX-2-SAT: true; MAX-DICUT: in the source side), 0/1 (QUBO) or +-1 (Ising); ``solution``
-    holds the spins in index order. ``trace`` is ``[(seconds, best value)]``.
+    holds the spins in index order. ``trace`` is ``[(seconds, best value)]``. ``skipped``
+    names the stages a time limit could not afford: ``["rounding"]`` (the answer before the
+    search is then ``sign(c)``, see :data:`SETUP_PASSES`) or ``["sdp", "rounding"]``
+    (:mod:`derand.csp.plan`: the search ran alone from random assignments, the bound is the
+    sum of the absolute coefficients, proven, and the SDP and rounding fields are NaN or
+    empty); ``guarantee_holds`` is then false, since no rounding ran.
     """
 
     kind: str
@@ -165,6 +182,7 @@ class CSPResult:
     details: dict[str, Any] = field(repr=False)
     trace: list[tuple[float, float]] = field(default_factory=list, repr=False)
     search_engine: str = "none"
+    skipped: list[str] = field(default_factory=list)
 
 
 def solve_csp(
@@ -235,9 +253,9 @@ def solve_csp(
     -------
     CSPResult
     """
+    t0 = time.perf_counter()  # the imports below count against time_limit too
     from derand import __version__
     from derand.core import MonotoneLBFGS, Stop, derandomize
-    from derand.maxcut.local_search import METHODS
     from derand.results import provenance
     from derand.rounding import HyperplaneRounding, best_of_random, threshold_form
     from derand.sdp import (
@@ -249,10 +267,9 @@ def solve_csp(
         upper_sum,
     )
 
-    t0 = time.perf_counter()
     prob: Problem = as_problem(problem, sense=sense)
-    if search not in METHODS:
-        raise InputError(f"search must be one of {METHODS}, got {search!r}")
+    if search not in SEARCHES:
+        raise InputError(f"search must be one of {SEARCHES}, got {search!r}")
     threads = check_count(threads, "threads", high=256)
     seed = check_seed(seed)
     samples = check_count(samples, "samples", high=MAX_SAMPLES)
@@ -264,16 +281,31 @@ def solve_csp(
         "local": local, "prove": prove, "search": search, "search_moves": search_moves,
         "rank": rank, "max_iter": max_iter,
     }  # fmt: skip
+    # read now, not after the search: on a 1-s budget the versions' metadata is a cost to plan
+    versions = {**provenance(), "derand": __version__}
     obj = objective(prob)
     n = obj.n
     # the search: the linear-scan tabu search on dense problems, else the Max-Cut one
     scan = search == "tabu" or (search == "sa" and prefer_scan(n, obj.m))
-    hom = obj.homogenized()
-    C = hom.coupling()
     sgn = 1.0 if prob.sense == "max" else -1.0
+    pairs = _pairs_matrix(obj)
+    fast_values = _values(obj, pairs)
 
     def value(f: float) -> float:
         return to_value(prob.sense, f)
+
+    if time_limit is not None and local and obj.m:
+        # a budget too short for the SDP's fixed cost: the search alone (derand.csp.plan)
+        seconds_left = time_limit - (time.perf_counter() - t0)
+        # the compiled tabu search would import numba anyway
+        shared = scan and compiled(n, seconds_left)
+        if search_only(n + 1, time_matvec(pairs), seconds_left, numba_shared=shared):
+            return _search_only(
+                prob, obj, scan, search, threads, search_moves, time_limit, t0, seed, sgn,
+                value, callback, progress, parameters, versions,
+            )  # fmt: skip
+    hom = obj.homogenized()
+    C = hom.coupling()
 
     def stage(name: str) -> Callable[[int, int], None] | None:
         if callback is None:
@@ -290,7 +322,11 @@ def solve_csp(
     interrupted = False
     if callback is not None:
         callback("sdp", 0, 1)
-    sdp = solve_sdp(C, rank=rank, seed=seed, time_limit=share(SDP_SHARE))
+    if not np.all(np.isfinite(C.data)):
+        raise InputError("the coefficients overflow (not finite once scaled)")
+    # C is square, symmetric and zero-diagonal by construction (QuadraticObjective.coupling):
+    # solve_sdp's own check of that (two sparse transposes and a difference) is skipped
+    sdp = solve_sdp(C, rank=rank, seed=seed, time_limit=share(SDP_SHARE), checked=True)
     interrupted = bool(sdp.interrupted)
     V = sdp.V
     f_lanczos = hom.constant + float(sdp.upper_bound)
@@ -302,7 +338,7 @@ def solve_csp(
     elif prove:
         try:  # with a time limit beside the search, collected below
             y = dual_vector(C, V)
-            if time_limit is None:
+            if time_limit is None or hom.n <= INLINE_PROOF_N:
                 inline = prove_bound(C, y, sdp.lambda_max)
             else:
                 background = BackgroundProof(C, y, sdp.lambda_max)
@@ -319,7 +355,6 @@ def solve_csp(
     t_gw = time.perf_counter()
     gw = _gw_expectation(hom, V)
     t_gw = time.perf_counter() - t_gw  # one O(m p) pass: about one evaluation of E[f]
-    fast_values = _values(obj)
     rnd = _baseline(
         best_of_random, obj, V, samples if not interrupted else 1, seed, n, share(BASELINE_SHARE),
         fast_values,
@@ -335,6 +370,8 @@ def solve_csp(
         U, c = threshold_form(V, n)
         rounding_share = SPARSE_ROUNDING_SHARE if local and not scan else ROUNDING_SHARE
         budget = share(rounding_share)  # from here: the rounding's own share
+        if budget is not None and budget < SETUP_PASSES * t_gw and t_gw < RETIME_SECONDS:
+            t_gw = min(t_gw, _timed(_gw_expectation, hom, V))  # a preempted pass, perhaps
         if budget is not None and budget < SETUP_PASSES * t_gw:
             # not even the set-up and two evaluations fit: the limit of the threshold
             # rounding t = g0 c, mu = 0, sigma -> 0, i.e. sign(c), is the answer
@@ -377,7 +414,9 @@ def solve_csp(
         interrupted, status = True, "interrupted"
     if not (math.isfinite(gw) and math.isfinite(f_round)):
         raise InputError("the rounding produced non-finite numbers (coefficients out of range?)")
-    holds = status != "interrupted" and f_round >= gw - 1e-9 * max(1.0, abs(gw))
+    skipped = ["rounding"] if status == "skipped (time limit)" else []
+    # the guarantee is the derandomized rounding's: none when it did not run
+    holds = not skipped and status != "interrupted" and f_round >= gw - 1e-9 * max(1.0, abs(gw))
     report(f_round)
     t_round = time.perf_counter() - t1
 
@@ -452,9 +491,84 @@ def solve_csp(
         search_moves=moves, threads=threads, time_limit=time_limit, interrupted=interrupted,
         seconds={"sdp": t_sdp, "rounding": t_round, "local_search": t_ls,
                  "proof_wait": t_proof, "total": time.perf_counter() - t0},
-        seed=seed, parameters=parameters, versions={**provenance(), "derand": __version__},
+        seed=seed, parameters=parameters, versions=versions,
+        solution=[int(x) for x in s_final], assignment=prob.answer(s_final),
+        details=prob.details(s_final), trace=trace, search_engine=engine, skipped=skipped,
+    )  # fmt: skip
+
+
+def _search_only(
+    prob: Problem, obj: Any, scan: bool, search: str, threads: int, search_moves: int | None,
+    time_limit: float, t0: float, seed: int, sgn: float, value: Callable[[float], float],
+    callback: Callable[[str, int, int], None] | None,
+    progress: Callable[[float, float, float], None] | None, parameters: dict[str, Any],
+    versions: dict[str, str],
+) -> CSPResult:  # fmt: skip
+    """A budget too short for the SDP's fixed cost (:func:`derand.csp.plan.search_only`): the
+    search from random assignments (run ``k`` from the seed ``[seed, k]``) until the limit,
+    with the proven bound :func:`derand.csp.plan.absolute_bound`.
+
+    The fields of the skipped stages are NaN (``null`` in JSON), zero or empty, ``skipped``
+    names them and ``guarantee_holds`` is false (no rounding ran)."""
+    f_bound = absolute_bound(obj)
+    trace: list[tuple[float, float]] = []
+
+    def report(f: float) -> None:
+        trace.append((time.perf_counter() - t0, value(f)))
+        if progress is not None:
+            progress(value(f), value(f_bound), time.perf_counter() - t0)
+
+    starts = [
+        np.where(np.random.default_rng([seed, k]).random(obj.n) < 0.5, 1, -1).astype(np.int8)
+        for k in range(max(1, threads))
+    ]  # fmt: skip
+    first = [float(obj.value(x)) for x in starts]
+    k0 = int(np.argmax(first))
+    f_final, s_final = first[k0], starts[k0]
+    report(f_final)
+    t_before = time.perf_counter() - t0
+    end = time_limit - min(0.3, RESERVE * time_limit)
+    cb = None if callback is None else (lambda done, total: callback("search", done, total))
+    engine = "tabu-scan" if scan else "maxcut-" + search
+    if scan:
+        s_ls, moves, interrupted = _scan_search(
+            prob, obj, starts, threads, search_moves, end, t0, seed, sgn, value, trace, report,
+            cb,
+        )  # fmt: skip
+    else:
+        s_ls, moves, interrupted = _maxcut_search(
+            prob, obj, starts, search, threads, search_moves, end, t0, seed, sgn, value, trace,
+            report, cb,
+        )  # fmt: skip
+    f_ls = float(obj.value(s_ls))
+    if f_ls > f_final:
+        f_final, s_final = f_ls, np.asarray(s_ls, np.int8)
+    if sgn * value(f_final) > sgn * trace[-1][1]:
+        report(f_final)
+    t_ls = time.perf_counter() - t0 - t_before
+    final = float(prob.evaluate(s_final))
+    gap_abs = max(0.0, f_bound - f_final)
+    gap = gap_abs / abs(f_bound) if f_bound != 0 else gap_abs
+    nan = math.nan
+    note = (
+        "the sum of the absolute coefficients (no assignment exceeds it); the SDP was "
+        "skipped: the time limit could not afford it"
+    )
+    return CSPResult(
+        kind=prob.kind, name=prob.name, n=obj.n, terms=prob.terms, sense=prob.sense,
+        final_value=final, bound=value(f_bound), bound_proven=True, bound_lanczos=nan,
+        bound_note=note, gap=gap, gap_absolute=gap_abs, sdp_value=nan, sdp_rank=0,
+        sdp_sweeps=0, gw_expected=nan, gw_ratio=None, random_best=nan, random_mean=nan,
+        random_samples=0, derandomized_value=nan, derandomized_expected=None,
+        guarantee_holds=False, g0=nan, g0_expected=[], rounding_status="skipped (time limit)",
+        iterations=0, local_search=True, search=search, search_moves=moves, threads=threads,
+        time_limit=time_limit, interrupted=interrupted,
+        seconds={"sdp": 0.0, "rounding": 0.0, "local_search": t_ls, "proof_wait": 0.0,
+                 "total": time.perf_counter() - t0},
+        seed=seed, parameters=parameters, versions=versions,
         solution=[int(x) for x in s_final], assignment=prob.answer(s_final),
         details=prob.details(s_final), trace=trace, search_engine=engine,
+        skipped=["sdp", "rounding"],
     )  # fmt: skip
 
 
@@ -479,18 +593,36 @@ def _gw_expectation(hom: Any, V: Any) -> float:
     return float(hom.constant + total)
 
 
-def _values(obj: Any) -> Callable[[Any], Any]:
-    """The scores of a chunk of random roundings for :func:`best_of_random` with a truth row:
-    ``c + h.s + s.A.s / 2`` by one sparse product (the default indexes every pair once per
-    rounding, ten times slower on a dense QUBO)."""
+def _timed(fn: Callable[..., Any], *args: Any) -> float:
+    """Seconds of one call ``fn(*args)``."""
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def _pairs_matrix(obj: Any) -> Any:
+    """``A`` (CSR, symmetric, zero diagonal) with ``A[u, v] = A[v, u] = J``: ``f(s) = c + h.s
+    + s.A.s / 2``.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+    """
     import scipy.sparse as sp
 
     n = obj.n
-    A = sp.csr_matrix(
+    return sp.csr_matrix(
         (np.concatenate([obj.J, obj.J]), (np.concatenate([obj.u, obj.v]),
                                           np.concatenate([obj.v, obj.u]))),
         shape=(n, n),
     )  # fmt: skip
+
+
+def _values(obj: Any, A: Any) -> Callable[[Any], Any]:
+    """The scores of a chunk of random roundings for :func:`best_of_random` with a truth row:
+    ``c + h.s + s.A.s / 2`` by one sparse product with ``A`` (:func:`_pairs_matrix`; the
+    default indexes every pair once per rounding, ten times slower on a dense QUBO)."""
+    n = obj.n
     h, constant = np.asarray(obj.h, np.float64), float(obj.constant)
 
     def values(signs: Any) -> Any:
@@ -535,6 +667,7 @@ def _maxcut_search(
     """The compiled Max-Cut search on ``n + 1`` nodes (:mod:`derand.csp.reduction`), then,
     under a time limit, Breakout Local Search from the best partition until ``end``; returns
     ``(best spins, moves, interrupted)``."""
+    from derand.csp.reduction import from_partition, maxcut_graph, to_partition
     from derand.maxcut.local_search import local_search
 
     graph, shift, scale = maxcut_graph(
