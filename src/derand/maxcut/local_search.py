@@ -505,11 +505,12 @@ REANNEALS = 5
 """A time-limited anneal is up to this many anneals in a row, each polished by BLS; the first
 starts at :data:`SA_ACCEPT`, each later one from the best partition of its run so far at the
 colder :data:`REANNEAL_ACCEPT`. Three anneals (all reheated to 0.3) had beaten one anneal of
-the same total time on 28 / 26 / 17 of the 71 Gset (random starts, 2.5 s; README); five,
-reheated to 0.1 and at least :data:`SEGMENT_SECONDS` each, beat those three from the 5 s
-pipeline's own starts at 2.5 CPU-seconds on the odd-numbered G1-G53 (two seeds: 16 better /
-28 equal / 10 worse, best-known ratio 99.896 -> 99.915 %) and, checked after, the even ones
-(8 / 16 / 3, 99.887 -> 99.916 %)."""
+the same total time on 28 / 26 / 17 of the 71 Gset (random starts, 2.5 s; README). Five,
+reheated to 0.1 from the run's best and at least :data:`SEGMENT_SECONDS` each, against those
+three, from the 5 s pipeline's own starts, 2.5 CPU-seconds of search: on the odd-numbered
+G1-G53 (where it was chosen; two seeds) 18 better / 29 equal / 7 worse, mean ratio to the
+best known 99.896 -> 99.924 %; checked after on the even-numbered G2-G54 (one seed) 5 / 21 /
+1, 99.887 -> 99.924 %."""
 REANNEAL_ACCEPT = 0.1
 """The mean acceptance of the uphill moves of the start at which each anneal after the first
 begins: it refines the best partition found (whose structure 0.3 mostly melts) instead of
