@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import time
 
 import numpy as np
@@ -188,6 +189,10 @@ def test_anneal_starts_at_the_calibrated_acceptance(name: str) -> None:
     uphill = gains[gains < 0]
     assert hot <= beta <= cold
     assert float(np.mean(np.exp(beta * uphill))) == pytest.approx(ls.SA_ACCEPT, abs=1e-6)
+    # the later anneals of a chain start colder, where fewer uphill moves are accepted
+    colder = ls.start_beta(g, x, hot, cold, ls.REANNEAL_ACCEPT)
+    assert beta < colder <= cold
+    assert float(np.mean(np.exp(colder * uphill))) == pytest.approx(ls.REANNEAL_ACCEPT, abs=1e-6)
     if np.all(g.w == np.round(g.w)):  # integer weights: the cold end is dwave's
         assert cold == pytest.approx(np.log(100.0) / np.abs(g.w).min())
 
@@ -225,6 +230,7 @@ def test_timed_anneal_follows_a_slow_clock(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setattr(engine, "anneal_sweeps", slow)
     monkeypatch.setattr(kernels, "aot_module", lambda: None)  # the JIT, patched above
+    monkeypatch.setattr(ls, "REANNEALS", 1)  # one anneal: its schedule alone is checked
     g = torus(20, 20, seed=13)
     res = ls.local_search(g, _random_x(g, 14), method="sa", time_limit=1.0)
     assert res.seconds >= 0.9
@@ -250,3 +256,30 @@ def test_timed_annealing_chain_ends_on_time_and_never_loses_the_start() -> None:
     assert time.perf_counter() - t0 < 1.7 + 1.0
     assert res.cut >= g.cut_value(x) and res.cut == pytest.approx(g.cut_value(res.partition))
     assert res.cut >= local_search(g, x, method="greedy").cut
+
+
+def test_timed_chain_reanneals_from_its_best_at_the_colder_acceptance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A time limit that affords several segments runs several anneals: the first starts at
+    SA_ACCEPT, each later one at REANNEAL_ACCEPT from a partition at least as good as the best
+    the chain had found before it."""
+    ls = importlib.import_module("derand.maxcut.local_search")
+    g = GRAPHS["torus-pm1"]
+    x = _random_x(g, 8)
+    calls: list[tuple[float, float]] = []
+    real = ls.start_beta
+
+    def spy(graph: object, y: np.ndarray, hot: float, cold: float, accept: float = 0.3) -> float:
+        calls.append((accept, g.cut_value(y)))
+        return float(real(graph, y, hot, cold, accept))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ls, "start_beta", spy)
+    res = ls.local_search(g, x, method="sa", time_limit=4 * ls.SEGMENT_SECONDS + 0.1, seed=5)
+    anneals = calls[1:]  # calls[0] is the sweep-rate calibration
+    assert len(anneals) >= 2
+    assert anneals[0][0] == ls.SA_ACCEPT
+    assert all(a == ls.REANNEAL_ACCEPT for a, _ in anneals[1:])
+    starts = [c for _, c in anneals]
+    assert all(b >= a for a, b in itertools.pairwise(starts))  # from the best so far
+    assert res.cut >= max(starts) and res.cut == pytest.approx(g.cut_value(res.partition))
