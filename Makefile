@@ -10,8 +10,8 @@ STAMP := $(VENV)/.derand-installed
 # pyproject.toml states what derand needs (lower bounds); constraints.txt pins the exact
 # versions we test with, the CPU build of torch included. The sources are byte-compiled (as a
 # wheel install does: an editable install under PYTHONDONTWRITEBYTECODE=1 would recompile every
-# module at every start). The install ends by compiling the Max-Cut kernels and the NN lab's training step into numba's cache, so that the first run
-# does not compile on its budget.
+# module at every start). The install ends by compiling the Max-Cut kernels and the NN lab's
+# training step into numba's cache, so that the first run does not compile on its budget.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
