@@ -5,7 +5,8 @@ dual bound (no clock), the dual vector, the proof's process, and the GW expectat
 over the pairs that the rounding needs. All of them are sparse products with the coupling
 matrix ``C``, so they are estimated as a number of products (:data:`SDP_MATVECS`) times the
 measured time of one (:func:`time_matvec`, taken in this run, so that a busy machine is
-charged as busy), plus loading the SDP's compiled kernels when they are not loaded yet.
+charged as busy), plus loading the SDP's compiled kernels when they are neither loaded
+nor compiled ahead of time.
 When that estimate exceeds :data:`FULL_SHARE` of the time left, :func:`solve_csp
 <derand.csp.solve_csp>` skips the SDP and the rounding and searches for the whole budget,
 with the bound no assignment exceeds (:func:`absolute_bound`, proven).
@@ -38,7 +39,9 @@ SDP_MATVECS = 1100.0
 """The SDP stage's fixed cost in products with the pairs' matrix (see the module docstring)."""
 KERNEL_SECONDS = 0.3
 """Loading the SDP's and the rounding's compiled kernels from numba's cache, the first time
-in a process, for ``n + 1 >=`` :data:`derand.sdp.mixing.COMPILED_N` variables."""
+in a process, for ``n + 1 >=`` :data:`derand.sdp.mixing.COMPILED_N` variables, when they are
+not compiled ahead of time (:func:`derand.maxcut.plan.aot_ready`, the check Max-Cut's plan
+makes)."""
 NUMBA_SECONDS = 0.35
 """Importing numba, when the search would not import it anyway (the Max-Cut search of a
 sparse problem runs its ahead-of-time module; the tabu search of a dense one needs numba)."""
@@ -79,10 +82,11 @@ def sdp_fixed_seconds(n_sdp: int, t_matvec: float, *, numba_shared: bool = False
     >>> round(sdp_fixed_seconds(61, 1e-5), 4)  # numpy sweeps: no kernels to load
     0.011
     """
+    from derand.maxcut.plan import aot_ready
     from derand.sdp.mixing import COMPILED_N
 
     seconds = SDP_MATVECS * t_matvec
-    if n_sdp >= COMPILED_N:
+    if n_sdp >= COMPILED_N and not aot_ready():  # ahead of time: milliseconds, no numba
         if "derand.sdp._mixing" not in sys.modules:
             seconds += KERNEL_SECONDS
         if not numba_shared and "numba" not in sys.modules:
